@@ -1,0 +1,1 @@
+"""The ``stylize`` command line."""

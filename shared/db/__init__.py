@@ -1,0 +1,1 @@
+"""Database: typed SQLAlchemy models, engine/session factory, and job-store queries."""

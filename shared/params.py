@@ -1,0 +1,106 @@
+"""The job parameter schema: one definition, used by the API to validate and the worker to run."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+
+VGG16_LAYERS: tuple[str, ...] = (
+    "block1_conv1", "block1_conv2",
+    "block2_conv1", "block2_conv2",
+    "block3_conv1", "block3_conv2", "block3_conv3",
+    "block4_conv1", "block4_conv2", "block4_conv3",
+    "block5_conv1", "block5_conv2", "block5_conv3",
+)  # fmt: skip
+
+DEFAULT_CONTENT_LAYERS = ("block4_conv2",)
+DEFAULT_STYLE_LAYERS = (
+    "block1_conv1",
+    "block2_conv1",
+    "block3_conv1",
+    "block4_conv1",
+    "block5_conv1",
+)
+
+Weight = Annotated[float, Field(ge=0, le=1e9)]
+
+
+class JobParams(BaseModel):
+    """Everything that shapes one style transfer. Each default gives a good picture."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_size: int = Field(512, ge=32, le=2048, description="Longest side of the output, px.")
+    iterations: int = Field(300, ge=1, le=5000, description="Optimiser iterations, all scales.")
+    optimizer: Literal["lbfgs", "adam"] = Field("lbfgs", description="L-BFGS converges fastest.")
+    learning_rate: float = Field(
+        5.0, gt=0, le=255, description="Adam step size in pixel units (unused by L-BFGS)."
+    )
+    content_weight: Weight = Field(1.0, description="Weight of the content loss.")
+    style_weight: Weight = Field(1e4, description="Weight of the style loss.")
+    tv_weight: Weight = Field(1e-4, description="Weight of the total-variation loss.")
+    style_blend: list[Annotated[float, Field(gt=0, le=1e3)]] | None = Field(
+        None, description="Relative weight of each style image; equal when omitted."
+    )
+    style_scale: float = Field(
+        1.0, ge=0.1, le=4.0, description="Style image size relative to the output size."
+    )
+    preserve_color: bool = Field(False, description="Transfer luminance only; keep content colours.")
+    init: Literal["content", "noise", "style"] = Field("content", description="Starting image.")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Random seed; same seed, same picture.")
+    content_layers: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_CONTENT_LAYERS),
+        min_length=1,
+        max_length=13,
+        description="VGG16 layers whose features the output keeps from the content.",
+    )
+    style_layers: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_STYLE_LAYERS),
+        min_length=1,
+        max_length=13,
+        description="VGG16 layers whose Gram matrices the output takes from the styles.",
+    )
+    scales: int = Field(
+        1, ge=1, le=4, description="Coarse-to-fine pyramid levels (each half the size of the next)."
+    )
+    preview_every: int = Field(
+        10, ge=0, le=5000, description="Save a preview every N iterations; 0 disables previews."
+    )
+    output_format: Literal["png", "jpeg"] = Field("png", description="Result image format.")
+    webhook_url: HttpUrl | None = Field(None, description="POSTed the job when it ends.")
+
+    @field_validator("content_layers", "style_layers")
+    @classmethod
+    def _known_layers(cls, layers: list[str]) -> list[str]:
+        unknown = [name for name in layers if name not in VGG16_LAYERS]
+        if unknown:
+            raise ValueError(
+                f"unknown VGG16 layer(s) {', '.join(unknown)}; choose from {', '.join(VGG16_LAYERS)}"
+            )
+        if len(set(layers)) != len(layers):
+            raise ValueError("a layer is listed twice")
+        return layers
+
+    @model_validator(mode="after")
+    def _pyramid_fits(self) -> JobParams:
+        if self.max_size >> (self.scales - 1) < 32:
+            raise ValueError(
+                f"scales={self.scales} makes the coarsest level smaller than 32 px at "
+                f"max_size={self.max_size}; lower scales or raise max_size"
+            )
+        if self.iterations < self.scales:
+            raise ValueError("iterations must be at least scales (one per level)")
+        return self
+
+    def check_style_count(self, count: int) -> None:
+        """Raise ValueError when ``style_blend`` does not give one weight per style image."""
+        if self.style_blend is not None and len(self.style_blend) != count:
+            raise ValueError(
+                f"style_blend has {len(self.style_blend)} weight(s) for {count} style image(s); "
+                "give one weight per style image"
+            )
+
+    def deepest_layer(self) -> str:
+        """The deepest VGG16 layer this job needs (the model is cut after it)."""
+        return max(self.content_layers + self.style_layers, key=VGG16_LAYERS.index)

@@ -1,0 +1,79 @@
+"""The live, lossy progress view in Redis: a hash per job, a pub/sub channel, a cancel flag."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import redis
+
+HASH_TTL_S = 7 * 24 * 3600
+
+
+def state_key(job_id: str) -> str:
+    """Redis hash holding the job's latest progress."""
+    return f"stylize:job:{job_id}"
+
+
+def events_channel(job_id: str) -> str:
+    """Pub/sub channel carrying the job's events."""
+    return f"stylize:events:{job_id}"
+
+
+def cancel_key(job_id: str) -> str:
+    """Key whose existence asks the running job to stop."""
+    return f"stylize:cancel:{job_id}"
+
+
+class ProgressChannel:
+    """Publishes and reads per-job events. Events are dicts with a ``type`` field."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis = client
+
+    @classmethod
+    def from_url(cls, url: str) -> ProgressChannel:
+        """A channel on the Redis at ``url``."""
+        return cls(redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5))
+
+    def publish(self, job_id: str, event: dict[str, Any]) -> bool:
+        """Store ``event`` as the job's latest state and publish it.
+
+        Returns True when a cancel has been requested for the job (one round trip for both).
+        """
+        payload = json.dumps(event, separators=(",", ":"))
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hset(state_key(job_id), mapping={"event": payload, event["type"]: payload})
+        pipe.expire(state_key(job_id), HASH_TTL_S)
+        pipe.publish(events_channel(job_id), payload)
+        pipe.exists(cancel_key(job_id))
+        return bool(pipe.execute()[-1])
+
+    def latest(self, job_id: str, event_type: str = "progress") -> dict[str, Any] | None:
+        """The most recent event of ``event_type`` for the job, or None."""
+        raw = self._redis.hget(state_key(job_id), event_type)
+        return json.loads(raw) if raw else None
+
+    def request_cancel(self, job_id: str) -> None:
+        """Ask a running job to stop at its next iteration."""
+        self._redis.set(cancel_key(job_id), 1, ex=HASH_TTL_S)
+
+    def cancel_requested(self, job_id: str) -> bool:
+        """Whether a cancel has been asked for."""
+        return bool(self._redis.exists(cancel_key(job_id)))
+
+    def subscribe(self, job_id: str, timeout_s: float = 15.0) -> Iterator[dict[str, Any] | None]:
+        """Yield events as they are published; yield None after ``timeout_s`` of silence."""
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(events_channel(job_id))
+        try:
+            while True:
+                message = pubsub.get_message(timeout=timeout_s)
+                yield json.loads(message["data"]) if message else None
+        finally:
+            pubsub.close()
+
+    def ping(self) -> bool:
+        """True when Redis answers."""
+        return bool(self._redis.ping())

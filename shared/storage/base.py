@@ -1,0 +1,46 @@
+"""The storage interface and the factory that picks a backend from a URL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from shared.settings import Settings
+
+
+class StorageError(Exception):
+    """A storage operation failed: missing object, bad key, or backend unreachable."""
+
+
+class ObjectNotFound(StorageError):
+    """The key does not exist."""
+
+
+class Storage(Protocol):
+    """Keys are relative slash-separated paths such as ``jobs/<id>/content.png``."""
+
+    def put(self, key: str, data: bytes) -> None:
+        """Store ``data`` under ``key`` atomically (readers see old or new, never half)."""
+
+    def get(self, key: str) -> bytes:
+        """The whole object; ObjectNotFound if absent."""
+
+    def open(self, key: str, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
+        """Stream the object in chunks; ObjectNotFound if absent."""
+
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` exists."""
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``; absent keys are fine."""
+
+    def url(self, key: str) -> str:
+        """A URL naming the object (``file://`` path or ``s3://`` location)."""
+
+    def ping(self) -> bool:
+        """True when the backend is reachable and writable."""
+
+
+def open_storage(settings: Settings) -> Storage:
+    """The backend named by ``settings.storage_url`` (file:// or s3://)."""
+    raise NotImplementedError  # replaced by the foundation work
