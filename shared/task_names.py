@@ -1,0 +1,3 @@
+"""Names that the API (producer) and the worker (consumer) must agree on."""
+
+RUN_JOB_TASK = "stylize.run_job"
