@@ -1,0 +1,142 @@
+"""A real stack per database: migrated DB, local storage, real Redis, a real Celery worker.
+
+The API runs in-process from the app factory with its real Celery task sender; the
+worker is a separate ``stylize worker`` process on the CPU with the real hed weights.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+import redis
+from PIL import Image
+from shared.api_keys import create_key
+from shared.db.migrate import upgrade
+
+from api import create_app
+from shared.db.session import session_factory
+from shared.settings import Settings
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+REDIS_URL = "redis://127.0.0.1:6379/13"
+WORKER_START_TIMEOUT_S = 120
+
+
+@dataclass
+class Stack:
+    """Everything a test needs to drive the service end to end."""
+
+    settings: Settings
+    client: object
+    headers: dict[str, str]
+    worker_log: Path
+
+    def wait_for(self, job_id: str, statuses: set[str], timeout: float = 90) -> dict:
+        """Poll the job until its status is in ``statuses``; fail with the worker log if not."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            body = self.client.get(f"/v1/jobs/{job_id}", headers=self.headers).get_json()
+            if body["status"] in statuses:
+                return body
+            time.sleep(0.05)
+        tail = self.worker_log.read_text()[-4000:]
+        pytest.fail(f"job {job_id} never reached {statuses}; worker log:\n{tail}")
+
+
+def image_bytes(width: int, height: int, seed: int) -> bytes:
+    """A small random-texture PNG."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def create_database(kind: str, tmp: Path) -> tuple[str, str | None]:
+    """A fresh migrated database URL (and the PostgreSQL database name to drop later)."""
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp / 'stylize.db'}"
+        upgrade(url)
+        return url, None
+    name = f"stylize_it_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    upgrade(url)
+    return url, name
+
+
+def drop_database(name: str) -> None:
+    """Drop a PostgreSQL database made by :func:`create_database`."""
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """Start ``stylize worker`` and wait until Celery says it is ready."""
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli", "worker", "--loglevel", "INFO"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + WORKER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if "ready." in log_path.read_text(errors="replace"):
+            return process
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    process.kill()
+    pytest.fail(f"worker did not start:\n{log_path.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """A migrated database, storage, Redis, a running worker and an API client with a key."""
+    tmp = tmp_path_factory.mktemp(f"stack-{request.param}")
+    database_url, pg_name = create_database(request.param, tmp)
+    queue = f"gpu-test-{uuid.uuid4().hex[:8]}"
+    overrides = {
+        "STYLIZE_DATABASE_URL": database_url,
+        "STYLIZE_STORAGE_URL": f"file://{tmp / 'storage'}",
+        "STYLIZE_BROKER_URL": REDIS_URL,
+        "STYLIZE_GPU_QUEUE": queue,
+        "STYLIZE_VGG_WEIGHTS": "hed",
+        "STYLIZE_PROGRESS_DB_INTERVAL_S": "0.2",
+    }
+    settings = Settings(
+        **{key.removeprefix("STYLIZE_").lower(): value for key, value in overrides.items()}
+    )
+    env = {**os.environ, **overrides, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    worker_log = tmp / "worker.log"
+    worker = start_worker(env, worker_log)
+    with session_factory(database_url)() as session:
+        _, secret = create_key(session, "integration")
+    app = create_app(settings)
+    try:
+        yield Stack(settings, app.test_client(), {"Authorization": f"Bearer {secret}"}, worker_log)
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        redis.Redis.from_url(REDIS_URL).delete(queue)
+        if pg_name:
+            session_factory.cache_clear()
+            drop_database(pg_name)
