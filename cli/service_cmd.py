@@ -113,9 +113,8 @@ def flower(port: int | None) -> None:
 @click.option("--no-flower", is_flag=True, help="Do not start Flower.")
 def up(port: int | None, workers: int, no_flower: bool) -> None:
     """Run the whole stack on one machine: migrations, Redis if needed, API, workers, Flower."""
-    from shared.db.migrate import upgrade
-
     from cli.embedded_redis import ensure_broker
+    from shared.db.migrate import upgrade
 
     settings = get_settings()
     upgrade(settings.database_url)

@@ -21,10 +21,10 @@ import psycopg
 import pytest
 import redis
 from PIL import Image
-from shared.api_keys import create_key
-from shared.db.migrate import upgrade
 
 from api import create_app
+from shared.api_keys import create_key
+from shared.db.migrate import upgrade
 from shared.db.session import session_factory
 from shared.settings import Settings
 
