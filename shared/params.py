@@ -46,7 +46,7 @@ class JobParams(BaseModel):
     style_scale: float = Field(
         1.0, ge=0.1, le=4.0, description="Style image size relative to the output size."
     )
-    preserve_color: bool = Field(False, description="Transfer luminance only; keep content colours.")
+    preserve_color: bool = Field(False, description="Luminance-only transfer.")
     init: Literal["content", "noise", "style"] = Field("content", description="Starting image.")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Random seed; same seed, same picture.")
     content_layers: list[str] = Field(
@@ -76,7 +76,7 @@ class JobParams(BaseModel):
         unknown = [name for name in layers if name not in VGG16_LAYERS]
         if unknown:
             raise ValueError(
-                f"unknown VGG16 layer(s) {', '.join(unknown)}; choose from {', '.join(VGG16_LAYERS)}"
+                f"unknown VGG16 layer {', '.join(unknown)}; choose from {', '.join(VGG16_LAYERS)}"
             )
         if len(set(layers)) != len(layers):
             raise ValueError("a layer is listed twice")

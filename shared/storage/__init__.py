@@ -1,5 +1,5 @@
 """Object storage for inputs, previews and results: one interface, local and S3 backends."""
 
-from shared.storage.base import Storage, StorageError, open_storage
+from shared.storage.base import ObjectNotFound, Storage, StorageError, open_storage
 
-__all__ = ["Storage", "StorageError", "open_storage"]
+__all__ = ["ObjectNotFound", "Storage", "StorageError", "open_storage"]

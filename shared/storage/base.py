@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from shared.settings import Settings
 
@@ -43,4 +44,18 @@ class Storage(Protocol):
 
 def open_storage(settings: Settings) -> Storage:
     """The backend named by ``settings.storage_url`` (file:// or s3://)."""
-    raise NotImplementedError  # replaced by the foundation work
+    parts = urlsplit(settings.storage_url)
+    if parts.scheme == "file":
+        from shared.storage.local import LocalStorage
+
+        return LocalStorage(parts.netloc + parts.path)
+    from shared.storage.s3 import S3Storage
+
+    return S3Storage(
+        parts.netloc,
+        parts.path,
+        endpoint_url=settings.s3_endpoint_url,
+        region=settings.s3_region,
+        access_key=settings.s3_access_key,
+        secret_key=settings.s3_secret_key,
+    )

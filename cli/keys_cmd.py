@@ -1,0 +1,54 @@
+"""``stylize keys``: create, list and revoke API keys."""
+
+from __future__ import annotations
+
+import click
+
+from shared.api_keys import ApiKeyError, create_key, list_keys, revoke_key
+from shared.db.session import session_factory
+from shared.settings import get_settings
+
+
+def _sessions():  # type: ignore[no-untyped-def]
+    return session_factory(get_settings().database_url)
+
+
+@click.group()
+def keys() -> None:
+    """API keys (Authorization: Bearer <secret>)."""
+
+
+@keys.command()
+@click.argument("name")
+def create(name: str) -> None:
+    """Create a key; its secret is printed once, alone on the last line."""
+    with _sessions()() as session:
+        try:
+            key, secret = create_key(session, name)
+        except ApiKeyError as exc:
+            raise click.BadParameter(str(exc), param_hint="NAME") from None
+        click.echo(f"created key {key.id} ({key.name}); the secret is shown only now:")
+        click.echo(secret)
+
+
+@keys.command("list")
+def list_() -> None:
+    """List keys: id, prefix, name, created, revoked."""
+    with _sessions()() as session:
+        for key in list_keys(session):
+            revoked = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+            click.echo(f"{key.id}  {key.prefix}…  {key.name}  {key.created_at:%Y-%m-%d}  {revoked}")
+
+
+@keys.command()
+@click.argument("key_id")
+def revoke(key_id: str) -> None:
+    """Revoke the key with KEY_ID (its id or its sty_ prefix)."""
+    with _sessions()() as session:
+        try:
+            revoked = revoke_key(session, key_id)
+        except ApiKeyError as exc:
+            raise click.BadParameter(str(exc), param_hint="KEY_ID") from None
+    if not revoked:
+        raise click.ClickException(f"no active key matches {key_id!r}; see: stylize keys list")
+    click.echo(f"revoked {key_id}")

@@ -1,0 +1,69 @@
+"""API keys: create (the secret is shown once), authenticate by hash, list, revoke."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from shared.db.api_key import ApiKey
+from shared.db.base import utcnow
+
+SECRET_PREFIX = "sty_"
+DISPLAY_PREFIX_LENGTH = 12
+
+
+class ApiKeyError(ValueError):
+    """A key operation got a bad name or identifier; the message says what to pass."""
+
+
+def hash_secret(secret: str) -> str:
+    """SHA-256 hex of a secret; secrets are random and long, so no salt or stretching."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_key(session: Session, name: str) -> tuple[ApiKey, str]:
+    """Create a key named ``name``; return the row and the secret (never stored)."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise ApiKeyError("a key name must be 1-100 characters")
+    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(name=name, prefix=secret[:DISPLAY_PREFIX_LENGTH], secret_hash=hash_secret(secret))
+    session.add(key)
+    session.commit()
+    return key, secret
+
+
+def authenticate(session: Session, secret: str) -> ApiKey | None:
+    """The live key whose secret is ``secret``, or None for unknown or revoked keys."""
+    if not secret.startswith(SECRET_PREFIX):
+        return None
+    key = session.scalar(select(ApiKey).where(ApiKey.secret_hash == hash_secret(secret)))
+    return key if key is not None and key.revoked_at is None else None
+
+
+def list_keys(session: Session) -> Sequence[ApiKey]:
+    """All keys, oldest first, revoked ones included."""
+    return session.scalars(select(ApiKey).order_by(ApiKey.created_at)).all()
+
+
+def revoke_key(session: Session, id_or_prefix: str) -> bool:
+    """Revoke the key with this id or display prefix; False if none matches or already revoked."""
+    try:
+        match = ApiKey.id == uuid.UUID(id_or_prefix)
+    except ValueError:
+        if not id_or_prefix.startswith(SECRET_PREFIX):
+            raise ApiKeyError(
+                f"{id_or_prefix!r} is neither a key id (UUID) nor a key prefix (sty_...)"
+            ) from None
+        match = ApiKey.prefix == id_or_prefix
+    keys = session.scalars(select(ApiKey).where(or_(match), ApiKey.revoked_at.is_(None))).all()
+    if len(keys) != 1:
+        return False
+    keys[0].revoked_at = utcnow()
+    session.commit()
+    return True
