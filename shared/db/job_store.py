@@ -166,3 +166,14 @@ def record_progress(
         .execution_options(synchronize_session=False)
     )
     session.commit()
+
+
+def set_preview(session: Session, job_id: uuid.UUID, key: str) -> None:
+    """Record the storage key of the job's latest preview image."""
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(preview_key=key, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()

@@ -1,0 +1,72 @@
+"""Fixtures shared by the whole suite: migrated databases (SQLite and PostgreSQL), storage."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.orm import Session
+
+from shared.db.migrate import upgrade
+from shared.db.session import make_engine
+from shared.storage.local import LocalStorage
+
+PG_HOST = "127.0.0.1:5432"
+PG_ADMIN_URL = f"postgresql://postgres@{PG_HOST}/postgres"
+
+
+def postgres_database() -> Iterator[str]:
+    """Create a uniquely named PostgreSQL database, yield its URL, drop it afterwards."""
+    name = f"stylize_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL does not answer at {PG_HOST} (.ci/run starts it): {exc}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgresql+psycopg://postgres@{PG_HOST}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database on SQLite and on the real PostgreSQL of this machine."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'stylize.db'}"
+    else:
+        yield from postgres_database()
+
+
+@pytest.fixture
+def database_url(empty_database_url: str) -> str:
+    """A database migrated to head, on SQLite and on PostgreSQL."""
+    upgrade(empty_database_url)
+    return empty_database_url
+
+
+@pytest.fixture
+def session(database_url: str) -> Iterator[Session]:
+    """A session on the migrated database."""
+    engine = make_engine(database_url)
+    with Session(engine, expire_on_commit=False) as db_session:
+        yield db_session
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A migrated SQLite database only (for tests about other things than the database)."""
+    url = f"sqlite:///{tmp_path / 'stylize.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> LocalStorage:
+    """Local storage rooted in a temporary directory."""
+    return LocalStorage(tmp_path / "storage")

@@ -1,0 +1,110 @@
+"""Job-store queries and the status compare-and-set, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shared.api_keys import create_key
+from shared.db import job_store
+from shared.db.base import utcnow
+from shared.db.job import Job, JobStatus
+
+
+def make_job(session: Session, owner_id: uuid.UUID, **fields: object) -> Job:
+    job = Job(
+        owner_id=owner_id,
+        params={"iterations": 10},
+        content_key="jobs/x/content.png",
+        style_keys=["jobs/x/style-1.png"],
+        total_iterations=10,
+        **fields,
+    )
+    session.add(job)
+    session.commit()
+    return job
+
+
+@pytest.fixture
+def owner(session: Session) -> uuid.UUID:
+    key, _ = create_key(session, "owner")
+    return key.id
+
+
+def test_claim_succeeds_once(session: Session, owner: uuid.UUID) -> None:
+    job = make_job(session, owner)
+    assert job_store.claim_job(session, job.id, "worker-a") is True
+    assert job_store.claim_job(session, job.id, "worker-b") is False
+    session.refresh(job)
+    assert (job.status, job.worker, job.attempts) == ("running", "worker-a", 1)
+    assert job.started_at is not None
+
+
+def test_finish_only_from_running(session: Session, owner: uuid.UUID) -> None:
+    job = make_job(session, owner)
+    assert job_store.finish_job(session, job.id, JobStatus.SUCCEEDED) is False
+    job_store.claim_job(session, job.id, "w")
+    assert job_store.finish_job(session, job.id, JobStatus.SUCCEEDED, result_key="r.png")
+    assert job_store.finish_job(session, job.id, JobStatus.FAILED) is False
+    session.refresh(job)
+    assert job.status == "succeeded" and job.finished_at is not None
+
+
+def test_cancel_queued_at_once_and_flag_running(session: Session, owner: uuid.UUID) -> None:
+    queued, running = make_job(session, owner), make_job(session, owner)
+    job_store.claim_job(session, running.id, "w")
+    assert job_store.request_cancel(session, queued.id) is JobStatus.CANCELED
+    assert job_store.claim_job(session, queued.id, "w") is False, "a canceled job never runs"
+    assert job_store.request_cancel(session, running.id) is JobStatus.RUNNING
+    session.refresh(running)
+    assert running.cancel_requested is True
+
+
+def test_fail_queued_job(session: Session, owner: uuid.UUID) -> None:
+    job = make_job(session, owner)
+    assert job_store.fail_queued_job(session, job.id, "enqueue_failed", "broker down")
+    session.refresh(job)
+    assert (job.status, job.error_code) == ("failed", "enqueue_failed")
+
+
+def test_progress_only_while_running(session: Session, owner: uuid.UUID) -> None:
+    job = make_job(session, owner)
+    job_store.record_progress(session, job.id, iteration=3, losses={"total": 1.0}, ms_per_iter=9)
+    session.refresh(job)
+    assert job.iteration == 0
+    job_store.claim_job(session, job.id, "w")
+    job_store.record_progress(session, job.id, iteration=3, losses={"total": 1.0}, ms_per_iter=9)
+    session.refresh(job)
+    assert (job.iteration, job.losses, job.ms_per_iter) == (3, {"total": 1.0}, 9)
+
+
+def test_list_newest_first_with_cursor_and_filter(session: Session, owner: uuid.UUID) -> None:
+    other, _ = create_key(session, "other")
+    base = utcnow()
+    jobs = [make_job(session, owner, created_at=base + timedelta(seconds=n)) for n in range(5)]
+    make_job(session, other.id)
+    job_store.claim_job(session, jobs[1].id, "w")
+    page, cursor = job_store.list_jobs(session, owner, limit=2)
+    assert [job.id for job in page] == [jobs[4].id, jobs[3].id]
+    page, cursor = job_store.list_jobs(session, owner, limit=2, cursor=cursor)
+    assert [job.id for job in page] == [jobs[2].id, jobs[1].id]
+    page, cursor = job_store.list_jobs(session, owner, limit=2, cursor=cursor)
+    assert [job.id for job in page] == [jobs[0].id] and cursor is None
+    running, _ = job_store.list_jobs(session, owner, status="running")
+    assert [job.id for job in running] == [jobs[1].id]
+    with pytest.raises(job_store.CursorError):
+        job_store.list_jobs(session, owner, cursor="not-a-cursor")
+
+
+def test_idempotency_key_unique_per_owner(session: Session, owner: uuid.UUID) -> None:
+    other, _ = create_key(session, "other")
+    make_job(session, owner, idempotency_key="k1")
+    make_job(session, other.id, idempotency_key="k1")
+    assert job_store.find_by_idempotency_key(session, owner, "k1") is not None
+    with pytest.raises(IntegrityError):
+        make_job(session, owner, idempotency_key="k1")
+    session.rollback()
