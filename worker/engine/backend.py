@@ -1,0 +1,45 @@
+"""The one backend-specific piece: value-and-gradient of a loss through a model, and compilation.
+
+``get_backend()`` picks the implementation for the Keras backend chosen by ``KERAS_BACKEND``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import keras
+
+# (features, image, targets, weights) -> (total loss, auxiliary outputs such as its parts)
+LossFn = Callable[[Any, Any, Any, Any], tuple[Any, Any]]
+# (model_state, image, targets, weights) -> (total, auxiliary, d total / d image)
+ValueAndGrad = Callable[[Any, Any, Any, Any], tuple[Any, Any, Any]]
+
+
+class Backend(Protocol):
+    """Value-and-gradient with respect to the image, and compilation of a pure function."""
+
+    name: str
+
+    def model_state(self, model: keras.Model) -> Any:
+        """What ``value_and_grad``'s first argument must be for ``model``."""
+
+    def value_and_grad(self, model: keras.Model, loss_fn: LossFn) -> ValueAndGrad:
+        """``loss_fn(model(image), image, targets, weights)`` and d total / d image."""
+
+    def compile(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` compiled; traced again only for new input shapes."""
+
+
+def get_backend() -> Backend:
+    """The implementation for ``keras.backend.backend()`` (tensorflow or jax)."""
+    name = keras.backend.backend()
+    if name == "tensorflow":
+        from worker.engine.backend_tf import TensorFlowBackend
+
+        return TensorFlowBackend()
+    if name == "jax":
+        from worker.engine.backend_jax import JaxBackend
+
+        return JaxBackend()
+    raise RuntimeError(f"KERAS_BACKEND={name} is not supported; use tensorflow or jax")

@@ -1,0 +1,39 @@
+"""JAX: jax.value_and_grad over model.stateless_call, compiled with jax.jit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import keras
+
+from worker.engine.backend import LossFn, ValueAndGrad
+
+
+class JaxBackend:
+    """For KERAS_BACKEND=jax; the model's weights are arguments, not constants, of the program."""
+
+    name = "jax"
+
+    def model_state(self, model: keras.Model) -> Any:
+        return (
+            [v.value for v in model.trainable_variables],
+            [v.value for v in model.non_trainable_variables],
+        )
+
+    def value_and_grad(self, model: keras.Model, loss_fn: LossFn) -> ValueAndGrad:
+        def loss(image: Any, state: Any, targets: Any, weights: Any) -> Any:
+            features, _ = model.stateless_call(*state, image)
+            return loss_fn(features, image, targets, weights)
+
+        grad_fn = jax.value_and_grad(loss, has_aux=True)
+
+        def value_and_grad(state: Any, image: Any, targets: Any, weights: Any) -> Any:
+            (total, aux), grad = grad_fn(image, state, targets, weights)
+            return total, aux, grad
+
+        return value_and_grad
+
+    def compile(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        return jax.jit(fn)

@@ -1,0 +1,235 @@
+"""StyleEngine: VGG16 loaded once, compiled steps cached by layer set, one ``run`` per job."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from shared.params import JobParams
+from worker.engine import imaging
+from worker.engine.backend import get_backend
+from worker.engine.inputs import check_job
+from worker.engine.losses import gram_matrix, objective
+from worker.engine.optimize import (
+    CompiledStep,
+    LevelResult,
+    Losses,
+    adam_step,
+    lbfgs_step,
+    run_adam,
+    run_lbfgs,
+)
+from worker.engine.vgg import build_vgg16, feature_model
+from worker.engine.weights import read_conv_weights, resolve_source
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One iteration's report; ``iteration`` is 1-based and counts across pyramid levels."""
+
+    iteration: int
+    total: int
+    losses: dict[str, float]
+    ms_per_iter: float
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    """The picture and how it was made."""
+
+    image: np.ndarray
+    iterations: int
+    total_iterations: int
+    seconds: float
+    ms_per_iter: float
+    losses: dict[str, float]
+    initial_losses: dict[str, float]
+    weights_source: str
+    stopped: bool
+
+
+ProgressCallback = Callable[[Progress], str | None]
+PreviewCallback = Callable[[int, np.ndarray], None]
+
+
+def loss_dict(losses: Losses) -> dict[str, float]:
+    """The step's (total, [content, style, tv]) as floats by kind."""
+    total, parts = losses
+    content, style, tv = (float(value) for value in np.asarray(parts))
+    return {"content": content, "style": style, "tv": tv, "total": float(total)}
+
+
+class StyleEngine:
+    """Holds VGG16 and the compiled steps; ``run`` is safe to call for job after job."""
+
+    def __init__(self, vgg: keras.Model, weights_source: str) -> None:
+        self.vgg = vgg
+        self.weights_source = weights_source
+        self.backend = get_backend()
+        self._models: dict[tuple[str, ...], keras.Model] = {}
+        self._steps: dict[tuple[Any, ...], CompiledStep] = {}
+
+    @classmethod
+    def load(cls, weights: str | None = None) -> StyleEngine:
+        """Load VGG16 from ``weights`` (auto | imagenet | hed | path; None: STYLIZE_VGG_WEIGHTS).
+
+        ``"random"`` (only as this argument, never from the environment) keeps Keras's random
+        initialisation, for plumbing tests. Raises WeightsError when the source is unavailable.
+        """
+        if weights == "random":
+            return cls(build_vgg16(None), "random")
+        if weights is None:
+            from shared.settings import get_settings
+
+            weights = get_settings().vgg_weights
+            if weights == "random":
+                weights = "./random"  # a path like any other: never random from the environment
+        source = resolve_source(weights)
+        return cls(build_vgg16(read_conv_weights(source)), str(source))
+
+    @property
+    def trace_count(self) -> int:
+        """How often any compiled step was traced (once per image shape and layer set)."""
+        return sum(step.traces for step in self._steps.values())
+
+    def run(
+        self,
+        content: np.ndarray,
+        styles: list[np.ndarray],
+        params: JobParams,
+        on_progress: ProgressCallback | None = None,
+        on_preview: PreviewCallback | None = None,
+    ) -> EngineResult:
+        """Stylise ``content`` (RGB uint8) with ``styles``; EngineInputError for bad input."""
+        started = time.perf_counter()
+        content, styles, params = check_job(content, styles, params)
+        longest = min(params.max_size, max(content.shape[:2]))
+        sizes = imaging.pyramid_sizes(
+            *imaging.fit_size(*content.shape[:2], longest), params.scales
+        )
+        budgets = imaging.split_iterations(params.iterations, params.scales)
+        model = self._feature_model(params)
+        step = self._step(params, model)
+        state = self.backend.model_state(model)
+        weights = ops.convert_to_tensor(
+            np.array([params.content_weight, params.style_weight, params.tv_weight], np.float32)
+        )
+        done = 0
+        last_tick = time.perf_counter()
+        level: LevelResult | None = None
+        initial: dict[str, float] = {}
+        for size, budget in zip(sizes, budgets, strict=True):
+            content_l, styles_l = self._level_inputs(content, styles, params, size)
+            targets = self._targets(model, content_l, styles_l, params)
+            if level is None:
+                image = imaging.initial_image(params.init, content_l, styles_l[0], params.seed)
+                if params.preserve_color:
+                    image = imaging.luminance(image)
+            else:
+                image = imaging.resize(level.image[0], size)
+
+            def hook(losses: Losses, get_image: Callable[[], np.ndarray],
+                     content_l: np.ndarray = content_l) -> bool:  # fmt: skip
+                nonlocal done, last_tick
+                done += 1
+                verdict = None
+                if on_progress is not None:
+                    values = loss_dict(losses)  # waits for the step: time it after this
+                    ms = (time.perf_counter() - last_tick) * 1e3
+                    verdict = on_progress(Progress(done, params.iterations, values, ms))
+                if on_preview is not None and params.preview_every and (
+                    done % params.preview_every == 0
+                ):
+                    preview = self._finish(get_image()[0], content_l, params)
+                    on_preview(done, imaging.to_uint8(preview))
+                last_tick = time.perf_counter()
+                return verdict == "stop"
+
+            if params.optimizer == "adam":
+                level = run_adam(
+                    step, state, image[None], targets, weights, budget, params.learning_rate, hook
+                )
+            else:
+                level = run_lbfgs(step, state, image[None], targets, weights, budget, hook)
+            initial = initial or loss_dict(level.initial_losses)
+            if level.stopped:
+                break
+
+        assert level is not None
+        final = imaging.to_uint8(self._finish(level.image[0], content_l, params))
+        seconds = time.perf_counter() - started
+        return EngineResult(
+            image=final,
+            iterations=done,
+            total_iterations=params.iterations,
+            seconds=seconds,
+            ms_per_iter=seconds * 1e3 / max(done, 1),
+            losses=loss_dict(level.losses),
+            initial_losses=initial,
+            weights_source=self.weights_source,
+            stopped=level.stopped,
+        )
+
+    def _feature_model(self, params: JobParams) -> keras.Model:
+        outputs = (*params.content_layers, *params.style_layers)
+        if outputs not in self._models:
+            self._models[outputs] = feature_model(self.vgg, outputs)
+        return self._models[outputs]
+
+    def _step(self, params: JobParams, model: keras.Model) -> CompiledStep:
+        key = (params.optimizer, tuple(params.content_layers), tuple(params.style_layers))
+        if key not in self._steps:
+            n_content = len(params.content_layers)
+
+            def loss(features: Any, image: Any, targets: Any, weights: Any) -> Any:
+                return objective(features, image, targets, weights, n_content)
+
+            value_and_grad = self.backend.value_and_grad(model, loss)
+            make = adam_step if params.optimizer == "adam" else lbfgs_step
+            self._steps[key] = make(self.backend, value_and_grad)
+        return self._steps[key]
+
+    @staticmethod
+    def _level_inputs(
+        content: np.ndarray, styles: list[np.ndarray], params: JobParams, size: tuple[int, int]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Content at ``size``; styles keep their aspect, longest side style_scale x ours."""
+        longest = max(16, round(params.style_scale * max(size)))
+        content_l = imaging.resize(content, size)
+        styles_l = [
+            imaging.resize(style, imaging.fit_size(*style.shape[:2], longest)) for style in styles
+        ]
+        return content_l, styles_l
+
+    @staticmethod
+    def _targets(
+        model: keras.Model, content: np.ndarray, styles: list[np.ndarray], params: JobParams
+    ) -> tuple[list[Any], list[Any]]:
+        """Content feature maps and blended style Gram matrices, computed once per level."""
+        n_content = len(params.content_layers)
+        if params.preserve_color:
+            content_y = imaging.luminance(content)
+            styles = [imaging.match_luminance(imaging.luminance(s), content_y) for s in styles]
+            content = content_y
+        content_features = model(content[None])[:n_content]
+        blend = np.asarray(params.style_blend or [1.0] * len(styles), np.float32)
+        blend = blend / blend.sum()
+        grams: list[Any] = [0.0] * len(params.style_layers)
+        for share, style in zip(blend, styles, strict=True):
+            features = model(style[None])[n_content:]
+            grams = [
+                gram + float(share) * gram_matrix(feature)
+                for gram, feature in zip(grams, features, strict=True)
+            ]
+        return list(content_features), grams
+
+    @staticmethod
+    def _finish(image: np.ndarray, content: np.ndarray, params: JobParams) -> np.ndarray:
+        """The optimised image as RGB; with preserve_color, in the content's colours."""
+        return imaging.with_content_colour(image, content) if params.preserve_color else image

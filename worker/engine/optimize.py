@@ -1,0 +1,139 @@
+"""The optimisation loops: one compiled step per iteration, a hook after each, nothing else.
+
+L-BFGS is scipy's L-BFGS-B (box bounds keep pixels in [0, 255]) driven by the compiled
+value-and-gradient; Adam runs its whole update inside the compiled step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from keras import ops
+from scipy.optimize import Bounds, minimize
+
+from worker.engine.backend import Backend, ValueAndGrad
+
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPSILON = 1e-8
+LBFGS_HISTORY = 20
+
+# Losses as the step returns them: (total, auxiliary parts), still backend tensors.
+Losses = tuple[Any, Any]
+# Called after every iteration with the losses at the iterate and a way to get that image
+# as (1, H, W, 3) float32; returns True to stop.
+Hook = Callable[[Losses, Callable[[], np.ndarray]], bool]
+
+
+@dataclass
+class LevelResult:
+    """Where one pyramid level ended: the image (1, H, W, 3) float32 and the losses."""
+
+    image: np.ndarray
+    losses: Losses
+    initial_losses: Losses
+    iterations: int
+    stopped: bool
+
+
+class CompiledStep:
+    """A compiled step for one layer configuration; ``traces`` counts its (re)tracings."""
+
+    def __init__(self, backend: Backend, fn: Callable[..., Any]) -> None:
+        self.traces = 0
+
+        def traced(*args: Any) -> Any:
+            self.traces += 1  # Python runs this body only while tracing
+            return fn(*args)
+
+        self._compiled = backend.compile(traced)
+
+    def __call__(self, *args: Any) -> Any:
+        return self._compiled(*args)
+
+
+def lbfgs_step(backend: Backend, value_and_grad: ValueAndGrad) -> CompiledStep:
+    """(state, image, targets, weights) -> (total, parts, gradient)."""
+    return CompiledStep(backend, value_and_grad)
+
+
+def adam_step(backend: Backend, value_and_grad: ValueAndGrad) -> CompiledStep:
+    """(state, image, m, v, t, targets, weights, lr) -> (total, parts, image, m, v, t)."""
+    beta1, beta2 = ADAM_BETAS
+
+    def step(state: Any, image: Any, m: Any, v: Any, t: Any, targets: Any, weights: Any,
+             lr: Any) -> Any:  # fmt: skip
+        total, parts, grad = value_and_grad(state, image, targets, weights)
+        t = t + 1.0
+        m = beta1 * m + (1.0 - beta1) * grad
+        v = beta2 * v + (1.0 - beta2) * ops.square(grad)
+        m_hat = m / (1.0 - ops.power(beta1, t))
+        v_hat = v / (1.0 - ops.power(beta2, t))
+        image = ops.clip(image - lr * m_hat / (ops.sqrt(v_hat) + ADAM_EPSILON), 0.0, 255.0)
+        return total, parts, image, m, v, t
+
+    return CompiledStep(backend, step)
+
+
+def run_lbfgs(
+    step: CompiledStep, state: Any, image: np.ndarray, targets: Any, weights: Any,
+    iterations: int, hook: Hook,
+) -> LevelResult:  # fmt: skip
+    """Up to ``iterations`` L-BFGS-B iterations from ``image`` (float64 round trip per call)."""
+    shape = image.shape
+    seen: dict[str, Any] = {"iterations": 0, "stopped": False}
+
+    def value_and_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
+        total, parts, grad = step(state, x.reshape(shape).astype(np.float32), targets, weights)
+        seen["losses"] = (total, parts)
+        seen.setdefault("initial", (total, parts))
+        return float(total), np.asarray(grad, dtype=np.float64).ravel()
+
+    def callback(intermediate_result: Any) -> None:
+        # The last evaluation was at this iterate, so seen["losses"] are its losses.
+        seen["iterations"] += 1
+        if hook(seen["losses"], lambda: intermediate_result.x.reshape(shape).astype(np.float32)):
+            seen["stopped"] = True
+            raise StopIteration
+
+    result = minimize(
+        value_and_grad,
+        image.astype(np.float64).ravel(),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=Bounds(0.0, 255.0),
+        callback=callback,
+        options={"maxiter": iterations, "maxfun": 4 * iterations + 20,
+                 "maxcor": LBFGS_HISTORY, "ftol": 0.0, "gtol": 0.0},
+    )  # fmt: skip
+    return LevelResult(
+        image=result.x.reshape(shape).astype(np.float32),
+        losses=seen["losses"],
+        initial_losses=seen["initial"],
+        iterations=seen["iterations"],
+        stopped=seen["stopped"],
+    )
+
+
+def run_adam(
+    step: CompiledStep, state: Any, image: np.ndarray, targets: Any, weights: Any,
+    iterations: int, learning_rate: float, hook: Hook,
+) -> LevelResult:  # fmt: skip
+    """``iterations`` Adam steps from ``image``; losses reported are those before each step."""
+    x = ops.convert_to_tensor(image)
+    m = ops.zeros_like(x)
+    v = ops.zeros_like(x)
+    t = ops.convert_to_tensor(np.float32(0.0))
+    lr = ops.convert_to_tensor(np.float32(learning_rate))
+    initial: Losses | None = None
+    losses: Losses = (None, None)
+    for done in range(1, iterations + 1):
+        total, parts, x, m, v, t = step(state, x, m, v, t, targets, weights, lr)
+        losses = (total, parts)
+        initial = initial or losses
+        if hook(losses, lambda x=x: ops.convert_to_numpy(x)):
+            return LevelResult(ops.convert_to_numpy(x), losses, initial, done, stopped=True)
+    assert initial is not None
+    return LevelResult(ops.convert_to_numpy(x), losses, initial, iterations, stopped=False)

@@ -1,0 +1,55 @@
+"""The VGG16 feature extractor: Caffe preprocessing inside, cut after the deepest layer needed."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+from shared.params import VGG16_LAYERS
+from worker.engine.weights import BLOCK_SIZES, LayerWeights
+
+# ImageNet channel means in BGR order, as keras.applications.vgg16.preprocess_input uses.
+BGR_MEAN = (103.939, 116.779, 123.68)
+
+
+@keras.saving.register_keras_serializable(package="stylize")
+class CaffePreprocess(layers.Layer):
+    """RGB [0, 255] to BGR minus the ImageNet mean: what VGG16's weights expect."""
+
+    def call(self, rgb):  # type: ignore[no-untyped-def]
+        bgr = ops.flip(rgb, axis=-1)
+        return bgr - ops.convert_to_tensor(BGR_MEAN, dtype=rgb.dtype)
+
+
+def build_vgg16(weights: LayerWeights | None) -> keras.Model:
+    """The 13 conv layers of VGG16 (as keras.applications names them) on RGB input.
+
+    ``weights=None`` keeps Keras's random initialisation; only tests ask for that.
+    """
+    rgb = keras.Input(shape=(None, None, 3), name="rgb")
+    x = CaffePreprocess(name="caffe_preprocess")(rgb)
+    for block, size in enumerate(BLOCK_SIZES, start=1):
+        for conv in range(1, size + 1):
+            x = layers.Conv2D(
+                64 * 2 ** min(block - 1, 3),
+                3,
+                padding="same",
+                activation="relu",
+                name=f"block{block}_conv{conv}",
+            )(x)
+        if block < len(BLOCK_SIZES):
+            x = layers.MaxPooling2D(2, strides=2, name=f"block{block}_pool")(x)
+    model = keras.Model(rgb, x, name="vgg16_features")
+    if weights is not None:
+        for name in VGG16_LAYERS:
+            model.get_layer(name).set_weights(list(weights[name]))
+    return model
+
+
+def feature_model(vgg: keras.Model, outputs: tuple[str, ...]) -> keras.Model:
+    """A model sharing ``vgg``'s layers that returns ``outputs`` and stops at the deepest one."""
+    return keras.Model(
+        vgg.input,
+        [vgg.get_layer(name).output for name in outputs],
+        name="vgg16_" + max(outputs, key=VGG16_LAYERS.index),
+    )
