@@ -164,3 +164,11 @@ def _read_keras3(layers: h5py.Group) -> LayerWeights:
         for name in VGG16_LAYERS
         if name in layers and "vars" in layers[name]
     }
+
+
+def fetch_imagenet() -> Path:
+    """Download the ImageNet notop file into Keras's cache (needs a network); return its path."""
+    from keras.utils import get_file
+
+    path = get_file(IMAGENET_FILE, IMAGENET_URL, cache_subdir="models", file_hash=IMAGENET_MD5)
+    return Path(path)

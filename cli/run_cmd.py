@@ -1,0 +1,123 @@
+"""``stylize run``: one style transfer on this machine, no queue, with a progress bar."""
+
+from __future__ import annotations
+
+import json
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from shared.images import ImageError, encode_image, read_image
+from shared.params import JobParams
+
+FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg"}
+LIST_FIELDS = {"style_blend": float, "content_layers": str, "style_layers": str}
+SKIPPED = {"output_format", "webhook_url"}  # the output's extension decides; no webhook locally
+
+
+def param_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """One option per JobParams field, named with dashes; unset options keep the defaults."""
+    for name, field in reversed(JobParams.model_fields.items()):
+        if name in SKIPPED:
+            continue
+        flag = "--" + name.replace("_", "-")
+        default = field.default_factory() if field.default_factory else field.default
+        if isinstance(default, list):
+            default = ",".join(map(str, default))
+        help_text = f"{field.description} [default: {default}]"
+        if field.annotation is bool:
+            option = click.option(f"{flag}/--no-{flag[2:]}", name, default=None, help=help_text)
+        elif name in LIST_FIELDS:
+            option = click.option(flag, name, default=None, metavar="A,B,...", help=help_text)
+        elif typing.get_origin(field.annotation) is typing.Literal:
+            choice = click.Choice(typing.get_args(field.annotation))
+            option = click.option(flag, name, type=choice, default=None, help=help_text)
+        else:
+            option = click.option(flag, name, type=field.annotation, default=None, help=help_text)
+        command = option(command)
+    return command
+
+
+def job_params(options: dict[str, Any], output_format: str) -> JobParams:
+    """JobParams from the given options; a ClickException naming each bad field."""
+    values = {k: v for k, v in options.items() if v is not None}
+    for name, kind in LIST_FIELDS.items():
+        if name in values:
+            try:
+                values[name] = [kind(item.strip()) for item in values[name].split(",")]
+            except ValueError:
+                raise click.BadParameter("give comma-separated numbers", param_hint=name) from None
+    try:
+        return JobParams(output_format=output_format, **values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"--{'.'.join(map(str, e['loc'])).replace('_', '-') or 'params'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise click.UsageError(problems) from None
+
+
+@click.command()
+@click.argument("content", type=click.Path(dir_okay=False))
+@click.argument("styles", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Result file: .png, .jpg or .jpeg.")  # fmt: skip
+@click.option("--weights", default=None, help="auto | imagenet | hed | PATH (default: settings).")
+@click.option("--json", "as_json", is_flag=True, help="Print the final metrics as one JSON line.")
+@param_options
+def run(content: str, styles: tuple[str, ...], output: str, weights: str | None, as_json: bool,
+        **options: Any) -> None:  # fmt: skip
+    """Stylise CONTENT with one or more STYLE images and write the result to OUT."""
+    output_format = FORMATS.get(Path(output).suffix.lower())
+    if output_format is None:
+        raise click.BadParameter("end the file name in .png, .jpg or .jpeg", param_hint="-o")
+    params = job_params(options, output_format)
+    try:
+        params.check_style_count(len(styles))
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        content_image = read_image(content)
+        style_images = [read_image(path) for path in styles]
+    except ImageError as exc:
+        raise click.ClickException(str(exc)) from None
+
+    from tqdm import tqdm
+
+    from worker.engine import EngineInputError, Progress, StyleEngine, WeightsError
+
+    try:
+        engine = StyleEngine.load(weights)
+        with tqdm(total=params.iterations, unit="it", disable=None, leave=False) as bar:
+
+            def on_progress(progress: Progress) -> None:
+                bar.set_postfix(loss=f"{progress.losses['total']:.4g}", refresh=False)
+                bar.update(1)
+
+            result = engine.run(content_image, style_images, params, on_progress=on_progress)
+    except (EngineInputError, WeightsError) as exc:
+        raise click.ClickException(str(exc)) from None
+    Path(output).write_bytes(encode_image(result.image, output_format))
+    if as_json:
+        metrics = {
+            "output": output,
+            "width": result.image.shape[1],
+            "height": result.image.shape[0],
+            "iterations": result.iterations,
+            "seconds": round(result.seconds, 3),
+            "ms_per_iter": round(result.ms_per_iter, 2),
+            "losses": result.losses,
+            "initial_losses": result.initial_losses,
+            "weights_source": result.weights_source,
+        }
+        click.echo(json.dumps(metrics))
+    else:
+        start, end = result.initial_losses["total"], result.losses["total"]
+        click.echo(
+            f"{output}: {result.iterations} iterations in {result.seconds:.1f} s, "
+            f"loss {start:.4g} -> {end:.4g}"
+        )
