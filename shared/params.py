@@ -31,15 +31,28 @@ class JobParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_size: int = Field(512, ge=32, le=2048, description="Longest side of the output, px.")
-    iterations: int = Field(300, ge=1, le=5000, description="Optimiser iterations, all scales.")
-    optimizer: Literal["lbfgs", "adam"] = Field("lbfgs", description="L-BFGS converges fastest.")
+    max_size: int = Field(
+        512,
+        ge=32,
+        le=2048,
+        description="Longest side of the output, px (a smaller content image is not enlarged).",
+    )
+    iterations: int = Field(
+        200, ge=1, le=5000, description="Optimiser iterations, all pyramid scales together."
+    )
+    optimizer: Literal["lbfgs", "adam"] = Field(
+        "lbfgs", description="L-BFGS converges in far fewer iterations; Adam is cheaper per step."
+    )
     learning_rate: float = Field(
         5.0, gt=0, le=255, description="Adam step size in pixel units (unused by L-BFGS)."
     )
-    content_weight: Weight = Field(1.0, description="Weight of the content loss.")
-    style_weight: Weight = Field(1e4, description="Weight of the style loss.")
-    tv_weight: Weight = Field(1e-4, description="Weight of the total-variation loss.")
+    content_weight: Weight = Field(1.0, description="Weight of the content loss (feature MSE).")
+    style_weight: Weight = Field(
+        3e-4, description="Weight of the style loss (Gram MSE); raise it for more style."
+    )
+    tv_weight: Weight = Field(
+        5e-4, description="Weight of the total-variation loss; raise it for a smoother picture."
+    )
     style_blend: list[Annotated[float, Field(gt=0, le=1e3)]] | None = Field(
         None, description="Relative weight of each style image; equal when omitted."
     )
