@@ -98,18 +98,25 @@ def run_lbfgs(
             seen["stopped"] = True
             raise StopIteration
 
-    result = minimize(
-        value_and_grad,
-        image.astype(np.float64).ravel(),
-        jac=True,
-        method="L-BFGS-B",
-        bounds=Bounds(0.0, 255.0),
-        callback=callback,
-        options={"maxiter": iterations, "maxfun": 4 * iterations + 20,
-                 "maxcor": LBFGS_HISTORY, "ftol": 0.0, "gtol": 0.0},
-    )  # fmt: skip
+    x = image.astype(np.float64).ravel()
+    while not seen["stopped"] and seen["iterations"] < iterations:
+        # L-BFGS-B may end early (a line search failing on float32 noise): restart it from
+        # where it got to with a fresh history, unless it made no progress at all.
+        before = seen["iterations"]
+        x = minimize(
+            value_and_grad,
+            x,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=Bounds(0.0, 255.0),
+            callback=callback,
+            options={"maxiter": iterations - before, "maxfun": 4 * (iterations - before) + 20,
+                     "maxcor": LBFGS_HISTORY, "ftol": 0.0, "gtol": 0.0},
+        ).x  # fmt: skip
+        if seen["iterations"] == before:
+            break
     return LevelResult(
-        image=result.x.reshape(shape).astype(np.float32),
+        image=x.reshape(shape).astype(np.float32),
         losses=seen["losses"],
         initial_losses=seen["initial"],
         iterations=seen["iterations"],
