@@ -15,10 +15,11 @@ def bench() -> None:
 @bench.command("engine")
 @click.option("--size", default=256, show_default=True, help="Longest side of the pair, px.")
 @click.option("--iterations", default=30, show_default=True, help="Baseline (and Adam) steps.")
-@click.option("--learning-rate", default=5.0, show_default=True, help="Adam step, pixel units.")
+@click.option("--learning-rate", default=None, type=float,
+              help="Adam step in pixel units, both sides [default: the job default].")  # fmt: skip
 @click.option("--weights", default=None, help="VGG16 weights (default: STYLIZE_VGG_WEIGHTS).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line instead of a table.")
-def engine(size: int, iterations: int, learning_rate: float, weights: str | None,
+def engine(size: int, iterations: int, learning_rate: float | None, weights: str | None,
            as_json: bool) -> None:  # fmt: skip
     """Seed-faithful eager Adam vs the compiled engine: ms/iteration and time to the same loss."""
     from worker.engine.bench import run

@@ -44,7 +44,7 @@ class JobParams(BaseModel):
         "lbfgs", description="L-BFGS converges in far fewer iterations; Adam is cheaper per step."
     )
     learning_rate: float = Field(
-        5.0, gt=0, le=255, description="Adam step size in pixel units (unused by L-BFGS)."
+        10.0, gt=0, le=255, description="Adam step size in pixel units (unused by L-BFGS)."
     )
     content_weight: Weight = Field(1.0, description="Weight of the content loss (feature MSE).")
     style_weight: Weight = Field(

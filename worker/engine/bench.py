@@ -106,21 +106,23 @@ def round_trip_ms(shape: tuple[int, ...], repeats: int = 20) -> float:
     return (time.perf_counter() - started) * 1e3 / repeats
 
 
-def run(size: int = 256, iterations: int = 30, learning_rate: float = 5.0,
+def run(size: int = 256, iterations: int = 30, learning_rate: float | None = None,
         weights: str | None = None) -> dict[str, object]:  # fmt: skip
     """Run both, return the numbers (ms/iter, ratio, seconds to the baseline's final loss)."""
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError("the baseline is eager TensorFlow: run with KERAS_BACKEND=tensorflow")
     engine = StyleEngine.load(weights)
     content, style = sample_pair(size)
-    params = JobParams(max_size=size, iterations=iterations, learning_rate=learning_rate,
-                       preview_every=0)  # fmt: skip
-    base = baseline(engine, content, style, params, iterations, learning_rate)
+    params = JobParams(max_size=size, iterations=iterations, preview_every=0)
+    if learning_rate is not None:
+        params = params.model_copy(update={"learning_rate": learning_rate})
+    base = baseline(engine, content, style, params, iterations, params.learning_rate)
     target = base.losses[-1]
     adam = engine_trace(engine, content, style, params.model_copy(update={"optimizer": "adam"}))
     lbfgs = engine_trace(engine, content, style, params)
     return {
         "size": list(content.shape[:2]),
+        "learning_rate": params.learning_rate,
         "weights_source": engine.weights_source,
         "iterations": iterations,
         "target_loss": target,

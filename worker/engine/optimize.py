@@ -18,7 +18,7 @@ from worker.engine.backend import Backend, ValueAndGrad
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPSILON = 1e-8
-LBFGS_HISTORY = 20
+LBFGS_HISTORY = 10  # 2 x 10 float64 copies of the image
 
 # Losses as the step returns them: (total, auxiliary parts), still backend tensors.
 Losses = tuple[Any, Any]
