@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import keras
 import pytest
 from click.testing import CliRunner
 from PIL import Image
@@ -68,3 +69,12 @@ def test_weights_info_says_what_auto_picks(tmp_path: Path, monkeypatch) -> None:
     shown = json.loads(result.output)
     assert shown["sources"]["auto"].startswith("hed:")
     assert shown["sources"]["imagenet"].startswith("missing:")
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="baseline is eager TF")
+def test_bench_engine_reports_both_sides() -> None:
+    args = ["bench", "engine", "--size", "32", "--iterations", "3", "--weights", "hed", "--json"]
+    result = CliRunner().invoke(cli, args)
+    numbers = json.loads(result.output.strip().splitlines()[-1])
+    assert numbers["baseline_ms_per_iter"] > 0 and numbers["engine_adam_ms_per_iter"] > 0
+    assert numbers["target_loss"] > 0 and numbers["size"] == [32, 32]
