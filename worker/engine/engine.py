@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,6 +66,40 @@ def loss_dict(losses: Losses) -> dict[str, float]:
     return {"content": content, "style": style, "tv": tv, "total": float(total)}
 
 
+class Reporter:
+    """The optimiser's hook: counts iterations across levels, reports progress and previews."""
+
+    def __init__(
+        self,
+        total: int,
+        preview_every: int,
+        on_progress: ProgressCallback | None,
+        on_preview: PreviewCallback | None,
+    ) -> None:
+        self.total, self.preview_every = total, preview_every
+        self.on_progress, self.on_preview = on_progress, on_preview
+        self.finish: Callable[[np.ndarray], np.ndarray] = lambda image: image
+        self.done = 0
+        self.last_tick = time.perf_counter()
+
+    def __call__(self, losses: Losses, get_image: Callable[[], np.ndarray]) -> bool:
+        """Called after each iteration; True when the progress callback said "stop"."""
+        self.done += 1
+        verdict = None
+        if self.on_progress is not None:
+            values = loss_dict(losses)  # waits for the step: time it after this
+            ms = (time.perf_counter() - self.last_tick) * 1e3
+            verdict = self.on_progress(Progress(self.done, self.total, values, ms))
+        if (
+            self.on_preview is not None
+            and self.preview_every
+            and (self.done % self.preview_every == 0)
+        ):
+            self.on_preview(self.done, imaging.to_uint8(self.finish(get_image()[0])))
+        self.last_tick = time.perf_counter()
+        return verdict == "stop"
+
+
 class StyleEngine:
     """Holds VGG16 and the compiled steps; ``run`` is safe to call for job after job."""
 
@@ -118,8 +153,7 @@ class StyleEngine:
         weights = ops.convert_to_tensor(
             np.array([params.content_weight, params.style_weight, params.tv_weight], np.float32)
         )
-        done = 0
-        last_tick = time.perf_counter()
+        reporter = Reporter(params.iterations, params.preview_every, on_progress, on_preview)
         level: LevelResult | None = None
         initial: dict[str, float] = {}
         for size, budget in zip(sizes, budgets, strict=True):
@@ -132,44 +166,27 @@ class StyleEngine:
             else:
                 image = imaging.resize(level.image[0], size)
 
-            def hook(losses: Losses, get_image: Callable[[], np.ndarray],
-                     content_l: np.ndarray = content_l) -> bool:  # fmt: skip
-                nonlocal done, last_tick
-                done += 1
-                verdict = None
-                if on_progress is not None:
-                    values = loss_dict(losses)  # waits for the step: time it after this
-                    ms = (time.perf_counter() - last_tick) * 1e3
-                    verdict = on_progress(Progress(done, params.iterations, values, ms))
-                if (
-                    on_preview is not None
-                    and params.preview_every
-                    and (done % params.preview_every == 0)
-                ):
-                    preview = self._finish(get_image()[0], content_l, params)
-                    on_preview(done, imaging.to_uint8(preview))
-                last_tick = time.perf_counter()
-                return verdict == "stop"
-
+            reporter.finish = functools.partial(self._finish, content=content_l, params=params)
             if params.optimizer == "adam":
                 level = run_adam(
-                    step, state, image[None], targets, weights, budget, params.learning_rate, hook
-                )
+                    step, state, image[None], targets, weights, budget, params.learning_rate,
+                    reporter,
+                )  # fmt: skip
             else:
-                level = run_lbfgs(step, state, image[None], targets, weights, budget, hook)
+                level = run_lbfgs(step, state, image[None], targets, weights, budget, reporter)
             initial = initial or loss_dict(level.initial_losses)
             if level.stopped:
                 break
 
         assert level is not None
-        final = imaging.to_uint8(self._finish(level.image[0], content_l, params))
+        final = imaging.to_uint8(reporter.finish(level.image[0]))
         seconds = time.perf_counter() - started
         return EngineResult(
             image=final,
-            iterations=done,
+            iterations=reporter.done,
             total_iterations=params.iterations,
             seconds=seconds,
-            ms_per_iter=seconds * 1e3 / max(done, 1),
+            ms_per_iter=seconds * 1e3 / max(reporter.done, 1),
             losses=loss_dict(level.losses),
             initial_losses=initial,
             weights_source=self.weights_source,
