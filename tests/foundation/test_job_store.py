@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from sqlalchemy.exc import IntegrityError
@@ -42,6 +43,35 @@ def test_claim_succeeds_once(session: Session, owner: uuid.UUID) -> None:
     session.refresh(job)
     assert (job.status, job.worker, job.attempts) == ("running", "worker-a", 1)
     assert job.started_at is not None
+
+
+def test_concurrent_claims_have_one_winner(session: Session, owner: uuid.UUID) -> None:
+    job = make_job(session, owner)
+    barrier, results = threading.Barrier(8), []
+
+    def claim(n: int) -> None:
+        with Session(session.get_bind()) as own:
+            barrier.wait()
+            results.append(job_store.claim_job(own, job.id, f"worker-{n}"))
+
+    threads = [threading.Thread(target=claim, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False] * 7 + [True]
+    session.refresh(job)
+    assert job.attempts == 1
+
+
+def test_timestamps_come_back_aware_utc(session: Session, owner: uuid.UUID) -> None:
+    job = make_job(session, owner)
+    job_store.claim_job(session, job.id, "w")
+    with Session(session.get_bind()) as fresh:
+        loaded = fresh.get(Job, job.id)
+        assert loaded is not None and loaded.started_at is not None
+        assert loaded.started_at.tzinfo is UTC and loaded.created_at.tzinfo is UTC
+        assert timedelta(0) <= utcnow() - loaded.started_at < timedelta(minutes=1)
 
 
 def test_finish_only_from_running(session: Session, owner: uuid.UUID) -> None:
