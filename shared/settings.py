@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import functools
+import re
 from typing import Annotated
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "STYLIZE_"
 SECRET_FIELDS = frozenset({"s3_secret_key", "s3_access_key"})
+_QUERY_SECRET = re.compile(r"((?:^|&)[^=&]*(?:password|secret|token)[^=&]*=)[^&]*", re.IGNORECASE)
 
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -58,12 +60,19 @@ class Settings(BaseSettings):
         from sqlalchemy.exc import ArgumentError
 
         try:
-            make_url(value)
-        except ArgumentError:
+            url = make_url(value)
+        except (ArgumentError, ValueError):
             raise ValueError(
                 "not a database URL; use e.g. sqlite:///./var/stylize.db "
                 "or postgresql+psycopg://user@host/db"
             ) from None
+        backend = url.get_backend_name()
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"{backend!r} is not supported; use sqlite:/// or postgresql+psycopg://")
+        if backend == "postgresql" and url.drivername != "postgresql+psycopg":
+            raise ValueError(
+                f"driver {url.drivername!r} is not installed; use postgresql+psycopg://"
+            )
         return value
 
     @field_validator("storage_url")
@@ -98,12 +107,15 @@ class Settings(BaseSettings):
 
 
 def mask_url_password(url: str) -> str:
-    """``scheme://user:secret@host`` becomes ``scheme://user:****@host``."""
+    """Mask a URL's password and secret-looking query parameters (``?password=...``)."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":****@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    masked = url
+    if parts.password is not None:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":****@", 1)
+        masked = masked.replace(parts.netloc, netloc, 1)
+    if parts.query:
+        masked = masked.replace(parts.query, _QUERY_SECRET.sub(r"\1****", parts.query), 1)
+    return masked
 
 
 def load_settings() -> Settings:

@@ -6,21 +6,31 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from shared.settings import Settings, SettingsError, load_settings
 
+STYLIZE = Path(sys.executable).with_name("stylize")  # the console script, e.g. .venv/bin/stylize
 
-def run_config(**env: str) -> subprocess.CompletedProcess[str]:
+
+def run_stylize(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {key: value for key, value in os.environ.items() if not key.startswith("STYLIZE_")}
     return subprocess.run(
-        [sys.executable, "-m", "cli", "config", "--json"],
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
+        [str(STYLIZE), *args], env={**clean, **env}, capture_output=True, text=True, timeout=60
     )
+
+
+def run_config(**env: str) -> subprocess.CompletedProcess[str]:
+    return run_stylize("config", "--json", **env)
+
+
+def assert_one_line_naming(result: subprocess.CompletedProcess[str], variable: str) -> None:
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert variable in lines[0] and "Traceback" not in result.stderr
 
 
 def test_defaults_work_on_one_machine(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -37,6 +47,10 @@ def test_defaults_work_on_one_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     ("variable", "value"),
     [
         ("STYLIZE_DATABASE_URL", "not a url"),
+        ("STYLIZE_DATABASE_URL", "postgresql://u@h:abc/db"),
+        ("STYLIZE_DATABASE_URL", "postgresql://u@h/db"),
+        ("STYLIZE_DATABASE_URL", "mysql://u@h/db"),
+        ("STYLIZE_STORAGE_URL", "s3://"),
         ("STYLIZE_STORAGE_URL", "ftp://x"),
         ("STYLIZE_BROKER_URL", "http://127.0.0.1"),
         ("STYLIZE_MAX_STYLES", "-1"),
@@ -45,11 +59,12 @@ def test_defaults_work_on_one_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     ],
 )
 def test_bad_value_is_one_line_naming_the_variable(variable: str, value: str) -> None:
-    result = run_config(**{variable: value})
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert variable in lines[0] and "Traceback" not in result.stderr
+    assert_one_line_naming(run_config(**{variable: value}), variable)
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["db", "current"], ["keys", "list"]])
+def test_every_command_reports_bad_settings_in_one_line(command: list[str]) -> None:
+    assert_one_line_naming(run_stylize(*command, STYLIZE_MAX_STYLES="-1"), "STYLIZE_MAX_STYLES")
 
 
 def test_load_settings_raises_settings_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,12 +78,22 @@ def test_config_masks_secrets() -> None:
         STYLIZE_DATABASE_URL="postgresql+psycopg://app:hunter2@db:5432/stylize",
         STYLIZE_S3_SECRET_KEY="s3cr3t",
         STYLIZE_S3_ACCESS_KEY="AKIAEXAMPLE",
+        STYLIZE_BROKER_URL="redis://:brokerpw@cache:6379/0",
+        STYLIZE_S3_ENDPOINT_URL="http://minio:9000/?token=tok123",
     )
     assert result.returncode == 0, result.stderr
     shown = json.loads(result.stdout)
     assert "hunter2" not in result.stdout and "s3cr3t" not in result.stdout
-    assert "AKIAEXAMPLE" not in result.stdout
+    for secret in ("AKIAEXAMPLE", "brokerpw", "tok123"):
+        assert secret not in result.stdout
+    assert shown["s3_secret_key"] == "****"
     assert shown["database_url"] == "postgresql+psycopg://app:****@db:5432/stylize"
+
+
+def test_postgres_password_in_query_is_masked() -> None:
+    url = "postgresql+psycopg://app@db/stylize?sslmode=require&password=hunter2"
+    shown = Settings(database_url=url).masked()["database_url"]
+    assert shown == "postgresql+psycopg://app@db/stylize?sslmode=require&password=****"
 
 
 def test_settings_object_is_frozen() -> None:
