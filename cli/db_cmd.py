@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from shared.db import migrate
-from shared.settings import get_settings
+from shared.settings import get_settings, mask_url_password
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """Turn an unreachable or unmigrated database into one line and exit 1."""
+    try:
+        yield
+    except (OperationalError, ProgrammingError) as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        url = mask_url_password(get_settings().database_url)
+        raise click.ClickException(
+            f"database {url}: {reason} (is it up? has `stylize db upgrade` run?)"
+        ) from None
 
 
 @click.group()
@@ -17,12 +34,15 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def upgrade(revision: str) -> None:
     """Apply migrations up to REVISION."""
-    settings = get_settings()
-    migrate.upgrade(settings.database_url, revision)
-    click.echo(f"database at revision {migrate.current(settings.database_url)}")
+    url = get_settings().database_url
+    with database_errors():
+        migrate.upgrade(url, revision)
+        click.echo(f"database at revision {migrate.current(url)}")
 
 
 @db.command()
 def current() -> None:
     """Print the revision the database is at."""
-    click.echo(migrate.current(get_settings().database_url) or "none (run: stylize db upgrade)")
+    url = get_settings().database_url
+    with database_errors():
+        click.echo(migrate.current(url) or "none (run: stylize db upgrade)")

@@ -34,21 +34,49 @@ def test_revoke_by_prefix_and_id(session: Session) -> None:
         create_key(session, "   ")
 
 
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+STYLIZE = Path(sys.executable).with_name("stylize")  # the console script, e.g. .venv/bin/stylize
+
+
+def run_cli(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "STYLIZE_DATABASE_URL": database_url}
     return subprocess.run(
-        [sys.executable, "-m", "cli", *args], env=env, capture_output=True, text=True, timeout=60
+        [str(STYLIZE), *args], env=env, capture_output=True, text=True, timeout=60
     )
 
 
-def test_keys_command_prints_secret_last(sqlite_url: str, tmp_path: Path) -> None:
-    env = {**os.environ, "STYLIZE_DATABASE_URL": sqlite_url}
-    created = run_cli("keys", "create", "laptop", env=env)
+def test_keys_command_prints_secret_last(sqlite_url: str) -> None:
+    created = run_cli("keys", "create", "laptop", database_url=sqlite_url)
     assert created.returncode == 0, created.stderr
     secret = created.stdout.strip().splitlines()[-1]
+    assert secret.startswith("sty_") and " " not in secret
     with session_factory(sqlite_url)() as session:
-        assert authenticate(session, secret).name == "laptop"
-    listed = run_cli("keys", "list", env=env)
+        key = authenticate(session, secret)
+        assert key is not None and key.name == "laptop"
+    listed = run_cli("keys", "list", database_url=sqlite_url)
     assert "laptop" in listed.stdout and secret not in listed.stdout
-    bad = run_cli("keys", "revoke", "not-a-key", env=env)
-    assert bad.returncode != 0 and "Traceback" not in bad.stderr
-    assert "neither a key id" in bad.stderr
+    revoked = run_cli("keys", "revoke", str(key.id), database_url=sqlite_url)
+    assert revoked.returncode == 0, revoked.stderr
+    with session_factory(sqlite_url)() as session:
+        assert authenticate(session, secret) is None
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["create", ""], "1-100 characters"),
+        (["revoke", "not-a-key"], "neither a key id"),
+        (["revoke", "7f0c1d5e-0000-4000-8000-00000000000"], "neither a key id"),
+        (["revoke", "7f0c1d5e-0000-4000-8000-000000000000"], "no active key matches"),
+    ],
+)
+def test_keys_command_bad_input_is_one_line(sqlite_url: str, args: list[str], message: str) -> None:
+    result = run_cli("keys", *args, database_url=sqlite_url)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ") and message in lines[0]
+
+
+def test_keys_command_on_unmigrated_database_says_so(tmp_path: Path) -> None:
+    result = run_cli("keys", "list", database_url=f"sqlite:///{tmp_path / 'empty.db'}")
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "stylize db upgrade" in result.stderr and "Traceback" not in result.stderr
