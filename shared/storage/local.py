@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from shared.storage.base import ObjectNotFound, StorageError
 from shared.storage.keys import check_key
+
+FILE_MODE = 0o644  # mkstemp creates 0600; objects must be readable by every service user
 
 
 class LocalStorage:
@@ -25,46 +29,62 @@ class LocalStorage:
 
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with _os_errors("put", key):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fchmod(handle.fileno(), FILE_MODE)
+                    os.fsync(handle.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
 
     def get(self, key: str) -> bytes:
-        try:
-            return self._path(key).read_bytes()
-        except FileNotFoundError:
-            raise ObjectNotFound(f"no object {key!r}") from None
+        path = self._path(key)
+        with _os_errors("get", key):
+            return path.read_bytes()
 
     def open(self, key: str, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
-        try:
-            handle = self._path(key).open("rb")
-        except FileNotFoundError:
-            raise ObjectNotFound(f"no object {key!r}") from None
+        path = self._path(key)
+        with _os_errors("open", key):
+            handle = path.open("rb")
         return _chunks(handle, chunk_size)
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        path = self._path(key)
+        with _os_errors("delete", key):
+            path.unlink(missing_ok=True)
 
     def url(self, key: str) -> str:
         return self._path(key).as_uri()
 
     def ping(self) -> bool:
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return False
         return os.access(self.root, os.W_OK)
 
 
-def _chunks(handle, chunk_size: int) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
+@contextmanager
+def _os_errors(action: str, key: str) -> Iterator[None]:
+    """Filesystem errors as ObjectNotFound / StorageError, like every other backend."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise ObjectNotFound(f"no object {key!r}") from None
+    except OSError as exc:
+        raise StorageError(f"local {action} {key!r} failed: {exc.strerror or exc}") from None
+
+
+def _chunks(handle: BinaryIO, chunk_size: int) -> Iterator[bytes]:
     with handle:
         while chunk := handle.read(chunk_size):
             yield chunk

@@ -23,6 +23,7 @@ class S3Storage:
     ) -> None:
         try:
             import boto3
+            from botocore.config import Config
             from botocore.exceptions import BotoCoreError, ClientError
         except ImportError:
             raise StorageError(
@@ -37,6 +38,8 @@ class S3Storage:
             region_name=region,
             aws_access_key_id=access_key,
             aws_secret_access_key=secret_key,
+            # fail a readiness probe in seconds, not after botocore's 60 s default
+            config=Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 3}),
         )
 
     def _name(self, key: str) -> str:

@@ -14,6 +14,7 @@ from shared.storage import ObjectNotFound, Storage, StorageError, open_storage
 from shared.storage.local import LocalStorage
 from shared.storage.s3 import S3Storage
 
+CREDENTIALS = {"access_key": "test", "secret_key": "test"}
 ESCAPES = ["../evil", "a/../../evil", "/etc/passwd", "a//b", "a\\..\\b", "nul\x00", "", "./x", ".."]
 
 
@@ -93,6 +94,28 @@ def test_local_refuses_symlink_out_of_root(tmp_path: Path) -> None:
     with pytest.raises(StorageError):
         LocalStorage(root).put("link/escaped.png", b"x")
     assert not (tmp_path / "escaped.png").exists()
+
+
+def test_local_files_are_readable_by_other_service_users(storage: LocalStorage) -> None:
+    storage.put("jobs/1/result.png", b"x")
+    assert (storage.root / "jobs/1/result.png").stat().st_mode & 0o777 == 0o644
+
+
+def test_local_filesystem_errors_are_storage_errors(tmp_path: Path) -> None:
+    local = LocalStorage(tmp_path / "root")
+    local.put("a/b.png", b"x")
+    with pytest.raises(StorageError):
+        local.get("a")  # a directory, not an object
+    with pytest.raises(StorageError):
+        local.put("a/b.png/c.png", b"x")  # parent is a file
+    (tmp_path / "file").write_bytes(b"")
+    assert LocalStorage(tmp_path / "file" / "root").ping() is False
+
+
+def test_s3_ping_is_false_for_missing_bucket_or_endpoint(s3_endpoint: str) -> None:
+    assert S3Storage("no-such-bucket", endpoint_url=s3_endpoint, **CREDENTIALS).ping() is False
+    closed = S3Storage("stylize", endpoint_url="http://127.0.0.1:9", **CREDENTIALS)
+    assert closed.ping() is False
 
 
 def test_open_storage_picks_local_for_file_urls(tmp_path: Path) -> None:
