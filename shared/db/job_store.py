@@ -59,6 +59,8 @@ def list_jobs(
     cursor: str | None = None,
 ) -> tuple[Sequence[Job], str | None]:
     """The owner's jobs newest first, and the cursor of the next page (None on the last)."""
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
     query = select(Job).where(Job.owner_id == owner_id)
     if status is not None:
         query = query.where(Job.status == status)

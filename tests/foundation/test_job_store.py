@@ -130,6 +130,24 @@ def test_list_newest_first_with_cursor_and_filter(session: Session, owner: uuid.
         job_store.list_jobs(session, owner, cursor="not-a-cursor")
 
 
+def test_cursor_pages_through_jobs_created_at_the_same_instant(
+    session: Session, owner: uuid.UUID
+) -> None:
+    same = utcnow()
+    created = {make_job(session, owner, created_at=same).id for _ in range(5)}
+    seen, cursor = [], None
+    for _ in range(3):
+        page, cursor = job_store.list_jobs(session, owner, limit=2, cursor=cursor)
+        seen += [job.id for job in page]
+    assert cursor is None and len(seen) == 5 and set(seen) == created
+    assert seen == sorted(seen, reverse=True)
+
+
+def test_list_refuses_a_limit_below_one(session: Session, owner: uuid.UUID) -> None:
+    with pytest.raises(ValueError):
+        job_store.list_jobs(session, owner, limit=0)
+
+
 def test_idempotency_key_unique_per_owner(session: Session, owner: uuid.UUID) -> None:
     other, _ = create_key(session, "other")
     make_job(session, owner, idempotency_key="k1")
