@@ -1,4 +1,13 @@
-"""Fixtures shared by the whole suite: migrated databases (SQLite and PostgreSQL), storage."""
+"""Fixtures shared by the whole suite: migrated databases (SQLite and PostgreSQL), storage.
+
+- ``empty_database_url``: a fresh, unmigrated database, once on SQLite (in ``tmp_path``) and
+  once on PostgreSQL at 127.0.0.1:5432 (a new database per test, dropped afterwards; marked
+  ``integration``; the test fails, never skips, when PostgreSQL does not answer).
+- ``database_url``: the same, migrated to head with ``shared.db.migrate.upgrade``.
+- ``session``: a SQLAlchemy session on ``database_url`` (``expire_on_commit=False``).
+- ``sqlite_url``: a migrated SQLite database only, for tests about other things.
+- ``storage``: a ``LocalStorage`` rooted in ``tmp_path / "storage"``.
+"""
 
 from __future__ import annotations
 
