@@ -85,6 +85,16 @@ class Settings(BaseSettings):
             return value
         raise ValueError("use file://PATH (e.g. file://./var/storage) or s3://BUCKET[/PREFIX]")
 
+    @field_validator("s3_endpoint_url")
+    @classmethod
+    def _s3_endpoint_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None  # empty means AWS's own endpoint
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("use http(s)://HOST[:PORT] (e.g. http://minio:9000)")
+        return value
+
     @field_validator("broker_url")
     @classmethod
     def _broker_url(cls, value: str) -> str:

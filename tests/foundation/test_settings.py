@@ -51,6 +51,7 @@ def test_defaults_work_on_one_machine(monkeypatch: pytest.MonkeyPatch) -> None:
         ("STYLIZE_DATABASE_URL", "postgresql://u@h/db"),
         ("STYLIZE_DATABASE_URL", "mysql://u@h/db"),
         ("STYLIZE_STORAGE_URL", "s3://"),
+        ("STYLIZE_S3_ENDPOINT_URL", "minio:9000"),
         ("STYLIZE_STORAGE_URL", "ftp://x"),
         ("STYLIZE_BROKER_URL", "http://127.0.0.1"),
         ("STYLIZE_MAX_STYLES", "-1"),
