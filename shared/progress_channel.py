@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
 from typing import Any
 
 import redis
@@ -63,17 +63,32 @@ class ProgressChannel:
         """Whether a cancel has been asked for."""
         return bool(self._redis.exists(cancel_key(job_id)))
 
-    def subscribe(self, job_id: str, timeout_s: float = 15.0) -> Iterator[dict[str, Any] | None]:
-        """Yield events as they are published; yield None after ``timeout_s`` of silence."""
+    def subscribe(self, job_id: str) -> Subscription:
+        """Subscribe to the job's events now (before reading any state, so nothing is missed)."""
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(events_channel(job_id))
-        try:
-            while True:
-                message = pubsub.get_message(timeout=timeout_s)
-                yield json.loads(message["data"]) if message else None
-        finally:
-            pubsub.close()
+        return Subscription(pubsub)
 
     def ping(self) -> bool:
         """True when Redis answers."""
         return bool(self._redis.ping())
+
+
+class Subscription:
+    """An open subscription to one job's events."""
+
+    def __init__(self, pubsub: redis.client.PubSub) -> None:
+        self._pubsub = pubsub
+
+    def next_event(self, timeout_s: float) -> dict[str, Any] | None:
+        """The next event, or None after ``timeout_s`` of silence."""
+        deadline = time.monotonic() + timeout_s
+        while (remaining := deadline - time.monotonic()) > 0:
+            message = self._pubsub.get_message(timeout=remaining)
+            if message is not None and message["type"] == "message":
+                return json.loads(message["data"])
+        return None
+
+    def close(self) -> None:
+        """Unsubscribe and release the connection."""
+        self._pubsub.close()

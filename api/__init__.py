@@ -1,0 +1,34 @@
+"""The HTTP API: a Flask app factory. Never imports TensorFlow or anything from worker/."""
+
+from __future__ import annotations
+
+import redis
+from flask import Flask
+
+from api.task_queue import TaskSender
+from shared.settings import Settings
+
+
+def create_app(settings: Settings | None = None, *, task_sender: TaskSender | None = None) -> Flask:
+    """Build the app from ``settings`` (default: the environment); nothing runs at import."""
+    from api import db, docs, errors, events, health, jobs
+    from api.task_queue import celery_sender
+    from shared.progress_channel import ProgressChannel
+    from shared.settings import get_settings
+    from shared.storage import open_storage
+
+    settings = settings or get_settings()
+    app = Flask(__name__)
+    app.config.update(
+        STYLIZE=settings, MAX_CONTENT_LENGTH=settings.max_upload_bytes, JSON_SORT_KEYS=False
+    )
+    client = redis.Redis.from_url(settings.broker_url, socket_timeout=5, socket_connect_timeout=3)
+    app.extensions["stylize_redis"] = client
+    app.extensions["stylize_channel"] = ProgressChannel(client)
+    app.extensions["stylize_storage"] = open_storage(settings)
+    app.extensions["stylize_task_sender"] = task_sender or celery_sender(settings)
+    errors.init_app(app)
+    db.init_app(app)
+    for blueprint in (jobs.bp, events.bp, health.bp, docs.bp):
+        app.register_blueprint(blueprint)
+    return app

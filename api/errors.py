@@ -1,0 +1,98 @@
+"""Every error as ``application/problem+json`` (RFC 9457), Flask's own 404/405/413 included."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+PROBLEM_TYPE_BASE = "https://stylize.dev/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class ApiProblem(Exception):
+    """Raised by views; becomes a problem response naming what to change."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+        slug: str | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.errors = errors or []
+        self.headers = headers or {}
+        self.slug = slug or title.lower().replace(" ", "-")
+
+
+def field_error(field: str, message: str, status: int = 422) -> ApiProblem:
+    """A validation problem about one field."""
+    return ApiProblem(
+        status,
+        "Invalid request",
+        f"{field}: {message}",
+        errors=[{"field": field, "message": message}],
+        slug="invalid-request",
+    )
+
+
+def problem_response(problem: ApiProblem) -> Response:
+    """Render ``problem`` as problem+json."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + problem.slug,
+        "title": problem.title,
+        "status": problem.status,
+        "detail": problem.detail,
+    }
+    if problem.errors:
+        body["errors"] = problem.errors
+    response = jsonify(body)
+    response.status_code = problem.status
+    response.mimetype = PROBLEM_MEDIA_TYPE
+    response.headers.update(problem.headers)
+    return response
+
+
+def _http_exception(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    detail = {
+        404: "no such resource; check the URL (the API lives under /v1)",
+        405: "this method is not allowed here; see /openapi.json for the allowed methods",
+        413: "the upload is larger than the limit; send smaller images",
+    }.get(status, exc.description or exc.name)
+    headers = (
+        {"Allow": exc.response.headers["Allow"]}
+        if exc.response is not None and "Allow" in exc.response.headers
+        else {}
+    )
+    if status == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
+        headers["Allow"] = ", ".join(exc.valid_methods)
+    return problem_response(ApiProblem(status, exc.name, detail, headers=headers))
+
+
+def _unexpected(exc: Exception) -> Response:
+    log.exception("unhandled error", exc_info=exc)
+    return problem_response(
+        ApiProblem(
+            500,
+            "Internal Server Error",
+            "the server hit an unexpected error; retry, and report it if it repeats",
+        )
+    )
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers that turn every error into problem+json."""
+    app.register_error_handler(ApiProblem, problem_response)
+    app.register_error_handler(HTTPException, _http_exception)
+    app.register_error_handler(Exception, _unexpected)

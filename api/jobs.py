@@ -1,0 +1,243 @@
+"""Jobs: submit, get, list, cancel, result and preview."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from api.auth import protect
+from api.db import get_session
+from api.errors import ApiProblem, field_error
+from api.job_views import job_view, status_event
+from api.validation import Submission, parse_submission
+from shared.db import job_store
+from shared.db.job import Job, JobStatus
+from shared.images import MEDIA_TYPES
+from shared.storage import ObjectNotFound
+
+log = logging.getLogger(__name__)
+bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
+protect(bp)
+
+MAX_IDEMPOTENCY_KEY = 255
+ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    return current_app.config["STYLIZE"]
+
+
+def _channel():  # type: ignore[no-untyped-def]
+    return current_app.extensions["stylize_channel"]
+
+
+def _storage():  # type: ignore[no-untyped-def]
+    return current_app.extensions["stylize_storage"]
+
+
+def _live(job: Job) -> dict | None:
+    try:
+        return _channel().latest(str(job.id))
+    except Exception:  # Redis down: the DB row alone still answers
+        log.warning("live progress unavailable for %s", job.id, exc_info=True)
+        return None
+
+
+def load_job(job_id: str) -> Job:
+    """The caller's job, or 404 (also for another key's job)."""
+    try:
+        parsed = uuid.UUID(job_id)
+    except ValueError:
+        raise ApiProblem(404, "Not Found", f"no job {job_id!r}; job ids are UUIDs") from None
+    job = job_store.get_job(get_session(), parsed, owner_id=g.owner_id)
+    if job is None:
+        raise ApiProblem(404, "Not Found", f"no job {job_id} for this key")
+    return job
+
+
+@bp.post("")
+def submit() -> tuple[Response, int, dict[str, str]] | tuple[Response, int]:
+    """Validate, store inputs, write the row, then enqueue; 202 + Location."""
+    settings = _settings()
+    idempotency_key = request.headers.get("Idempotency-Key")
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
+        raise field_error("Idempotency-Key", f"must be 1-{MAX_IDEMPOTENCY_KEY} characters")
+    submission = parse_submission(request, settings)
+    session = get_session()
+    if idempotency_key:
+        existing = job_store.find_by_idempotency_key(session, g.owner_id, idempotency_key)
+        if existing is not None:
+            return replay(existing, submission)
+    active = session.scalar(
+        select(func.count())
+        .select_from(Job)
+        .where(Job.owner_id == g.owner_id, Job.status.in_(ACTIVE))
+    )
+    if active >= settings.max_active_jobs_per_key:
+        raise ApiProblem(
+            429,
+            "Too Many Requests",
+            f"this key already has {active} queued or running jobs (the limit is "
+            f"{settings.max_active_jobs_per_key}); wait for one to finish",
+            headers={"Retry-After": "30"},
+        )
+    job = create_job(submission, idempotency_key)
+    if job is None:  # lost an idempotency race to a concurrent identical request
+        existing = job_store.find_by_idempotency_key(session, g.owner_id, idempotency_key or "")
+        assert existing is not None
+        return replay(existing, submission)
+    try:
+        current_app.extensions["stylize_task_sender"](str(job.id), submission.params)
+    except Exception:
+        log.exception("could not enqueue job %s", job.id)
+        job_store.fail_queued_job(
+            session,
+            job.id,
+            "enqueue_failed",
+            "the job could not be queued (broker unavailable); submit again",
+        )
+        raise ApiProblem(
+            503,
+            "Service Unavailable",
+            "the job queue is unavailable; the job was not queued, submit it again",
+            headers={"Retry-After": "10"},
+        ) from None
+    return jsonify(job_view(job)), 202, {"Location": f"/v1/jobs/{job.id}"}
+
+
+def replay(existing: Job, submission: Submission) -> tuple[Response, int]:
+    """Answer a repeated Idempotency-Key: the same job, or 409 if the request differs."""
+    if existing.request_hash != submission.request_hash:
+        raise ApiProblem(
+            409,
+            "Conflict",
+            "this Idempotency-Key was used for a different request; use a new key",
+            slug="idempotency-key-reused",
+        )
+    return jsonify(job_view(existing, _live(existing))), 200
+
+
+def create_job(submission: Submission, idempotency_key: str | None) -> Job | None:
+    """Store the inputs and write the queued row; on failure remove what was stored."""
+    storage, session = _storage(), get_session()
+    job_id = uuid.uuid4()
+    content_key = f"jobs/{job_id}/content.{submission.content.extension}"
+    style_keys = [
+        f"jobs/{job_id}/style-{n}.{upload.extension}"
+        for n, upload in enumerate(submission.styles, start=1)
+    ]
+    stored: list[str] = []
+    try:
+        for key, upload in zip(
+            [content_key, *style_keys], [submission.content, *submission.styles], strict=True
+        ):
+            storage.put(key, upload.data)
+            stored.append(key)
+        job = Job(
+            id=job_id,
+            owner_id=g.owner_id,
+            params=submission.params.model_dump(mode="json"),
+            idempotency_key=idempotency_key,
+            request_hash=submission.request_hash,
+            content_key=content_key,
+            style_keys=style_keys,
+            total_iterations=submission.params.iterations,
+            max_attempts=_settings().job_max_attempts,
+        )
+        session.add(job)
+        session.commit()
+        return job
+    except IntegrityError:
+        session.rollback()
+        for key in stored:
+            storage.delete(key)
+        return None
+    except Exception:
+        session.rollback()
+        for key in stored:
+            storage.delete(key)
+        raise
+
+
+@bp.get("")
+def list_jobs() -> Response:
+    """The caller's jobs newest first; ``status``, ``limit`` (1-100) and ``cursor``."""
+    status = request.args.get("status")
+    if status is not None and status not in {s.value for s in JobStatus}:
+        raise field_error("status", f"must be one of {', '.join(s.value for s in JobStatus)}")
+    raw_limit = request.args.get("limit", "20")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
+        raise field_error("limit", "must be an integer from 1 to 100")
+    try:
+        jobs, next_cursor = job_store.list_jobs(
+            get_session(),
+            g.owner_id,
+            status=status,
+            limit=int(raw_limit),
+            cursor=request.args.get("cursor"),
+        )
+    except job_store.CursorError as exc:
+        raise field_error("cursor", str(exc)) from None
+    return jsonify({"jobs": [job_view(job) for job in jobs], "next_cursor": next_cursor})
+
+
+@bp.get("/<job_id>")
+def get_job(job_id: str) -> Response:
+    """Status, progress (live), timings, metrics, error and links."""
+    job = load_job(job_id)
+    return jsonify(job_view(job, _live(job)))
+
+
+@bp.post("/<job_id>/cancel")
+def cancel(job_id: str) -> tuple[Response, int]:
+    """Queued: canceled at once. Running: the worker stops within one iteration."""
+    job = load_job(job_id)
+    if JobStatus(job.status).terminal:
+        raise ApiProblem(
+            409, "Conflict", f"the job already ended ({job.status}); nothing to cancel"
+        )
+    session = get_session()
+    status = job_store.request_cancel(session, job.id)
+    session.refresh(job)
+    if status is JobStatus.RUNNING:
+        _channel().request_cancel(str(job.id))
+        return jsonify(job_view(job, _live(job))), 202
+    if status is JobStatus.CANCELED:
+        _channel().publish(str(job.id), status_event(job))
+    return jsonify(job_view(job, _live(job))), 200
+
+
+@bp.get("/<job_id>/result")
+def result(job_id: str) -> Response:
+    """The stylised image; 409 until the job succeeded."""
+    job = load_job(job_id)
+    if job.status != JobStatus.SUCCEEDED.value or not job.result_key:
+        raise ApiProblem(
+            409, "Conflict", f"the job is {job.status}; the result exists once it has succeeded"
+        )
+    media_type = MEDIA_TYPES[job.params.get("output_format", "png")]
+    return stream_object(job.result_key, media_type)
+
+
+@bp.get("/<job_id>/preview")
+def preview(job_id: str) -> Response:
+    """The latest intermediate image (PNG)."""
+    job = load_job(job_id)
+    if not job.preview_key:
+        raise ApiProblem(
+            404, "Not Found", "no preview yet; previews appear every preview_every iterations"
+        )
+    return stream_object(job.preview_key, "image/png")
+
+
+def stream_object(key: str, media_type: str) -> Response:
+    """Stream a stored object; a missing one is a 404 problem."""
+    try:
+        chunks = _storage().open(key)
+    except ObjectNotFound:
+        raise ApiProblem(404, "Not Found", "the image is no longer in storage") from None
+    return Response(chunks, mimetype=media_type, headers={"Cache-Control": "private, max-age=60"})

@@ -1,0 +1,128 @@
+"""The OpenAPI 3.1 document, with the parameter schema generated from JobParams."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.params import JobParams
+
+PROBLEM = {"$ref": "#/components/responses/Problem"}
+
+
+def _op(summary: str, ok: str, *codes: str, **extra: Any) -> dict[str, Any]:
+    responses: dict[str, Any] = {ok: {"description": summary}}
+    responses.update({code: PROBLEM for code in codes})
+    return {"summary": summary, "security": [{"bearer": []}], "responses": responses, **extra}
+
+
+JOB_ID = [
+    {
+        "name": "job_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "format": "uuid"},
+    }
+]
+
+
+def openapi_document() -> dict[str, Any]:
+    """The spec served at /openapi.json."""
+    params_schema = JobParams.model_json_schema(ref_template="#/components/schemas/{model}")
+    definitions = params_schema.pop("$defs", {})
+    submit_body = {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["content", "style"],
+                "properties": {
+                    "content": {"type": "string", "format": "binary"},
+                    "style": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                    "params": {
+                        "type": "string",
+                        "description": "JSON object of JobParams (or send them as "
+                        "form fields, not both)",
+                    },
+                },
+            }
+        }
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Stylize",
+            "version": "1",
+            "description": "Neural style transfer as a job service.",
+        },
+        "paths": {
+            "/v1/jobs": {
+                "post": _op(
+                    "Submit a job",
+                    "202",
+                    "401",
+                    "409",
+                    "413",
+                    "415",
+                    "422",
+                    "429",
+                    "503",
+                    requestBody={"required": True, "content": submit_body},
+                    parameters=[
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "schema": {"type": "string", "maxLength": 255},
+                        }
+                    ],
+                ),
+                "get": _op(
+                    "List your jobs, newest first",
+                    "200",
+                    "401",
+                    "422",
+                    parameters=[
+                        {"name": "status", "in": "query", "schema": {"type": "string"}},
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                        },
+                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                    ],
+                ),
+            },
+            "/v1/jobs/{job_id}": {
+                "get": _op("A job's status and progress", "200", "401", "404", parameters=JOB_ID)
+            },
+            "/v1/jobs/{job_id}/cancel": {
+                "post": _op("Cancel a job", "200", "401", "404", "409", parameters=JOB_ID)
+            },
+            "/v1/jobs/{job_id}/result": {
+                "get": _op("The result image", "200", "401", "404", "409", parameters=JOB_ID)
+            },
+            "/v1/jobs/{job_id}/preview": {
+                "get": _op("The latest preview", "200", "401", "404", parameters=JOB_ID)
+            },
+            "/v1/jobs/{job_id}/events": {
+                "get": _op("Server-Sent Events", "200", "401", "404", parameters=JOB_ID)
+            },
+            "/healthz": {
+                "get": {"summary": "Liveness", "responses": {"200": {"description": "up"}}}
+            },
+            "/readyz": {
+                "get": {
+                    "summary": "Readiness",
+                    "responses": {"200": {"description": "ready"}, "503": PROBLEM},
+                }
+            },
+        },
+        "components": {
+            "schemas": {"JobParams": params_schema, **definitions},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "responses": {
+                "Problem": {
+                    "description": "RFC 9457 problem",
+                    "content": {"application/problem+json": {}},
+                }
+            },
+        },
+    }
