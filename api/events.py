@@ -52,10 +52,10 @@ def job_events(job_id, channel, sessions) -> Iterator[str]:  # type: ignore[no-u
 
     try:
         job = current_row()
+        latest = None if JobStatus(job.status).terminal else channel.latest(str(job_id))
         yield frame(status_event(job))
         if JobStatus(job.status).terminal:
             return
-        latest = channel.latest(str(job_id))
         if latest:
             yield frame(latest)
         while True:

@@ -28,8 +28,14 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except UnidentifiedImageError:
         raise ImageError("not an image this service can read; send a JPEG, PNG or WebP") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(
+            f"the image has far more pixels than the limit of {max_pixels}; downscale it first"
+        ) from None
+    except (OSError, SyntaxError, ValueError):
+        raise ImageError("the image file is truncated or corrupt; upload it again") from None
     if image.format not in ACCEPTED_FORMATS:
         raise ImageError(f"{image.format} images are not accepted; send a JPEG, PNG or WebP")
     width, height = image.size

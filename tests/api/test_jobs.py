@@ -1,0 +1,254 @@
+"""Submitting, reading, listing, cancelling, results; auth and idempotency."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+from flask.testing import FlaskClient
+
+from api.events import job_events
+from shared.db import job_store
+from shared.db.session import session_factory
+from shared.progress_channel import ProgressChannel
+from shared.settings import Settings
+from shared.storage import open_storage
+from tests.api.conftest import REDIS_URL, RecordingSender, make_key, png_bytes
+
+
+def submit(client: FlaskClient, auth: dict, headers: dict | None = None, **form: str):
+    data = {
+        "content": (io.BytesIO(png_bytes(48, 32)), "c.png"),
+        "style": [
+            (io.BytesIO(png_bytes(20, 20, (0, 0, 255))), "s1.png"),
+            (io.BytesIO(png_bytes(20, 20, (0, 255, 0))), "s2.png"),
+        ],
+        **form,
+    }
+    return client.post("/v1/jobs", headers={**auth, **(headers or {})}, data=data)
+
+
+def test_submit_stores_inputs_writes_row_then_queues(
+    client: FlaskClient, auth: dict, settings: Settings, sender: RecordingSender
+) -> None:
+    response = submit(client, auth, iterations="7", style_blend="1,3", preserve_color="true")
+    assert response.status_code == 202
+    body = response.get_json()
+    assert response.headers["Location"] == f"/v1/jobs/{body['id']}"
+    assert body["status"] == "queued"
+    assert body["params"]["iterations"] == 7 and body["params"]["style_blend"] == [1.0, 3.0]
+    assert body["params"]["preserve_color"] is True
+    assert body["progress"] == {
+        "iteration": 0,
+        "total": 7,
+        "percent": 0.0,
+        "losses": None,
+        "ms_per_iter": None,
+        "eta_s": None,
+    }
+    assert sender.sent == [body["id"]]
+    storage = open_storage(settings)
+    assert storage.get(f"jobs/{body['id']}/content.png") == png_bytes(48, 32)
+    assert storage.exists(f"jobs/{body['id']}/style-2.png")
+
+
+def test_params_as_json(client: FlaskClient, auth: dict) -> None:
+    response = submit(client, auth, params=json.dumps({"iterations": 9, "optimizer": "adam"}))
+    assert response.status_code == 202
+    assert response.get_json()["params"]["optimizer"] == "adam"
+
+
+def test_auth_missing_bad_and_other_owner(
+    client: FlaskClient, auth: dict, settings: Settings
+) -> None:
+    job_id = submit(client, auth).get_json()["id"]
+    for headers in ({}, {"Authorization": "Bearer sty_wrong"}, {"Authorization": "Basic x"}):
+        response = client.get(f"/v1/jobs/{job_id}", headers=headers)
+        assert response.status_code == 401
+        assert response.mimetype == "application/problem+json"
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    other = make_key(settings, "other")
+    for path in ("", "/result", "/preview", "/events"):
+        assert client.get(f"/v1/jobs/{job_id}{path}", headers=other).status_code == 404
+    assert client.post(f"/v1/jobs/{job_id}/cancel", headers=other).status_code == 404
+    assert client.get("/v1/jobs", headers=other).get_json()["jobs"] == []
+    assert client.get("/v1/jobs/not-a-uuid", headers=auth).status_code == 404
+
+
+def test_idempotency_key(client: FlaskClient, auth: dict, sender: RecordingSender) -> None:
+    first = submit(client, auth, {"Idempotency-Key": "abc"}, iterations="5")
+    again = submit(client, auth, {"Idempotency-Key": "abc"}, iterations="5")
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert first.get_json()["id"] == again.get_json()["id"]
+    assert len(sender.sent) == 1
+    different = submit(client, auth, {"Idempotency-Key": "abc"}, iterations="6")
+    assert different.status_code == 409
+    assert different.mimetype == "application/problem+json"
+
+
+def test_list_pagination_filter_and_bad_input(client: FlaskClient, auth: dict) -> None:
+    ids = [submit(client, auth).get_json()["id"] for _ in range(3)]
+    client.post(f"/v1/jobs/{ids[0]}/cancel", headers=auth)
+    page = client.get("/v1/jobs?limit=2", headers=auth).get_json()
+    assert [job["id"] for job in page["jobs"]] == [ids[2], ids[1]]
+    rest = client.get(f"/v1/jobs?limit=2&cursor={page['next_cursor']}", headers=auth).get_json()
+    assert [job["id"] for job in rest["jobs"]] == [ids[0]] and rest["next_cursor"] is None
+    canceled = client.get("/v1/jobs?status=canceled", headers=auth).get_json()["jobs"]
+    assert [job["id"] for job in canceled] == [ids[0]]
+    for query, field in (
+        ("status=done", "status"),
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=x", "limit"),
+        ("cursor=zzz", "cursor"),
+    ):
+        response = client.get(f"/v1/jobs?{query}", headers=auth)
+        assert response.status_code == 422, query
+        assert response.get_json()["errors"][0]["field"] == field
+
+
+def test_cancel_queued_then_cancel_again_is_409(client: FlaskClient, auth: dict) -> None:
+    job_id = submit(client, auth).get_json()["id"]
+    response = client.post(f"/v1/jobs/{job_id}/cancel", headers=auth)
+    assert response.status_code == 200 and response.get_json()["status"] == "canceled"
+    again = client.post(f"/v1/jobs/{job_id}/cancel", headers=auth)
+    assert again.status_code == 409 and "canceled" in again.get_json()["detail"]
+
+
+def test_cancel_running_sets_the_redis_flag(
+    client: FlaskClient, auth: dict, settings: Settings
+) -> None:
+    job_id = submit(client, auth).get_json()["id"]
+    with session_factory(settings.database_url)() as session:
+        job_store.claim_job(session, __import__("uuid").UUID(job_id), "w")
+    response = client.post(f"/v1/jobs/{job_id}/cancel", headers=auth)
+    assert response.status_code == 202 and response.get_json()["status"] == "running"
+    assert ProgressChannel.from_url(REDIS_URL).cancel_requested(job_id)
+
+
+def test_result_and_preview_before_success(client: FlaskClient, auth: dict) -> None:
+    job_id = submit(client, auth).get_json()["id"]
+    result = client.get(f"/v1/jobs/{job_id}/result", headers=auth)
+    assert result.status_code == 409 and "queued" in result.get_json()["detail"]
+    assert client.get(f"/v1/jobs/{job_id}/preview", headers=auth).status_code == 404
+
+
+def test_live_progress_is_merged_and_never_behind(
+    client: FlaskClient, auth: dict, settings: Settings
+) -> None:
+    job_id = submit(client, auth, iterations="10").get_json()["id"]
+    with session_factory(settings.database_url)() as session:
+        job_store.claim_job(session, __import__("uuid").UUID(job_id), "w")
+    channel = ProgressChannel.from_url(REDIS_URL)
+    channel.publish(
+        job_id,
+        {
+            "type": "progress",
+            "iteration": 4,
+            "total": 10,
+            "percent": 40.0,
+            "losses": {"total": 2.0},
+            "ms_per_iter": 100.0,
+            "eta_s": 0.6,
+        },
+    )
+    progress = client.get(f"/v1/jobs/{job_id}", headers=auth).get_json()["progress"]
+    assert progress["iteration"] == 4 and progress["percent"] == 40.0
+    assert progress["eta_s"] == 0.6 and progress["losses"] == {"total": 2.0}
+
+
+def test_sse_for_a_finished_job_sends_the_end_at_once(client: FlaskClient, auth: dict) -> None:
+    job_id = submit(client, auth).get_json()["id"]
+    client.post(f"/v1/jobs/{job_id}/cancel", headers=auth)
+    response = client.get(f"/v1/jobs/{job_id}/events", headers=auth)
+    assert response.mimetype == "text/event-stream"
+    text = response.get_data(as_text=True)
+    assert text.count("event: ") == 1 and '"status": "canceled"' in text
+
+
+def test_sse_streams_published_events_in_order(
+    client: FlaskClient, auth: dict, settings: Settings
+) -> None:
+    job_id = submit(client, auth).get_json()["id"]
+    channel = ProgressChannel.from_url(REDIS_URL)
+    stream = job_events(
+        __import__("uuid").UUID(job_id), channel, session_factory(settings.database_url)
+    )
+    assert '"status": "queued"' in next(stream)
+    for event in (
+        {"type": "status", "status": "running"},
+        {"type": "progress", "iteration": 1, "total": 2},
+        {"type": "progress", "iteration": 2, "total": 2},
+        {"type": "status", "status": "succeeded"},
+    ):
+        channel.publish(job_id, event)
+    frames = list(stream)
+    assert [frame.split("\n")[1] for frame in frames] == [
+        "event: status",
+        "event: progress",
+        "event: progress",
+        "event: status",
+    ]
+    assert '"succeeded"' in frames[-1]
+    ids = [int(frame.split("\n")[0].removeprefix("id: ")) for frame in frames]
+    assert ids == sorted(ids)
+
+
+def test_flask_errors_are_problems(client: FlaskClient, auth: dict) -> None:
+    missing = client.get("/nowhere")
+    assert missing.status_code == 404 and missing.mimetype == "application/problem+json"
+    wrong_method = client.delete("/v1/jobs", headers=auth)
+    assert wrong_method.status_code == 405 and wrong_method.mimetype == "application/problem+json"
+    assert "POST" in wrong_method.headers["Allow"]
+
+
+def test_health_readiness_and_docs(
+    client: FlaskClient, settings: Settings, sender: RecordingSender
+) -> None:
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.get_json()["checks"]["broker"] == "ok"
+    spec = client.get("/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.1")
+    params = spec["components"]["schemas"]["JobParams"]["properties"]
+    assert (
+        params["iterations"]["default"] == __import__("shared.params").params.JobParams().iterations
+    )
+    page = client.get("/docs").get_data(as_text=True)
+    assert "style_weight" in page and "/v1/jobs/{job_id}/events" in page
+
+
+def test_readyz_names_a_dead_broker(settings: Settings, sender: RecordingSender) -> None:
+    from api import create_app
+
+    dead = settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"})
+    response = create_app(dead, task_sender=sender).test_client().get("/readyz")
+    assert response.status_code == 503 and response.mimetype == "application/problem+json"
+    assert [e["field"] for e in response.get_json()["errors"]] == ["broker"]
+
+
+def test_internal_errors_hide_the_traceback(app, client: FlaskClient) -> None:  # type: ignore[no-untyped-def]
+    @app.get("/boom")
+    def boom() -> str:
+        raise RuntimeError("secret internals")
+
+    response = client.get("/boom")
+    assert response.status_code == 500 and response.mimetype == "application/problem+json"
+    assert "secret internals" not in response.get_data(as_text=True)
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_importing_the_api_never_loads_tensorflow(settings: Settings) -> None:
+    code = (
+        "import sys, api\n"
+        "from shared.settings import Settings\n"
+        f"api.create_app(Settings(database_url={settings.database_url!r}, "
+        f"storage_url={settings.storage_url!r}, broker_url={REDIS_URL!r}))\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, "
+        "[m for m in sys.modules if m.startswith(('tensorflow', 'keras'))][:3]\n"
+        "assert not [m for m in sys.modules if m.startswith('worker')]\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,169 @@
+"""Every bad submission gets a 4xx problem naming the field, and leaves nothing behind."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from shared.db.job import Job
+from shared.db.session import session_factory
+from shared.settings import Settings
+from tests.api.conftest import RecordingSender, png_bytes
+
+
+def files(content: bytes | None = None, styles: list[bytes] | None = None) -> dict:
+    data: dict = {}
+    if content is not None:
+        data["content"] = (io.BytesIO(content), "content.png")
+    if styles is not None:
+        data["style"] = [(io.BytesIO(s), f"style{n}.png") for n, s in enumerate(styles)]
+    return data
+
+
+def jobs_in_db(settings: Settings) -> int:
+    with session_factory(settings.database_url)() as session:
+        return session.scalar(select(func.count()).select_from(Job))
+
+
+def stored_files(settings: Settings) -> list[Path]:
+    root = Path(settings.storage_url.removeprefix("file://"))
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+TRUNCATED_JPEG = png_bytes(64, 64, fmt="JPEG")[:-200]
+
+CASES = [
+    ("missing content", files(None, [png_bytes()]), "content", 422),
+    ("no style", files(png_bytes(), None), "style", 422),
+    ("not an image", files(b"hello, not an image", [png_bytes()]), "content", 422),
+    ("empty file", files(png_bytes(), [b""]), "style[1]", 422),
+    ("truncated jpeg", files(TRUNCATED_JPEG, [png_bytes()]), "content", 422),
+    ("too many styles", files(png_bytes(), [png_bytes()] * 4), "style", 422),
+    ("too many pixels", files(png_bytes(400, 300), [png_bytes()]), "content", 422),
+    (
+        "two content files",
+        {
+            "content": [(io.BytesIO(png_bytes()), "a.png"), (io.BytesIO(png_bytes()), "b.png")],
+            "style": (io.BytesIO(png_bytes()), "s.png"),
+        },
+        "content",
+        422,
+    ),
+    (
+        "unknown file field",
+        {**files(png_bytes(), [png_bytes()]), "mask": (io.BytesIO(png_bytes()), "m.png")},
+        "mask",
+        422,
+    ),
+]
+
+PARAM_CASES = [
+    ("unknown parameter", {"params": json.dumps({"colour": "red"})}, "colour"),
+    ("out of range", {"params": json.dumps({"iterations": 0})}, "iterations"),
+    ("out of range form", {"max_size": "99999"}, "max_size"),
+    ("wrong type", {"params": json.dumps({"seed": "abc"})}, "seed"),
+    ("bad enum", {"optimizer": "sgd"}, "optimizer"),
+    ("bad layer", {"style_layers": "block9_conv9"}, "style_layers"),
+    ("malformed json", {"params": "{not json"}, "params"),
+    ("json not an object", {"params": "[1, 2]"}, "params"),
+    ("params and form fields", {"params": "{}", "iterations": "5"}, "params"),
+    ("blend length", {"style_blend": "1,2"}, "style_blend"),
+    ("pyramid too deep", {"params": json.dumps({"max_size": 64, "scales": 4})}, "params"),
+    ("bad webhook", {"webhook_url": "not a url"}, "webhook_url"),
+]
+
+
+def assert_nothing_left(settings: Settings, sender: RecordingSender) -> None:
+    assert jobs_in_db(settings) == 0
+    assert stored_files(settings) == []
+    assert sender.sent == []
+
+
+@pytest.mark.parametrize(("name", "data", "field", "status"), CASES, ids=[c[0] for c in CASES])
+def test_bad_files(
+    client: FlaskClient,
+    auth: dict,
+    settings: Settings,
+    sender: RecordingSender,
+    name: str,
+    data: dict,
+    field: str,
+    status: int,
+) -> None:
+    response = client.post("/v1/jobs", headers=auth, data=data)
+    assert response.status_code == status, response.get_json()
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert body["status"] == status and body["title"] and body["type"].startswith("https://")
+    assert field in [error["field"] for error in body["errors"]]
+    assert_nothing_left(settings, sender)
+
+
+@pytest.mark.parametrize(("name", "form", "field"), PARAM_CASES, ids=[c[0] for c in PARAM_CASES])
+def test_bad_params(
+    client: FlaskClient,
+    auth: dict,
+    settings: Settings,
+    sender: RecordingSender,
+    name: str,
+    form: dict,
+    field: str,
+) -> None:
+    data = {**files(png_bytes(), [png_bytes()]), **form}
+    response = client.post("/v1/jobs", headers=auth, data=data)
+    assert response.status_code == 422, response.get_json()
+    assert response.mimetype == "application/problem+json"
+    assert field in [error["field"] for error in response.get_json()["errors"]]
+    assert_nothing_left(settings, sender)
+
+
+def test_out_of_range_names_the_range(client: FlaskClient, auth: dict) -> None:
+    data = {**files(png_bytes(), [png_bytes()]), "iterations": "0"}
+    message = client.post("/v1/jobs", headers=auth, data=data).get_json()["errors"][0]["message"]
+    assert "1 <= iterations <= 5000" in message
+
+
+def test_upload_over_limit_is_413(
+    client: FlaskClient, auth: dict, settings: Settings, sender: RecordingSender
+) -> None:
+    big = png_bytes() + b"\0" * 300_000
+    response = client.post("/v1/jobs", headers=auth, data=files(big, [png_bytes()]))
+    assert response.status_code == 413
+    assert response.mimetype == "application/problem+json"
+    assert_nothing_left(settings, sender)
+
+
+def test_not_multipart_is_415(
+    client: FlaskClient, auth: dict, settings: Settings, sender: RecordingSender
+) -> None:
+    response = client.post("/v1/jobs", headers=auth, json={"iterations": 5})
+    assert response.status_code == 415
+    assert response.mimetype == "application/problem+json"
+    assert_nothing_left(settings, sender)
+
+
+def test_bad_idempotency_key(
+    client: FlaskClient, auth: dict, settings: Settings, sender: RecordingSender
+) -> None:
+    headers = {**auth, "Idempotency-Key": "k" * 300}
+    response = client.post("/v1/jobs", headers=headers, data=files(png_bytes(), [png_bytes()]))
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["field"] == "Idempotency-Key"
+    assert_nothing_left(settings, sender)
+
+
+def test_broker_down_fails_the_job_with_a_reason(
+    client: FlaskClient, auth: dict, sender: RecordingSender
+) -> None:
+    sender.fail = True
+    response = client.post("/v1/jobs", headers=auth, data=files(png_bytes(), [png_bytes()]))
+    assert response.status_code == 503
+    assert response.mimetype == "application/problem+json"
+    listed = client.get("/v1/jobs", headers=auth).get_json()["jobs"]
+    assert [job["status"] for job in listed] == ["failed"], "never left queued silently"
+    assert listed[0]["error"]["code"] == "enqueue_failed"
