@@ -35,3 +35,23 @@ def engine(size: int, iterations: int, learning_rate: float | None, weights: str
     for name, value in numbers.items():
         shown = f"{value:.4g}" if isinstance(value, float) else value
         click.echo(f"{name:34} {shown}")
+
+
+@bench.command("queue")
+@click.option("--jobs", default=10, show_default=True, help="Tiny jobs sent one at a time.")
+@click.option("--size", default=256, show_default=True, help="Image size for the progress cost.")
+@click.option("--iterations", default=10, show_default=True, help="Iterations per engine run.")
+@click.option("--rounds", default=3, show_default=True, help="Alternating runs with/without.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line instead of a table.")
+def queue(jobs: int, size: int, iterations: int, rounds: int, as_json: bool) -> None:
+    """Queue overhead (submit -> running, idle worker) and the cost of progress reporting."""
+    from worker.bench_queue import run_queue_bench
+
+    numbers = run_queue_bench(jobs, size, iterations, rounds)
+    if as_json:
+        click.echo(json.dumps(numbers))
+        return
+    for section, values in numbers.items():
+        for name, value in values.items():
+            shown = f"{value:.4g}" if isinstance(value, float) else value
+            click.echo(f"{section + '.' + name:34} {shown}")

@@ -56,12 +56,12 @@ def api(host: str | None, port: int | None, workers: int) -> None:
 @click.option("--loglevel", default="INFO", show_default=True)
 def worker(concurrency: int, queues: str | None, loglevel: str) -> None:
     """Run one Celery worker with a warm VGG16 model."""
+    settings = get_settings()  # a bad variable fails here, before TensorFlow loads
     from celery.signals import worker_process_init
 
     from worker.celery_app import make_celery
     from worker.warm_engine import preload
 
-    settings = get_settings()
     app = make_celery(settings)
     argv = [
         "worker",
