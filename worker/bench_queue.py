@@ -9,8 +9,6 @@ from __future__ import annotations
 import io
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -28,6 +26,7 @@ from shared.db.session import session_factory
 from shared.params import JobParams
 from shared.progress_channel import ProgressChannel
 from shared.settings import Settings, get_settings
+from worker.worker_process import start_worker_process
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -76,9 +75,9 @@ def isolated_settings(workdir: Path) -> Settings:
     )
 
 
-def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
-    """A real worker process on ``settings``; returns once Celery reports ready."""
-    env = {
+def worker_env(settings: Settings) -> dict[str, str]:
+    """The environment of a worker process on ``settings``."""
+    return {
         **os.environ,
         "STYLIZE_DATABASE_URL": settings.database_url,
         "STYLIZE_STORAGE_URL": settings.storage_url,
@@ -86,20 +85,6 @@ def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
         "STYLIZE_GPU_QUEUE": settings.gpu_queue,
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cli", "worker", "--loglevel", "INFO"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 180
-    while "ready." not in log_path.read_text(errors="replace"):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"worker did not start: {log_path.read_text()[-2000:]}")
-        time.sleep(0.1)
-    return process
 
 
 def measure_queue(settings: Settings, jobs: int, workdir: Path) -> QueueReport:
@@ -112,7 +97,7 @@ def measure_queue(settings: Settings, jobs: int, workdir: Path) -> QueueReport:
         _, secret = create_key(session, "bench")
     client = create_app(settings).test_client()
     headers = {"Authorization": f"Bearer {secret}"}
-    worker = start_worker(settings, workdir / "worker.log")
+    worker = start_worker_process(worker_env(settings), workdir / "worker.log")
     latencies, submits = [], []
     try:
         for n in range(jobs):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import os
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from shared.api_keys import create_key
 from shared.db.migrate import upgrade
 from shared.db.session import session_factory
 from shared.settings import Settings
+from worker.worker_process import WorkerStartError, start_worker_process
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -84,23 +84,11 @@ def drop_database(name: str) -> None:
 
 
 def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    """Start ``stylize worker`` and wait until Celery says it is ready."""
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cli", "worker", "--loglevel", "INFO"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + WORKER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if "ready." in log_path.read_text(errors="replace"):
-            return process
-        if process.poll() is not None:
-            break
-        time.sleep(0.2)
-    process.kill()
-    pytest.fail(f"worker did not start:\n{log_path.read_text()[-4000:]}")
+    """Start ``stylize worker``; fail the test with its log if it does not become ready."""
+    try:
+        return start_worker_process(env, log_path, WORKER_START_TIMEOUT_S)
+    except WorkerStartError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
