@@ -19,6 +19,7 @@ import numpy as np
 import psycopg
 import pytest
 import redis
+from flask import Flask
 from PIL import Image
 
 from api import create_app
@@ -38,6 +39,7 @@ class Stack:
     """Everything a test needs to drive the service end to end."""
 
     settings: Settings
+    app: Flask
     client: object
     headers: dict[str, str]
     worker_log: Path
@@ -117,7 +119,9 @@ def stack(
         _, secret = create_key(session, "integration")
     app = create_app(settings)
     try:
-        yield Stack(settings, app.test_client(), {"Authorization": f"Bearer {secret}"}, worker_log)
+        yield Stack(
+            settings, app, app.test_client(), {"Authorization": f"Bearer {secret}"}, worker_log
+        )
     finally:
         worker.terminate()
         try:
