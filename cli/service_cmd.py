@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -57,6 +58,9 @@ def api(host: str | None, port: int | None, workers: int) -> None:
 def worker(concurrency: int, queues: str | None, loglevel: str) -> None:
     """Run one Celery worker with a warm VGG16 model."""
     settings = get_settings()  # a bad variable fails here, before TensorFlow loads
+    logging.basicConfig(
+        level=loglevel.upper(), format="[%(asctime)s: %(levelname)s/%(processName)s] %(message)s"
+    )
     from celery.signals import worker_process_init
 
     from worker.celery_app import make_celery

@@ -133,3 +133,11 @@ def parse_sse(text: str) -> list[tuple[str, dict]]:
         if data is not None:
             events.append((kind, data))
     return events
+
+
+def test_model_loaded_once_before_ready_and_reused(stack: Stack) -> None:
+    """Runs after the jobs above: the worker loaded VGG16 once, before consuming, and kept it."""
+    log = stack.worker_log.read_text()
+    assert log.count("VGG16 loaded from hed:") == 1, log[-3000:]
+    assert log.index("VGG16 loaded from") < log.index("ready.")
+    assert log.count("] received") >= 3, "several jobs ran on this one load"
