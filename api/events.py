@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Response, current_app
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import protect
 from api.job_views import status_event
 from api.jobs import load_job
 from shared.db import job_store
-from shared.db.job import JobStatus
+from shared.db.job import Job, JobStatus
 from shared.db.session import session_factory
+from shared.progress_channel import ProgressChannel
 
 bp = Blueprint("events", __name__, url_prefix="/v1/jobs")
 protect(bp)
@@ -36,7 +39,9 @@ def events(job_id: str) -> Response:
     )
 
 
-def job_events(job_id, channel, sessions) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def job_events(
+    job_id: uuid.UUID, channel: ProgressChannel, sessions: sessionmaker[Session]
+) -> Iterator[str]:
     """Subscribe first, then send the current state, then each event until the end."""
     subscription = channel.subscribe(str(job_id))
     counter = 0
@@ -46,9 +51,11 @@ def job_events(job_id, channel, sessions) -> Iterator[str]:  # type: ignore[no-u
         counter += 1
         return f"id: {counter}\nevent: {event['type']}\ndata: {json.dumps(event)}\n\n"
 
-    def current_row():  # type: ignore[no-untyped-def]
+    def current_row() -> Job:
         with sessions() as session:
-            return job_store.get_job(session, job_id)
+            job = job_store.get_job(session, job_id)
+            assert job is not None  # jobs are never deleted while a stream is open
+            return job
 
     try:
         job = current_row()

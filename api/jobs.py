@@ -17,7 +17,9 @@ from api.validation import Submission, parse_submission
 from shared.db import job_store
 from shared.db.job import Job, JobStatus
 from shared.images import MEDIA_TYPES
-from shared.storage import ObjectNotFound
+from shared.progress_channel import ProgressChannel
+from shared.settings import Settings
+from shared.storage import ObjectNotFound, Storage
 
 log = logging.getLogger(__name__)
 bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
@@ -27,15 +29,15 @@ MAX_IDEMPOTENCY_KEY = 255
 ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings() -> Settings:
     return current_app.config["STYLIZE"]
 
 
-def _channel():  # type: ignore[no-untyped-def]
+def _channel() -> ProgressChannel:
     return current_app.extensions["stylize_channel"]
 
 
-def _storage():  # type: ignore[no-untyped-def]
+def _storage() -> Storage:
     return current_app.extensions["stylize_storage"]
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from sqlalchemy.orm import Session, sessionmaker
 
 from shared.api_keys import create_key
 from shared.db import job_store
@@ -26,6 +27,7 @@ from shared.db.session import session_factory
 from shared.params import JobParams
 from shared.progress_channel import ProgressChannel
 from shared.settings import Settings, get_settings
+from worker.progress_reporter import ProgressReporter
 from worker.worker_process import start_worker_process
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -127,7 +129,7 @@ def measure_queue(settings: Settings, jobs: int, workdir: Path) -> QueueReport:
     )
 
 
-def wait_until_finished(sessions, job_id: uuid.UUID) -> float:  # type: ignore[no-untyped-def]
+def wait_until_finished(sessions: sessionmaker[Session], job_id: uuid.UUID) -> float:
     """Wait for the job to end; return created -> started (the queue overhead) in ms."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -144,7 +146,6 @@ def wait_until_finished(sessions, job_id: uuid.UUID) -> float:  # type: ignore[n
 def measure_progress(settings: Settings, size: int, iterations: int, rounds: int) -> ProgressReport:
     """The engine at ``size`` px with and without the real reporter, alternated per round."""
     from shared.images import read_image
-    from worker.progress_reporter import ProgressReporter
     from worker.warm_engine import warm_engine
 
     engine = warm_engine()
@@ -180,7 +181,7 @@ def measure_progress(settings: Settings, size: int, iterations: int, rounds: int
     )
 
 
-def running_job(sessions, params: JobParams) -> uuid.UUID:  # type: ignore[no-untyped-def]
+def running_job(sessions: sessionmaker[Session], params: JobParams) -> uuid.UUID:
     """A real job row in ``running`` state for the reporter to update."""
     with sessions() as session:
         key, _ = create_key(session, "bench-progress")
@@ -197,7 +198,7 @@ def running_job(sessions, params: JobParams) -> uuid.UUID:  # type: ignore[no-un
         return job.id
 
 
-def time_reporter_call(reporter, calls: int) -> float:  # type: ignore[no-untyped-def]
+def time_reporter_call(reporter: ProgressReporter, calls: int) -> float:
     """Mean microseconds of one reporter call (Redis round trip + the DB write it may do)."""
     from worker.engine import Progress
 

@@ -8,6 +8,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
+import numpy as np
 from celery import shared_task
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -142,7 +143,7 @@ def run_claimed_job(job: Job, ctx: JobContext) -> str:
     )
 
 
-def load_image(storage: Storage, key: str, field: str):  # type: ignore[no-untyped-def]
+def load_image(storage: Storage, key: str, field: str) -> np.ndarray:
     """Read and decode one stored input; JobFailure when it is gone or unusable."""
     try:
         return decode_image(storage.get(key))
