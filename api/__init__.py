@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import redis
+from typing import TYPE_CHECKING
+
 from flask import Flask
 
-from api.task_queue import TaskSender
-from shared.settings import Settings
+if TYPE_CHECKING:
+    from api.task_queue import TaskSender
+    from shared.settings import Settings
 
 
 def create_app(settings: Settings | None = None, *, task_sender: TaskSender | None = None) -> Flask:
     """Build the app from ``settings`` (default: the environment); nothing runs at import."""
+    import redis
+
     from api import db, docs, errors, events, health, jobs
     from api.task_queue import celery_sender
     from shared.progress_channel import ProgressChannel
@@ -19,9 +23,8 @@ def create_app(settings: Settings | None = None, *, task_sender: TaskSender | No
 
     settings = settings or get_settings()
     app = Flask(__name__)
-    app.config.update(
-        STYLIZE=settings, MAX_CONTENT_LENGTH=settings.max_upload_bytes, JSON_SORT_KEYS=False
-    )
+    app.config.update(STYLIZE=settings, MAX_CONTENT_LENGTH=settings.max_upload_bytes)
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # documented order
     client = redis.Redis.from_url(settings.broker_url, socket_timeout=5, socket_connect_timeout=3)
     app.extensions["stylize_redis"] = client
     app.extensions["stylize_channel"] = ProgressChannel(client)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, current_app, jsonify
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -35,15 +35,20 @@ class ApiProblem(Exception):
         self.slug = slug or title.lower().replace(" ", "-")
 
 
-def field_error(field: str, message: str, status: int = 422) -> ApiProblem:
-    """A validation problem about one field."""
+def invalid_request(errors: list[dict[str, str]]) -> ApiProblem:
+    """A 422 listing every bad field (``{"field", "message"}``) of one request."""
     return ApiProblem(
-        status,
+        422,
         "Invalid request",
-        f"{field}: {message}",
-        errors=[{"field": field, "message": message}],
+        "; ".join(f"{error['field']}: {error['message']}" for error in errors),
+        errors=errors,
         slug="invalid-request",
     )
+
+
+def field_error(field: str, message: str) -> ApiProblem:
+    """A validation problem about one field."""
+    return invalid_request([{"field": field, "message": message}])
 
 
 def problem_response(problem: ApiProblem) -> Response:
@@ -65,10 +70,15 @@ def problem_response(problem: ApiProblem) -> Response:
 
 def _http_exception(exc: HTTPException) -> Response:
     status = exc.code or 500
+    if status == 413:
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        message = f"the request is over the {limit}-byte upload limit; send smaller images"
+        return problem_response(
+            ApiProblem(413, exc.name, message, errors=[{"field": "upload", "message": message}])
+        )
     detail = {
         404: "no such resource; check the URL (the API lives under /v1)",
         405: "this method is not allowed here; see /openapi.json for the allowed methods",
-        413: "the upload is larger than the limit; send smaller images",
     }.get(status, exc.description or exc.name)
     headers = (
         {"Allow": exc.response.headers["Allow"]}

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import uuid
 
+import redis
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from api.auth import protect
 from api.db import get_session
-from api.errors import ApiProblem, field_error
+from api.errors import ApiProblem, field_error, invalid_request
 from api.job_views import job_view, status_event
 from api.validation import Submission, parse_submission
 from shared.db import job_store
@@ -19,7 +20,7 @@ from shared.db.job import Job, JobStatus
 from shared.images import MEDIA_TYPES
 from shared.progress_channel import ProgressChannel
 from shared.settings import Settings
-from shared.storage import ObjectNotFound, Storage
+from shared.storage import ObjectNotFound, Storage, StorageError
 
 log = logging.getLogger(__name__)
 bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
@@ -42,9 +43,12 @@ def _storage() -> Storage:
 
 
 def _live(job: Job) -> dict | None:
+    """Live progress from Redis while the job can still change; the DB alone once it ended."""
+    if JobStatus(job.status).terminal:
+        return None
     try:
         return _channel().latest(str(job.id))
-    except Exception:  # Redis down: the DB row alone still answers
+    except redis.RedisError:  # the DB row alone still answers
         log.warning("live progress unavailable for %s", job.id, exc_info=True)
         return None
 
@@ -87,10 +91,20 @@ def submit() -> tuple[Response, int, dict[str, str]] | tuple[Response, int]:
             f"{settings.max_active_jobs_per_key}); wait for one to finish",
             headers={"Retry-After": "30"},
         )
-    job = create_job(submission, idempotency_key)
+    try:
+        job = create_job(submission, idempotency_key)
+    except StorageError:
+        log.exception("could not store the inputs of a new job")
+        raise ApiProblem(
+            503,
+            "Service Unavailable",
+            "storage is unavailable; nothing was queued, submit the job again",
+            headers={"Retry-After": "10"},
+        ) from None
     if job is None:  # lost an idempotency race to a concurrent identical request
         existing = job_store.find_by_idempotency_key(session, g.owner_id, idempotency_key or "")
-        assert existing is not None
+        if existing is None:
+            raise RuntimeError("idempotency conflict without a job holding the key")
         return replay(existing, submission)
     try:
         current_app.extensions["stylize_task_sender"](str(job.id), submission.params)
@@ -124,7 +138,10 @@ def replay(existing: Job, submission: Submission) -> tuple[Response, int]:
 
 
 def create_job(submission: Submission, idempotency_key: str | None) -> Job | None:
-    """Store the inputs and write the queued row; on failure remove what was stored."""
+    """Store the inputs and write the queued row; on failure remove what was stored.
+
+    Returns None when a concurrent request with the same Idempotency-Key wrote its row first.
+    """
     storage, session = _storage(), get_session()
     job_id = uuid.uuid4()
     content_key = f"jobs/{job_id}/content.{submission.content.extension}"
@@ -153,15 +170,12 @@ def create_job(submission: Submission, idempotency_key: str | None) -> Job | Non
         session.add(job)
         session.commit()
         return job
-    except IntegrityError:
+    except Exception as exc:
         session.rollback()
         for key in stored:
             storage.delete(key)
-        return None
-    except Exception:
-        session.rollback()
-        for key in stored:
-            storage.delete(key)
+        if isinstance(exc, IntegrityError) and idempotency_key:
+            return None
         raise
 
 
@@ -169,11 +183,15 @@ def create_job(submission: Submission, idempotency_key: str | None) -> Job | Non
 def list_jobs() -> Response:
     """The caller's jobs newest first; ``status``, ``limit`` (1-100) and ``cursor``."""
     status = request.args.get("status")
-    if status is not None and status not in {s.value for s in JobStatus}:
-        raise field_error("status", f"must be one of {', '.join(s.value for s in JobStatus)}")
     raw_limit = request.args.get("limit", "20")
+    errors = []
+    if status is not None and status not in {s.value for s in JobStatus}:
+        statuses = ", ".join(s.value for s in JobStatus)
+        errors.append({"field": "status", "message": f"must be one of {statuses}"})
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
-        raise field_error("limit", "must be an integer from 1 to 100")
+        errors.append({"field": "limit", "message": "must be an integer from 1 to 100"})
+    if errors:
+        raise invalid_request(errors)
     try:
         jobs, next_cursor = job_store.list_jobs(
             get_session(),
@@ -198,19 +216,28 @@ def get_job(job_id: str) -> Response:
 def cancel(job_id: str) -> tuple[Response, int]:
     """Queued: canceled at once. Running: the worker stops within one iteration."""
     job = load_job(job_id)
-    if JobStatus(job.status).terminal:
-        raise ApiProblem(
-            409, "Conflict", f"the job already ended ({job.status}); nothing to cancel"
-        )
+    was = JobStatus(job.status)
     session = get_session()
-    status = job_store.request_cancel(session, job.id)
+    status = JobStatus(job.status) if was.terminal else job_store.request_cancel(session, job.id)
+    if status.terminal and not (was is JobStatus.QUEUED and status is JobStatus.CANCELED):
+        raise ApiProblem(409, "Conflict", f"the job already ended ({status}); nothing to cancel")
     session.refresh(job)
-    if status is JobStatus.RUNNING:
-        _channel().request_cancel(str(job.id))
-        return jsonify(job_view(job, _live(job))), 202
-    if status is JobStatus.CANCELED:
-        _channel().publish(str(job.id), status_event(job))
-    return jsonify(job_view(job, _live(job))), 200
+    try:
+        if status is JobStatus.RUNNING:
+            _channel().request_cancel(str(job.id))
+        else:
+            _channel().publish(str(job.id), status_event(job))
+    except redis.RedisError:
+        if status is JobStatus.RUNNING:
+            log.exception("could not signal the cancel of job %s", job.id)
+            raise ApiProblem(
+                503,
+                "Service Unavailable",
+                "the cancel is recorded but the worker could not be told; send it again",
+                headers={"Retry-After": "5"},
+            ) from None
+        log.warning("could not publish the cancel of job %s", job.id, exc_info=True)
+    return jsonify(job_view(job, _live(job))), 202 if status is JobStatus.RUNNING else 200
 
 
 @bp.get("/<job_id>/result")

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Request
 from pydantic import ValidationError
 
-from api.errors import ApiProblem, field_error
+from api.errors import ApiProblem, invalid_request
 from shared.images import ImageError, decode_image
 from shared.params import JobParams
 from shared.settings import Settings
@@ -38,79 +38,106 @@ class Submission:
 
 
 def parse_submission(request: Request, settings: Settings) -> Submission:
-    """Validate files and parameters; raise ApiProblem naming every bad field."""
+    """Validate parameters and files; raise one 422 problem naming every bad field."""
     if request.mimetype != "multipart/form-data":
         raise ApiProblem(
             415,
             "Unsupported Media Type",
             "send multipart/form-data with a 'content' file, 'style' file(s) and parameters",
         )
-    params = parse_params(request, settings)
-    unexpected = sorted(set(request.files) - FILE_FIELDS)
-    if unexpected:
-        raise field_error(unexpected[0], "unknown file field; send 'content' and 'style'")
-    contents = request.files.getlist("content")
-    styles = request.files.getlist("style")
-    if len(contents) != 1:
-        raise field_error("content", "send exactly one content image")
-    if not styles:
-        raise field_error("style", "send at least one style image")
-    if len(styles) > settings.max_styles:
-        raise field_error("style", f"at most {settings.max_styles} style images per job")
-    try:
-        params.check_style_count(len(styles))
-    except ValueError as exc:
-        raise field_error("style_blend", str(exc)) from None
-    content = read_upload("content", contents[0].read(), settings)
-    style_uploads = [
-        read_upload(f"style[{n}]", upload.read(), settings)
-        for n, upload in enumerate(styles, start=1)
-    ]
+    errors: list[dict[str, str]] = []
+    params = parse_params(request, errors)
+    content, styles = parse_files(request, settings, errors)
+    if params is not None and styles:
+        try:
+            params.check_style_count(len(styles))
+        except ValueError as exc:
+            errors.append({"field": "style_blend", "message": str(exc)})
+    if errors or params is None or content is None or not styles:
+        raise invalid_request(errors)
     digest = hashlib.sha256(params.model_dump_json().encode())
-    for upload in [content, *style_uploads]:
+    for upload in [content, *styles]:
         digest.update(hashlib.sha256(upload.data).digest())
-    return Submission(params, content, style_uploads, digest.hexdigest())
+    return Submission(params, content, styles, digest.hexdigest())
 
 
-def parse_params(request: Request, settings: Settings) -> JobParams:
+def parse_files(
+    request: Request, settings: Settings, errors: list[dict[str, str]]
+) -> tuple[Upload | None, list[Upload]]:
+    """The decoded content and style images; each problem is appended to ``errors``."""
+    for name in sorted(set(request.files) - FILE_FIELDS):
+        errors.append({"field": name, "message": "unknown file field; send 'content' and 'style'"})
+    contents = request.files.getlist("content")
+    content = None
+    if len(contents) != 1:
+        errors.append({"field": "content", "message": "send exactly one content image"})
+    else:
+        content = read_upload("content", contents[0].read(), settings, errors)
+    files = request.files.getlist("style")
+    if not files:
+        errors.append({"field": "style", "message": "send at least one style image"})
+        return content, []
+    if len(files) > settings.max_styles:
+        message = f"{len(files)} style images; send at most {settings.max_styles} per job"
+        errors.append({"field": "style", "message": message})
+        return content, []
+    styles = [
+        read_upload(f"style[{n}]", upload.read(), settings, errors)
+        for n, upload in enumerate(files, start=1)
+    ]
+    return content, [style for style in styles if style is not None]
+
+
+def parse_params(request: Request, errors: list[dict[str, str]]) -> JobParams | None:
     """JobParams from the ``params`` JSON field or from plain form fields (not both)."""
     form_fields = {name for name in request.form if name != "params"}
     if "params" in request.form:
-        if form_fields:
-            raise field_error(
-                "params",
-                f"send parameters either as 'params' JSON or as form fields, not both "
-                f"(also got {', '.join(sorted(form_fields))})",
-            )
-        try:
-            raw: Any = json.loads(request.form["params"])
-        except json.JSONDecodeError as exc:
-            raise field_error(
-                "params", f"not valid JSON ({exc.msg} at position {exc.pos})"
-            ) from None
-        if not isinstance(raw, dict):
-            raise field_error("params", "must be a JSON object of parameter names to values")
+        raw = params_json(request.form["params"], form_fields, errors)
     else:
-        raw = {name: form_value(request, name) for name in form_fields}
+        raw = {name: form_value(request, name, errors) for name in form_fields}
+    if raw is None:
+        return None
     try:
         return JobParams.model_validate(raw)
     except ValidationError as exc:
-        errors = [
+        errors.extend(
             {"field": str(err["loc"][0]) if err["loc"] else "params", "message": describe(err)}
             for err in exc.errors()
-        ]
-        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        raise ApiProblem(
-            422, "Invalid parameters", summary, errors=errors, slug="invalid-request"
-        ) from None
+        )
+        return None
 
 
-def form_value(request: Request, name: str) -> Any:
+def params_json(
+    text: str, form_fields: set[str], errors: list[dict[str, str]]
+) -> dict[str, Any] | None:
+    """The ``params`` field as a dict, or None after appending what is wrong with it."""
+    message = None
+    if form_fields:
+        message = (
+            "send parameters either as 'params' JSON or as form fields, not both "
+            f"(also got {', '.join(sorted(form_fields))})"
+        )
+    else:
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            message = f"not valid JSON ({exc.msg} at position {exc.pos})"
+        else:
+            if isinstance(raw, dict):
+                return raw
+            message = "must be a JSON object of parameter names to values"
+    errors.append({"field": "params", "message": message})
+    return None
+
+
+def form_value(request: Request, name: str, errors: list[dict[str, str]]) -> Any:
     """A form field's value; list fields take repeats or comma-separated values."""
     values = request.form.getlist(name)
     if name in LIST_FIELDS:
         return [part.strip() for value in values for part in value.split(",") if part.strip()]
-    return values[-1] if len(values) == 1 else values
+    if len(values) > 1:
+        errors.append({"field": name, "message": "given more than once; send it once"})
+    return values[-1]
 
 
 def describe(error: dict[str, Any]) -> str:
@@ -140,12 +167,15 @@ def field_range(name: str) -> str | None:
     return f"{low or ''}{name}{high or ''}"
 
 
-def read_upload(field: str, data: bytes, settings: Settings) -> Upload:
+def read_upload(
+    field: str, data: bytes, settings: Settings, errors: list[dict[str, str]]
+) -> Upload | None:
     """Decode the upload fully (truncation, bombs, non-images) and keep its original bytes."""
     try:
         decode_image(data, max_pixels=settings.max_image_pixels)
     except ImageError as exc:
-        raise field_error(field, str(exc)) from None
+        errors.append({"field": field, "message": str(exc)})
+        return None
     return Upload(data, sniff_extension(data))
 
 
