@@ -1,0 +1,69 @@
+"""The app as a whole: problem+json for every error, health, docs, and no TensorFlow."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from api import create_app
+from shared.params import JobParams
+from shared.settings import Settings
+from tests.api.conftest import REDIS_URL, RecordingSender
+
+
+def test_flask_errors_are_problems(client: FlaskClient, auth: dict) -> None:
+    missing = client.get("/nowhere")
+    assert missing.status_code == 404 and missing.mimetype == "application/problem+json"
+    wrong_method = client.delete("/v1/jobs", headers=auth)
+    assert wrong_method.status_code == 405 and wrong_method.mimetype == "application/problem+json"
+    assert "POST" in wrong_method.headers["Allow"]
+
+
+def test_health_readiness_and_docs(
+    client: FlaskClient, settings: Settings, sender: RecordingSender
+) -> None:
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.get_json()["checks"]["broker"] == "ok"
+    spec = client.get("/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.1")
+    params = spec["components"]["schemas"]["JobParams"]["properties"]
+    assert params["iterations"]["default"] == JobParams().iterations
+    assert set(params) == set(JobParams.model_fields)
+    page = client.get("/docs").get_data(as_text=True)
+    assert "style_weight" in page and "/v1/jobs/{job_id}/events" in page
+
+
+def test_readyz_names_a_dead_broker(settings: Settings, sender: RecordingSender) -> None:
+    dead = settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"})
+    response = create_app(dead, task_sender=sender).test_client().get("/readyz")
+    assert response.status_code == 503 and response.mimetype == "application/problem+json"
+    assert [e["field"] for e in response.get_json()["errors"]] == ["broker"]
+
+
+def test_internal_errors_hide_the_traceback(app: Flask, client: FlaskClient) -> None:
+    @app.get("/boom")
+    def boom() -> str:
+        raise RuntimeError("secret internals")
+
+    response = client.get("/boom")
+    assert response.status_code == 500 and response.mimetype == "application/problem+json"
+    assert "secret internals" not in response.get_data(as_text=True)
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_importing_the_api_never_loads_tensorflow(settings: Settings) -> None:
+    code = (
+        "import sys, api\n"
+        "from shared.settings import Settings\n"
+        f"api.create_app(Settings(database_url={settings.database_url!r}, "
+        f"storage_url={settings.storage_url!r}, broker_url={REDIS_URL!r}))\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, "
+        "[m for m in sys.modules if m.startswith(('tensorflow', 'keras'))][:3]\n"
+        "assert not [m for m in sys.modules if m.startswith('worker')]\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
