@@ -5,14 +5,22 @@ from __future__ import annotations
 import io
 import json
 import uuid
+from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
 from flask.testing import FlaskClient
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
+from api import auth as auth_module
+from api import create_app
 from shared.db import job_store
+from shared.db.job import JobStatus
 from shared.db.session import session_factory
 from shared.progress_channel import ProgressChannel
 from shared.settings import Settings
-from shared.storage import open_storage
+from shared.storage import StorageError, open_storage
 from tests.api.conftest import REDIS_URL, RecordingSender, make_key, png_bytes
 
 
@@ -155,3 +163,121 @@ def test_live_progress_is_merged_and_never_behind(
     progress = client.get(f"/v1/jobs/{job_id}", headers=auth).get_json()["progress"]
     assert progress["iteration"] == 4 and progress["percent"] == 40.0
     assert progress["eta_s"] == 0.6 and progress["losses"] == {"total": 2.0}
+
+
+def test_finished_job_shows_the_database_not_stale_live_progress(
+    client: FlaskClient, auth: dict, settings: Settings
+) -> None:
+    job_id = submit(client, auth, iterations="10").get_json()["id"]
+    with session_factory(settings.database_url)() as session:
+        job_store.claim_job(session, uuid.UUID(job_id), "w")
+        job_store.finish_job(
+            session,
+            uuid.UUID(job_id),
+            JobStatus.FAILED,
+            iteration=3,
+            error_code="engine_error",
+            error_message="out of memory; lower max_size",
+        )
+    ProgressChannel.from_url(REDIS_URL).publish(
+        job_id, {"type": "progress", "iteration": 9, "total": 10, "ms_per_iter": 5.0}
+    )
+    body = client.get(f"/v1/jobs/{job_id}", headers=auth).get_json()
+    assert body["progress"]["iteration"] == 3 and body["progress"]["eta_s"] is None
+    assert body["error"] == {"code": "engine_error", "message": "out of memory; lower max_size"}
+    assert body["timings"]["run_s"] is not None and body["attempts"] == 1
+    assert set(body["links"]) == {"self", "result", "preview", "events", "cancel"}
+
+
+def test_result_and_preview_once_there(client: FlaskClient, auth: dict, settings: Settings) -> None:
+    job_id = submit(client, auth, output_format="jpeg").get_json()["id"]
+    storage = open_storage(settings)
+    jpeg, png = png_bytes(fmt="JPEG"), png_bytes()
+    storage.put(f"jobs/{job_id}/result.jpg", jpeg)
+    storage.put(f"jobs/{job_id}/preview.png", png)
+    with session_factory(settings.database_url)() as session:
+        job_store.set_preview(session, uuid.UUID(job_id), f"jobs/{job_id}/preview.png")
+        job_store.claim_job(session, uuid.UUID(job_id), "w")
+        job_store.finish_job(
+            session, uuid.UUID(job_id), JobStatus.SUCCEEDED, result_key=f"jobs/{job_id}/result.jpg"
+        )
+    result = client.get(f"/v1/jobs/{job_id}/result", headers=auth)
+    assert (result.status_code, result.mimetype, result.data) == (200, "image/jpeg", jpeg)
+    preview = client.get(f"/v1/jobs/{job_id}/preview", headers=auth)
+    assert (preview.status_code, preview.mimetype, preview.data) == (200, "image/png", png)
+    canceled = client.post(f"/v1/jobs/{job_id}/cancel", headers=auth)
+    assert canceled.status_code == 409 and "succeeded" in canceled.get_json()["detail"]
+
+
+def test_rate_limit_per_key_is_429_with_retry_after(
+    settings: Settings, sender: RecordingSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(auth_module, "time", SimpleNamespace(time=lambda: 6_000_030.0))
+    client = create_app(
+        settings.model_copy(update={"rate_limit_per_minute": 3}), task_sender=sender
+    ).test_client()
+    key, other = make_key(settings, "busy"), make_key(settings, "quiet")
+    assert [client.get("/v1/jobs", headers=key).status_code for _ in range(3)] == [200] * 3
+    limited = client.get("/v1/jobs", headers=key)
+    assert limited.status_code == 429 and limited.mimetype == "application/problem+json"
+    assert limited.headers["Retry-After"] == "30"
+    assert "3 requests" in limited.get_json()["detail"]
+    assert client.get("/v1/jobs", headers=other).status_code == 200, "the limit is per key"
+
+
+def test_active_jobs_per_key_are_capped(
+    settings: Settings, sender: RecordingSender, tmp_path: Path
+) -> None:
+    client = create_app(
+        settings.model_copy(update={"max_active_jobs_per_key": 2}), task_sender=sender
+    ).test_client()
+    key = make_key(settings, "greedy")
+    first, _ = submit(client, key).get_json()["id"], submit(client, key)
+    refused = submit(client, key)
+    assert refused.status_code == 429 and refused.mimetype == "application/problem+json"
+    assert "limit is 2" in refused.get_json()["detail"]
+    assert len(sender.sent) == 2
+    assert len(client.get("/v1/jobs", headers=key).get_json()["jobs"]) == 2
+    assert len(list((tmp_path / "storage" / "jobs").iterdir())) == 2, "nothing stored for it"
+    client.post(f"/v1/jobs/{first}/cancel", headers=key)
+    assert submit(client, key).status_code == 202
+
+
+def test_database_failure_removes_the_stored_inputs(
+    client: FlaskClient,
+    auth: dict,
+    sender: RecordingSender,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(session: Session) -> None:
+        raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(Session, "commit", refuse)
+    response = submit(client, auth)
+    monkeypatch.undo()
+    assert response.status_code == 500 and response.mimetype == "application/problem+json"
+    assert "disk I/O" not in response.get_data(as_text=True)
+    assert [p for p in (tmp_path / "storage").rglob("*") if p.is_file()] == []
+    assert sender.sent == [] and client.get("/v1/jobs", headers=auth).get_json()["jobs"] == []
+
+
+def test_storage_failure_is_503_and_leaves_nothing(
+    client: FlaskClient, auth: dict, sender: RecordingSender, tmp_path: Path
+) -> None:
+    storage = client.application.extensions["stylize_storage"]
+
+    class FailingOnStyles:
+        def __getattr__(self, name: str) -> object:
+            return getattr(storage, name)
+
+        def put(self, key: str, data: bytes) -> None:
+            if "style" in key:
+                raise StorageError("bucket unreachable")
+            storage.put(key, data)
+
+    client.application.extensions["stylize_storage"] = FailingOnStyles()
+    response = submit(client, auth)
+    assert response.status_code == 503 and response.mimetype == "application/problem+json"
+    assert [p for p in (tmp_path / "storage").rglob("*") if p.is_file()] == []
+    assert sender.sent == [] and client.get("/v1/jobs", headers=auth).get_json()["jobs"] == []
