@@ -75,6 +75,7 @@ PARAM_CASES = [
     ("blend length", {"style_blend": "1,2"}, "style_blend"),
     ("pyramid too deep", {"params": json.dumps({"max_size": 64, "scales": 4})}, "params"),
     ("bad webhook", {"webhook_url": "not a url"}, "webhook_url"),
+    ("scalar given twice", {"iterations": ["5", "6"]}, "iterations"),
 ]
 
 
@@ -135,7 +136,31 @@ def test_upload_over_limit_is_413(
     response = client.post("/v1/jobs", headers=auth, data=files(big, [png_bytes()]))
     assert response.status_code == 413
     assert response.mimetype == "application/problem+json"
+    assert response.get_json()["errors"][0]["field"] == "upload"
+    assert "200000-byte" in response.get_json()["detail"]
     assert_nothing_left(settings, sender)
+
+
+def test_every_bad_field_is_listed_at_once(
+    client: FlaskClient, auth: dict, settings: Settings, sender: RecordingSender
+) -> None:
+    data = {**files(None, [png_bytes(), b"GIF89a broken"]), "iterations": "0", "colour": "red"}
+    response = client.post("/v1/jobs", headers=auth, data=data)
+    assert response.status_code == 422
+    fields = {error["field"] for error in response.get_json()["errors"]}
+    assert fields == {"iterations", "colour", "content", "style[2]"}
+    assert_nothing_left(settings, sender)
+
+
+def test_list_fields_take_repeats_or_commas(client: FlaskClient, auth: dict) -> None:
+    data = {
+        **files(png_bytes(), [png_bytes(), png_bytes()]),
+        "style_blend": ["1", "2"],
+        "style_layers": "block1_conv1, block3_conv1",
+    }
+    params = client.post("/v1/jobs", headers=auth, data=data).get_json()["params"]
+    assert params["style_blend"] == [1.0, 2.0]
+    assert params["style_layers"] == ["block1_conv1", "block3_conv1"]
 
 
 def test_not_multipart_is_415(
