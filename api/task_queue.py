@@ -17,8 +17,14 @@ TaskSender = Callable[[str, JobParams], None]
 def celery_sender(settings: Settings) -> TaskSender:
     """A sender that publishes ``RUN_JOB_TASK(job_id)`` to the GPU queue with size-based limits."""
     client = Celery("stylize-api", broker=settings.broker_url)
-    client.conf.broker_transport_options = {"visibility_timeout": settings.visibility_timeout_s}
-    client.conf.broker_connection_retry = False
+    client.conf.broker_transport_options = {
+        "visibility_timeout": settings.visibility_timeout_s,
+        # A dead broker fails a submit in about half a second (kombu's default is ~6 s).
+        "max_retries": 2,
+        "interval_start": 0,
+        "interval_step": 0.5,
+        "interval_max": 1,
+    }
     client.conf.broker_connection_timeout = 3
 
     def send(job_id: str, params: JobParams) -> None:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import time
 
+import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
+from kombu.exceptions import OperationalError
 
 from api import create_app
+from api.task_queue import celery_sender
 from shared.params import JobParams
 from shared.settings import Settings
+from shared.task_names import RUN_JOB_TASK
 from tests.api.conftest import REDIS_URL, RecordingSender
 
 
@@ -67,3 +74,19 @@ def test_importing_the_api_never_loads_tensorflow(settings: Settings) -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_celery_sender_queues_the_task_and_fails_fast_without_a_broker(
+    settings: Settings,
+) -> None:
+    queue = settings.model_copy(update={"gpu_queue": "test-gpu"})
+    redis.Redis.from_url(REDIS_URL).delete("test-gpu")
+    celery_sender(queue)("job-1", JobParams())
+    message = json.loads(redis.Redis.from_url(REDIS_URL).lpop("test-gpu"))
+    assert message["headers"]["task"] == RUN_JOB_TASK
+    assert message["headers"]["argsrepr"] == "['job-1']"
+    dead = celery_sender(settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"}))
+    started = time.monotonic()
+    with pytest.raises(OperationalError):
+        dead("job-2", JobParams())
+    assert time.monotonic() - started < 3
