@@ -9,8 +9,34 @@ from shared.params import JobParams
 PROBLEM = {"$ref": "#/components/responses/Problem"}
 
 
-def _op(summary: str, ok: str, *codes: str, **extra: Any) -> dict[str, Any]:
-    responses: dict[str, Any] = {ok: {"description": summary}}
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string", "description": "What went wrong and what to change."},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+EVENTS = (
+    "text/event-stream. `event: status` ({status, error?}) first, then `progress` "
+    "({iteration, total, percent, losses, ms_per_iter, eta_s}), `preview` ({iteration}) and "
+    "`status` events as they happen, `: keepalive` comments on silence; the stream closes "
+    "after a succeeded, failed or canceled status."
+)
+
+
+def _op(summary: str, ok: dict[str, str], *codes: str, **extra: Any) -> dict[str, Any]:
+    responses: dict[str, Any] = {code: {"description": text} for code, text in ok.items()}
     responses.update({code: PROBLEM for code in codes})
     return {"summary": summary, "security": [{"bearer": []}], "responses": responses, **extra}
 
@@ -57,7 +83,10 @@ def openapi_document() -> dict[str, Any]:
             "/v1/jobs": {
                 "post": _op(
                     "Submit a job",
-                    "202",
+                    {
+                        "202": "queued; Location names the job",
+                        "200": "the job first made with this Idempotency-Key and request",
+                    },
                     "401",
                     "409",
                     "413",
@@ -76,7 +105,7 @@ def openapi_document() -> dict[str, Any]:
                 ),
                 "get": _op(
                     "List your jobs, newest first",
-                    "200",
+                    {"200": "{jobs: [job], next_cursor}"},
                     "401",
                     "422",
                     parameters=[
@@ -91,19 +120,44 @@ def openapi_document() -> dict[str, Any]:
                 ),
             },
             "/v1/jobs/{job_id}": {
-                "get": _op("A job's status and progress", "200", "401", "404", parameters=JOB_ID)
+                "get": _op(
+                    "A job's status and progress",
+                    {"200": "the job"},
+                    "401",
+                    "404",
+                    parameters=JOB_ID,
+                )
             },
             "/v1/jobs/{job_id}/cancel": {
-                "post": _op("Cancel a job", "200", "401", "404", "409", parameters=JOB_ID)
+                "post": _op(
+                    "Cancel a job",
+                    {"200": "canceled", "202": "running; stops within one iteration"},
+                    "401",
+                    "404",
+                    "409",
+                    "503",
+                    parameters=JOB_ID,
+                )
             },
             "/v1/jobs/{job_id}/result": {
-                "get": _op("The result image", "200", "401", "404", "409", parameters=JOB_ID)
+                "get": _op(
+                    "The result image",
+                    {"200": "image/png or image/jpeg, per output_format"},
+                    "401",
+                    "404",
+                    "409",
+                    parameters=JOB_ID,
+                )
             },
             "/v1/jobs/{job_id}/preview": {
-                "get": _op("The latest preview", "200", "401", "404", parameters=JOB_ID)
+                "get": _op(
+                    "The latest preview", {"200": "image/png"}, "401", "404", parameters=JOB_ID
+                )
             },
             "/v1/jobs/{job_id}/events": {
-                "get": _op("Server-Sent Events", "200", "401", "404", parameters=JOB_ID)
+                "get": _op(
+                    "Server-Sent Events", {"200": EVENTS}, "401", "404", "503", parameters=JOB_ID
+                )
             },
             "/healthz": {
                 "get": {"summary": "Liveness", "responses": {"200": {"description": "up"}}}
@@ -116,12 +170,16 @@ def openapi_document() -> dict[str, Any]:
             },
         },
         "components": {
-            "schemas": {"JobParams": params_schema, **definitions},
+            "schemas": {"JobParams": params_schema, "Problem": PROBLEM_SCHEMA, **definitions},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "responses": {
                 "Problem": {
                     "description": "RFC 9457 problem",
-                    "content": {"application/problem+json": {}},
+                    "content": {
+                        "application/problem+json": {
+                            "schema": {"$ref": "#/components/schemas/Problem"}
+                        }
+                    },
                 }
             },
         },

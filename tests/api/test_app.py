@@ -12,6 +12,7 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from kombu.exceptions import OperationalError
+from openapi_spec_validator import validate
 
 from api import create_app
 from api.task_queue import celery_sender
@@ -36,6 +37,7 @@ def test_health_readiness_and_docs(
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.get_json()["checks"]["broker"] == "ok"
     spec = client.get("/openapi.json").get_json()
+    validate(spec)  # OpenAPI 3.1 against its published schema
     assert spec["openapi"].startswith("3.1")
     params = spec["components"]["schemas"]["JobParams"]["properties"]
     assert params["iterations"]["default"] == JobParams().iterations
