@@ -18,12 +18,15 @@ def require_key() -> None:
     scheme, _, secret = header.partition(" ")
     key = authenticate(get_session(), secret.strip()) if scheme.lower() == "bearer" else None
     if key is None:
+        challenge = 'Bearer realm="stylize"'
+        if header:  # RFC 6750: say the credentials were refused, not merely missing
+            challenge += ', error="invalid_token"'
         raise ApiProblem(
             401,
             "Unauthorized",
-            "send 'Authorization: Bearer <key>' with a valid key; create one with "
+            "send 'Authorization: Bearer <key>' with a valid, unrevoked key; create one with "
             "'stylize keys create NAME'",
-            headers={"WWW-Authenticate": 'Bearer realm="stylize"'},
+            headers={"WWW-Authenticate": challenge},
         )
     g.owner_id = key.id
     check_rate_limit(str(key.id))

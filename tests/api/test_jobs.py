@@ -75,6 +75,8 @@ def test_auth_missing_bad_and_other_owner(
         assert response.status_code == 401
         assert response.mimetype == "application/problem+json"
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        assert ("invalid_token" in response.headers["WWW-Authenticate"]) == bool(headers)
+    assert client.post("/v1/jobs", data={}).status_code == 401
     other = make_key(settings, "other")
     for path in ("", "/result", "/preview", "/events"):
         assert client.get(f"/v1/jobs/{job_id}{path}", headers=other).status_code == 404
