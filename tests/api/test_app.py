@@ -44,6 +44,7 @@ def test_health_readiness_and_docs(
     assert set(params) == set(JobParams.model_fields)
     page = client.get("/docs").get_data(as_text=True)
     assert "style_weight" in page and "/v1/jobs/{job_id}/events" in page
+    assert "<script" not in page and "src=" not in page, "no external assets: there is no network"
 
 
 def test_readyz_names_a_dead_broker(settings: Settings, sender: RecordingSender) -> None:
