@@ -31,7 +31,7 @@ from worker.worker_process import WorkerStartError, start_worker_process
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/13"
-WORKER_START_TIMEOUT_S = 120
+WORKER_START_TIMEOUT_S = 300
 
 
 @dataclass
@@ -44,7 +44,7 @@ class Stack:
     headers: dict[str, str]
     worker_log: Path
 
-    def wait_for(self, job_id: str, statuses: set[str], timeout: float = 90) -> dict:
+    def wait_for(self, job_id: str, statuses: set[str], timeout: float = 300) -> dict:
         """Poll the job until its status is in ``statuses``; fail with the worker log if not."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -125,7 +125,7 @@ def stack(
     finally:
         worker.terminate()
         try:
-            worker.wait(timeout=30)
+            worker.wait(timeout=60)
         except subprocess.TimeoutExpired:
             worker.kill()
         redis.Redis.from_url(REDIS_URL).delete(queue)

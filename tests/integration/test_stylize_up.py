@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,23 +13,24 @@ import requests
 
 from cli.embedded_redis import free_port, redis_answers
 from tests.integration.conftest import image_bytes
+from tests.support import HTTP_TIMEOUT_S, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def wait_http(url: str, timeout: float, process: subprocess.Popen[bytes], log: Path) -> None:
-    """Wait until ``url`` answers 200, failing with the log if the stack dies first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Wait until ``url`` answers 200, failing with the log if the stack dies first.
+
+    gunicorn accepts connections before its workers have imported the app, so refused
+    connections and read timeouts alike mean "not yet".
+    """
+
+    def answered() -> bool:
         if process.poll() is not None:
             pytest.fail(f"stylize up exited early:\n{log.read_text()[-4000:]}")
-        try:
-            if requests.get(url, timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"{url} never answered:\n{log.read_text()[-4000:]}")
+        return requests.get(url, timeout=HTTP_TIMEOUT_S).status_code == 200
+
+    wait_until(answered, timeout, url, interval=0.3, diagnostics=lambda: log.read_text()[-4000:])
 
 
 def test_up_runs_a_job_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
@@ -55,7 +55,7 @@ def test_up_runs_a_job_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
         )
     base = f"http://127.0.0.1:{api_port}"
     try:
-        wait_http(f"{base}/healthz", 60, up, log)
+        wait_http(f"{base}/readyz", 180, up, log)
         key = (
             subprocess.run(
                 [sys.executable, "-m", "cli", "keys", "create", "e2e"],
@@ -64,6 +64,7 @@ def test_up_runs_a_job_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
                 capture_output=True,
                 text=True,
                 check=True,
+                timeout=120,
             )
             .stdout.strip()
             .splitlines()[-1]
@@ -77,25 +78,24 @@ def test_up_runs_a_job_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
                 ("style", ("s.png", image_bytes(32, 32, 6))),
             ],
             data={"iterations": "4", "max_size": "40"},
-            timeout=10,
+            timeout=HTTP_TIMEOUT_S,
         )
         assert response.status_code == 202, response.text
         job_url = f"{base}{response.headers['Location']}"
-        deadline = time.monotonic() + 120
-        while (body := requests.get(job_url, headers=headers, timeout=5).json())["status"] in (
-            "queued",
-            "running",
-        ) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        def ended() -> dict | None:
+            body = requests.get(job_url, headers=headers, timeout=HTTP_TIMEOUT_S).json()
+            return body if body["status"] not in ("queued", "running") else None
+
+        body = wait_until(ended, 240, "the job's end", diagnostics=lambda: log.read_text()[-4000:])
         assert body["status"] == "succeeded", (body, log.read_text()[-4000:])
-        result = requests.get(f"{job_url}/result", headers=headers, timeout=5)
+        result = requests.get(f"{job_url}/result", headers=headers, timeout=HTTP_TIMEOUT_S)
         assert result.status_code == 200 and result.content[:8] == b"\x89PNG\r\n\x1a\n"
-        wait_http(f"http://127.0.0.1:{flower_port}/healthcheck", 30, up, log)
+        wait_http(f"http://127.0.0.1:{flower_port}/healthcheck", 120, up, log)
         broker = [line for line in log.read_text().splitlines() if "broker redis://" in line]
         assert broker, "stylize up names the broker it uses"
     finally:
         up.send_signal(signal.SIGINT)
-        returncode = up.wait(timeout=60)
+        returncode = up.wait(timeout=120)
     assert returncode == 0, log.read_text()[-4000:]
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{base}/healthz", timeout=1)
