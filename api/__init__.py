@@ -13,10 +13,9 @@ if TYPE_CHECKING:
 
 def create_app(settings: Settings | None = None, *, task_sender: TaskSender | None = None) -> Flask:
     """Build the app from ``settings`` (default: the environment); nothing runs at import."""
-    import redis
-
     from api import db, docs, errors, events, health, jobs
     from api.task_queue import celery_sender
+    from shared.broker import redis_client
     from shared.progress_channel import ProgressChannel
     from shared.settings import get_settings
     from shared.storage import open_storage
@@ -25,7 +24,7 @@ def create_app(settings: Settings | None = None, *, task_sender: TaskSender | No
     app = Flask(__name__)
     app.config.update(STYLIZE=settings, MAX_CONTENT_LENGTH=settings.max_upload_bytes)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # documented order
-    client = redis.Redis.from_url(settings.broker_url, socket_timeout=5, socket_connect_timeout=3)
+    client = redis_client(settings.broker_url)
     app.extensions["stylize_redis"] = client
     app.extensions["stylize_channel"] = ProgressChannel(client)
     app.extensions["stylize_storage"] = open_storage(settings)

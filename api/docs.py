@@ -24,6 +24,11 @@ The machine-readable spec is at <a href="/openapi.json">/openapi.json</a>.</p>
 {% for name, field in params.properties.items() %}
 <tr><td><code>{{ name }}</code></td><td>{{ field.get('default') }}</td>
 <td>{{ allowed(field) }}</td><td>{{ field.get('description', '') }}</td></tr>
+{% endfor %}</table>
+<h2>Failure codes</h2><p>The <code>error.code</code> of a failed job:</p>
+<table><tr><th>code</th><th>meaning</th></tr>
+{% for code in failure_codes %}
+<tr><td><code>{{ code.const }}</code></td><td>{{ code.description }}</td></tr>
 {% endfor %}</table></body></html>"""
 
 
@@ -56,6 +61,11 @@ def openapi() -> Response:
 def docs() -> str:
     """A readable page generated from the spec."""
     spec = openapi_document()
+    schemas = spec["components"]["schemas"]
     return render_template_string(
-        PAGE, spec=spec, params=spec["components"]["schemas"]["JobParams"], allowed=allowed
+        PAGE,
+        spec=spec,
+        params=schemas["JobParams"],
+        failure_codes=schemas["JobError"]["properties"]["code"]["oneOf"],
+        allowed=allowed,
     )

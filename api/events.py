@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import protect
 from api.errors import ApiProblem
-from api.job_views import status_event
 from api.jobs import load_job
 from shared.db import job_store
 from shared.db.job import Job, JobStatus
 from shared.db.session import session_factory
+from shared.job_events import status_event
 from shared.progress_channel import ProgressChannel, Subscription
 
 bp = Blueprint("events", __name__, url_prefix="/v1/jobs")
@@ -82,7 +82,7 @@ def job_events(
     job = current_row()
     terminal = JobStatus(job.status).terminal
     latest = None if terminal else channel.latest(str(job_id))  # one snapshot with the row
-    yield frame(status_event(job))
+    yield frame(status_event(job.status, job.error_code, job.error_message))
     if terminal:
         return
     if latest:
@@ -93,7 +93,7 @@ def job_events(
         if event is None:
             job = current_row()
             if JobStatus(job.status).terminal:  # a missed end event: the row still tells
-                yield frame(status_event(job))
+                yield frame(status_event(job.status, job.error_code, job.error_message))
                 return
             yield ": keepalive\n\n"
             continue

@@ -7,27 +7,27 @@ import uuid
 
 import redis
 from flask import Blueprint, Response, current_app, g, jsonify, request
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from api.auth import protect
 from api.db import get_session
 from api.errors import ApiProblem, field_error, invalid_request
-from api.job_views import job_view, status_event
+from api.job_json import job_json
 from api.validation import Submission, parse_submission
 from shared.db import job_store
-from shared.db.job import Job, JobStatus
-from shared.images import MEDIA_TYPES
+from shared.db.job import FailureCode, Job, JobStatus
+from shared.images import OUTPUT_FORMATS, PREVIEW_FORMAT
+from shared.job_events import status_event
 from shared.progress_channel import ProgressChannel
 from shared.settings import Settings
 from shared.storage import ObjectNotFound, Storage, StorageError
+from shared.storage.keys import content_key, style_key
 
 log = logging.getLogger(__name__)
 bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
 protect(bp)
 
 MAX_IDEMPOTENCY_KEY = 255
-ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 
 def _settings() -> Settings:
@@ -78,11 +78,7 @@ def submit() -> tuple[Response, int, dict[str, str]] | tuple[Response, int]:
         existing = job_store.find_by_idempotency_key(session, g.owner_id, idempotency_key)
         if existing is not None:
             return replay(existing, submission)
-    active = session.scalar(
-        select(func.count())
-        .select_from(Job)
-        .where(Job.owner_id == g.owner_id, Job.status.in_(ACTIVE))
-    )
+    active = job_store.count_active_jobs(session, g.owner_id)
     if active >= settings.max_active_jobs_per_key:
         raise ApiProblem(
             429,
@@ -92,7 +88,7 @@ def submit() -> tuple[Response, int, dict[str, str]] | tuple[Response, int]:
             headers={"Retry-After": "30"},
         )
     try:
-        job = create_job(submission, idempotency_key)
+        job = store_new_job(submission, idempotency_key)
     except StorageError:
         log.exception("could not store the inputs of a new job")
         raise ApiProblem(
@@ -113,7 +109,7 @@ def submit() -> tuple[Response, int, dict[str, str]] | tuple[Response, int]:
         job_store.fail_queued_job(
             session,
             job.id,
-            "enqueue_failed",
+            FailureCode.ENQUEUE_FAILED,
             "the job could not be queued (broker unavailable); submit again",
         )
         raise ApiProblem(
@@ -122,7 +118,7 @@ def submit() -> tuple[Response, int, dict[str, str]] | tuple[Response, int]:
             "the job queue is unavailable; the job was not queued, submit it again",
             headers={"Retry-After": "10"},
         ) from None
-    return jsonify(job_view(job)), 202, {"Location": f"/v1/jobs/{job.id}"}
+    return jsonify(job_json(job)), 202, {"Location": f"/v1/jobs/{job.id}"}
 
 
 def replay(existing: Job, submission: Submission) -> tuple[Response, int]:
@@ -134,44 +130,40 @@ def replay(existing: Job, submission: Submission) -> tuple[Response, int]:
             "this Idempotency-Key was used for a different request; use a new key",
             slug="idempotency-key-reused",
         )
-    return jsonify(job_view(existing, _live(existing))), 200
+    return jsonify(job_json(existing, _live(existing))), 200
 
 
-def create_job(submission: Submission, idempotency_key: str | None) -> Job | None:
+def store_new_job(submission: Submission, idempotency_key: str | None) -> Job | None:
     """Store the inputs and write the queued row; on failure remove what was stored.
 
     Returns None when a concurrent request with the same Idempotency-Key wrote its row first.
     """
-    storage, session = _storage(), get_session()
+    storage = _storage()
     job_id = uuid.uuid4()
-    content_key = f"jobs/{job_id}/content.{submission.content.extension}"
-    style_keys = [
-        f"jobs/{job_id}/style-{n}.{upload.extension}"
+    content = content_key(job_id, submission.content.extension)
+    styles = [
+        style_key(job_id, n, upload.extension)
         for n, upload in enumerate(submission.styles, start=1)
     ]
     stored: list[str] = []
     try:
         for key, upload in zip(
-            [content_key, *style_keys], [submission.content, *submission.styles], strict=True
+            [content, *styles], [submission.content, *submission.styles], strict=True
         ):
             storage.put(key, upload.data)
             stored.append(key)
-        job = Job(
-            id=job_id,
+        return job_store.create_job(
+            get_session(),
+            job_id=job_id,
             owner_id=g.owner_id,
-            params=submission.params.model_dump(mode="json"),
+            params=submission.params,
+            content_key=content,
+            style_keys=styles,
+            max_attempts=_settings().job_max_attempts,
             idempotency_key=idempotency_key,
             request_hash=submission.request_hash,
-            content_key=content_key,
-            style_keys=style_keys,
-            total_iterations=submission.params.iterations,
-            max_attempts=_settings().job_max_attempts,
         )
-        session.add(job)
-        session.commit()
-        return job
     except Exception as exc:
-        session.rollback()
         for key in stored:
             storage.delete(key)
         if isinstance(exc, IntegrityError) and idempotency_key:
@@ -202,14 +194,14 @@ def list_jobs() -> Response:
         )
     except job_store.CursorError as exc:
         raise field_error("cursor", str(exc)) from None
-    return jsonify({"jobs": [job_view(job) for job in jobs], "next_cursor": next_cursor})
+    return jsonify({"jobs": [job_json(job) for job in jobs], "next_cursor": next_cursor})
 
 
 @bp.get("/<job_id>")
 def get_job(job_id: str) -> Response:
     """Status, progress (live), timings, metrics, error and links."""
     job = load_job(job_id)
-    return jsonify(job_view(job, _live(job)))
+    return jsonify(job_json(job, _live(job)))
 
 
 @bp.post("/<job_id>/cancel")
@@ -226,7 +218,9 @@ def cancel(job_id: str) -> tuple[Response, int]:
         if status is JobStatus.RUNNING:
             _channel().request_cancel(str(job.id))
         else:
-            _channel().publish(str(job.id), status_event(job))
+            _channel().publish(
+                str(job.id), status_event(job.status, job.error_code, job.error_message)
+            )
     except redis.RedisError:
         if status is JobStatus.RUNNING:
             log.exception("could not signal the cancel of job %s", job.id)
@@ -237,7 +231,7 @@ def cancel(job_id: str) -> tuple[Response, int]:
                 headers={"Retry-After": "5"},
             ) from None
         log.warning("could not publish the cancel of job %s", job.id, exc_info=True)
-    return jsonify(job_view(job, _live(job))), 202 if status is JobStatus.RUNNING else 200
+    return jsonify(job_json(job, _live(job))), 202 if status is JobStatus.RUNNING else 200
 
 
 @bp.get("/<job_id>/result")
@@ -248,19 +242,18 @@ def result(job_id: str) -> Response:
         raise ApiProblem(
             409, "Conflict", f"the job is {job.status}; the result exists once it has succeeded"
         )
-    media_type = MEDIA_TYPES[job.params.get("output_format", "png")]
-    return stream_object(job.result_key, media_type)
+    return stream_object(job.result_key, OUTPUT_FORMATS[job.params["output_format"]].media_type)
 
 
 @bp.get("/<job_id>/preview")
 def preview(job_id: str) -> Response:
-    """The latest intermediate image (PNG)."""
+    """The latest intermediate image (PNG, the PREVIEW_FORMAT)."""
     job = load_job(job_id)
     if not job.preview_key:
         raise ApiProblem(
             404, "Not Found", "no preview yet; previews appear every preview_every iterations"
         )
-    return stream_object(job.preview_key, "image/png")
+    return stream_object(job.preview_key, PREVIEW_FORMAT.media_type)
 
 
 def stream_object(key: str, media_type: str) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.db.job import FailureCode
 from shared.params import JobParams
 
 PROBLEM = {"$ref": "#/components/responses/Problem"}
@@ -27,8 +28,19 @@ PROBLEM_SCHEMA = {
         },
     },
 }
+JOB_ERROR_SCHEMA = {
+    "type": "object",
+    "description": "Why a job failed: its `error`, and that of its last `status` event.",
+    "required": ["code", "message"],
+    "properties": {
+        "code": {
+            "oneOf": [{"const": code.value, "description": code.meaning} for code in FailureCode]
+        },
+        "message": {"type": "string", "description": "What went wrong and what to do next."},
+    },
+}
 EVENTS = (
-    "text/event-stream. `event: status` ({status, error?}) first, then `progress` "
+    "text/event-stream. `event: status` ({status, error?: JobError}) first, then `progress` "
     "({iteration, total, percent, losses, ms_per_iter, eta_s}), `preview` ({iteration}) and "
     "`status` events as they happen, `: keepalive` comments on silence; the stream closes "
     "after a succeeded, failed or canceled status."
@@ -122,7 +134,7 @@ def openapi_document() -> dict[str, Any]:
             "/v1/jobs/{job_id}": {
                 "get": _op(
                     "A job's status and progress",
-                    {"200": "the job"},
+                    {"200": "the job; `error` is a JobError once it failed"},
                     "401",
                     "404",
                     parameters=JOB_ID,
@@ -170,7 +182,12 @@ def openapi_document() -> dict[str, Any]:
             },
         },
         "components": {
-            "schemas": {"JobParams": params_schema, "Problem": PROBLEM_SCHEMA, **definitions},
+            "schemas": {
+                "JobParams": params_schema,
+                "JobError": JOB_ERROR_SCHEMA,
+                "Problem": PROBLEM_SCHEMA,
+                **definitions,
+            },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "responses": {
                 "Problem": {

@@ -22,7 +22,7 @@ def bench() -> None:
 def engine(size: int, iterations: int, learning_rate: float | None, weights: str | None,
            as_json: bool) -> None:  # fmt: skip
     """Seed-faithful eager Adam vs the compiled engine: ms/iteration and time to the same loss."""
-    from worker.engine.bench import run
+    from bench.engine import run
     from worker.engine.errors import WeightsError
 
     try:
@@ -45,7 +45,7 @@ def engine(size: int, iterations: int, learning_rate: float | None, weights: str
 @click.option("--json", "as_json", is_flag=True, help="One JSON line instead of a table.")
 def queue(jobs: int, size: int, iterations: int, rounds: int, as_json: bool) -> None:
     """Queue overhead (submit -> running, idle worker) and the cost of progress reporting."""
-    from worker.bench_queue import run_queue_bench
+    from bench.queue import run_queue_bench
 
     numbers = run_queue_bench(jobs, size, iterations, rounds)
     if as_json:

@@ -12,6 +12,7 @@ import click
 import requests
 
 from cli.run_cmd import param_options
+from shared.images import PNG, format_for_path
 from shared.settings import get_settings
 
 TERMINAL = {"succeeded", "failed", "canceled"}
@@ -128,7 +129,7 @@ def submit(
     client = Client(url, key)
     fields = form_fields(params)
     if output is not None:
-        fields["output_format"] = "jpeg" if output.suffix.lower() in (".jpg", ".jpeg") else "png"
+        fields["output_format"] = (format_for_path(output) or PNG).name
     files = [("content", (content.name, content.read_bytes()))]
     files += [("style", (style.name, style.read_bytes())) for style in styles]
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from shared.db import migrate
+import migrations
 from shared.settings import get_settings, mask_url_password
 
 
@@ -36,8 +36,8 @@ def upgrade(revision: str) -> None:
     """Apply migrations up to REVISION."""
     url = get_settings().database_url
     with database_errors():
-        migrate.upgrade(url, revision)
-        click.echo(f"database at revision {migrate.current(url)}")
+        migrations.upgrade(url, revision)
+        click.echo(f"database at revision {migrations.current(url)}")
 
 
 @db.command()
@@ -45,4 +45,4 @@ def current() -> None:
     """Print the revision the database is at."""
     url = get_settings().database_url
     with database_errors():
-        click.echo(migrate.current(url) or "none (run: stylize db upgrade)")
+        click.echo(migrations.current(url) or "none (run: stylize db upgrade)")

@@ -9,11 +9,13 @@ import time
 import click
 import redis
 
+from shared.broker import redis_client
+
 
 def redis_answers(url: str) -> bool:
     """True when a Redis server answers PING at ``url``."""
     try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+        return bool(redis_client(url).ping())
     except redis.RedisError:
         return False
 

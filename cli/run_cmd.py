@@ -11,10 +11,9 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from shared.images import ImageError, encode_image, read_image
+from shared.images import ImageError, encode_image, format_for_path, read_image
 from shared.params import JobParams
 
-FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg"}
 LIST_FIELDS = {"style_blend": float, "content_layers": str, "style_layers": str}
 SKIPPED = {"output_format", "webhook_url"}  # the output's extension decides; no webhook locally
 
@@ -72,10 +71,10 @@ def job_params(options: dict[str, Any], output_format: str) -> JobParams:
 def run(content: str, styles: tuple[str, ...], output: str, weights: str | None, as_json: bool,
         **options: Any) -> None:  # fmt: skip
     """Stylise CONTENT with one or more STYLE images and write the result to OUT."""
-    output_format = FORMATS.get(Path(output).suffix.lower())
+    output_format = format_for_path(output)
     if output_format is None:
         raise click.BadParameter("end the file name in .png, .jpg or .jpeg", param_hint="-o")
-    params = job_params(options, output_format)
+    params = job_params(options, output_format.name)
     try:
         params.check_style_count(len(styles))
     except ValueError as exc:
@@ -101,7 +100,7 @@ def run(content: str, styles: tuple[str, ...], output: str, weights: str | None,
             result = engine.run(content_image, style_images, params, on_progress=on_progress)
     except (EngineInputError, WeightsError) as exc:
         raise click.ClickException(str(exc)) from None
-    Path(output).write_bytes(encode_image(result.image, output_format))
+    Path(output).write_bytes(encode_image(result.image, output_format.name))
     if as_json:
         metrics = {
             "output": output,

@@ -57,14 +57,17 @@ def api(host: str | None, port: int | None, workers: int) -> None:
 @click.option("--loglevel", default="INFO", show_default=True)
 def worker(concurrency: int, queues: str | None, loglevel: str) -> None:
     """Run one Celery worker with a warm VGG16 model."""
+    from shared.broker import check_visibility_timeout
+
     settings = get_settings()  # a bad variable fails here, before TensorFlow loads
+    check_visibility_timeout(settings)
     logging.basicConfig(
         level=loglevel.upper(), format="[%(asctime)s: %(levelname)s/%(processName)s] %(message)s"
     )
     from celery.signals import worker_process_init
 
     from worker.celery_app import make_celery
-    from worker.warm_engine import preload
+    from worker.job_context import preload
 
     app = make_celery(settings)
     argv = [
@@ -76,7 +79,7 @@ def worker(concurrency: int, queues: str | None, loglevel: str) -> None:
         "--without-mingle",
     ]
     if concurrency == 1:
-        preload()  # the solo pool runs jobs in this process: load the model before consuming
+        preload()  # the solo pool runs jobs in this process: build its context before consuming
         argv.append("--pool=solo")
     else:
         worker_process_init.connect(preload, weak=False)
@@ -118,7 +121,7 @@ def flower(port: int | None) -> None:
 def up(port: int | None, workers: int, no_flower: bool) -> None:
     """Run the whole stack on one machine: migrations, Redis if needed, API, workers, Flower."""
     from cli.embedded_redis import ensure_broker
-    from shared.db.migrate import upgrade
+    from migrations import upgrade
 
     settings = get_settings()
     upgrade(settings.database_url)

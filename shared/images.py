@@ -4,12 +4,40 @@ from __future__ import annotations
 
 import io
 import warnings
+from dataclasses import dataclass
+from pathlib import PurePath
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF"})
 DEFAULT_MAX_PIXELS = 40_000_000
+
+
+@dataclass(frozen=True)
+class ImageFormat:
+    """An output format: its ``output_format`` name, file extensions (usual first), media type."""
+
+    name: str
+    extensions: tuple[str, ...]
+    media_type: str
+
+    @property
+    def extension(self) -> str:
+        """The extension given to stored files of this format."""
+        return self.extensions[0]
+
+
+PNG = ImageFormat("png", ("png",), "image/png")
+JPEG = ImageFormat("jpeg", ("jpg", "jpeg"), "image/jpeg")
+OUTPUT_FORMATS = {fmt.name: fmt for fmt in (PNG, JPEG)}
+PREVIEW_FORMAT = PNG
+
+
+def format_for_path(path: str | PurePath) -> ImageFormat | None:
+    """The output format a file name's extension asks for (``.jpg`` -> JPEG), or None."""
+    suffix = PurePath(path).suffix.lower().removeprefix(".")
+    return next((fmt for fmt in OUTPUT_FORMATS.values() if suffix in fmt.extensions), None)
 
 
 class ImageError(ValueError):
@@ -72,18 +100,17 @@ def read_image(path: str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray
         raise ImageError(f"{path}: {exc}") from None
 
 
-def encode_image(image: np.ndarray, output_format: str = "png") -> bytes:
-    """Encode an RGB uint8 array as PNG or JPEG (quality 95) bytes."""
-    fmt = output_format.lower()
-    if fmt not in ("png", "jpeg", "jpg"):
-        raise ValueError(f"unknown output format {output_format!r}; use png or jpeg")
+def encode_image(image: np.ndarray, output_format: str = PNG.name) -> bytes:
+    """Encode an RGB uint8 array in one of OUTPUT_FORMATS (JPEG at quality 95)."""
+    fmt = OUTPUT_FORMATS.get(output_format.lower())
+    if fmt is None:
+        raise ValueError(
+            f"unknown output format {output_format!r}; use {' or '.join(OUTPUT_FORMATS)}"
+        )
     buffer = io.BytesIO()
     pil = Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8), mode="RGB")
-    if fmt == "png":
+    if fmt is PNG:
         pil.save(buffer, format="PNG", optimize=False)
     else:
         pil.save(buffer, format="JPEG", quality=95)
     return buffer.getvalue()
-
-
-MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg"}

@@ -23,6 +23,9 @@ DEFAULT_STYLE_LAYERS = (
     "block5_conv1",
 )
 
+MAX_SIZE = 2048
+MAX_ITERATIONS = 5000
+
 Weight = Annotated[float, Field(ge=0, le=1e9)]
 
 
@@ -34,11 +37,14 @@ class JobParams(BaseModel):
     max_size: int = Field(
         512,
         ge=32,
-        le=2048,
+        le=MAX_SIZE,
         description="Longest side of the output, px (a smaller content image is not enlarged).",
     )
     iterations: int = Field(
-        200, ge=1, le=5000, description="Optimiser iterations, all pyramid scales together."
+        200,
+        ge=1,
+        le=MAX_ITERATIONS,
+        description="Optimiser iterations, all pyramid scales together.",
     )
     optimizer: Literal["lbfgs", "adam"] = Field(
         "lbfgs", description="L-BFGS converges in far fewer iterations; Adam is cheaper per step."
@@ -81,7 +87,10 @@ class JobParams(BaseModel):
         10, ge=0, le=5000, description="Save a preview every N iterations; 0 disables previews."
     )
     output_format: Literal["png", "jpeg"] = Field("png", description="Result image format.")
-    webhook_url: HttpUrl | None = Field(None, description="POSTed the job when it ends.")
+    webhook_url: HttpUrl | None = Field(
+        None,
+        description="Stored with the job; webhook delivery is not built yet, so nothing is called.",
+    )
 
     @field_validator("content_layers", "style_layers")
     @classmethod

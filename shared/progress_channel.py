@@ -8,6 +8,8 @@ from typing import Any
 
 import redis
 
+from shared.broker import redis_client
+
 HASH_TTL_S = 7 * 24 * 3600
 
 
@@ -35,7 +37,7 @@ class ProgressChannel:
     @classmethod
     def from_url(cls, url: str) -> ProgressChannel:
         """A channel on the Redis at ``url``."""
-        return cls(redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5))
+        return cls(redis_client(url))
 
     def publish(self, job_id: str, event: dict[str, Any]) -> bool:
         """Store ``event`` as the job's latest state and publish it.

@@ -50,8 +50,8 @@ class Settings(BaseSettings):
 
     job_max_attempts: PositiveInt = 3
     progress_db_interval_s: PositiveFloat = 1.0
-    heartbeat_timeout_s: PositiveFloat = 120.0
-    visibility_timeout_s: PositiveInt = 6 * 3600
+    # Longer than the hard time limit of the largest job (~111 h); the worker checks it at start.
+    visibility_timeout_s: PositiveInt = 5 * 24 * 3600
 
     @field_validator("database_url")
     @classmethod

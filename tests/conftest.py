@@ -3,7 +3,7 @@
 - ``empty_database_url``: a fresh, unmigrated database, once on SQLite (in ``tmp_path``) and
   once on PostgreSQL at 127.0.0.1:5432 (a new database per test, dropped afterwards; marked
   ``integration``; the test fails, never skips, when PostgreSQL does not answer).
-- ``database_url``: the same, migrated to head with ``shared.db.migrate.upgrade``.
+- ``database_url``: the same, migrated to head with ``migrations.upgrade``.
 - ``session``: a SQLAlchemy session on ``database_url`` (``expire_on_commit=False``).
 - ``sqlite_url``: a migrated SQLite database only, for tests about other things.
 - ``storage``: a ``LocalStorage`` rooted in ``tmp_path / "storage"``.
@@ -11,35 +11,16 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy.orm import Session
 
-from shared.db.migrate import upgrade
+from migrations import upgrade
 from shared.db.session import make_engine
 from shared.storage.local import LocalStorage
-
-PG_HOST = "127.0.0.1:5432"
-PG_ADMIN_URL = f"postgresql://postgres@{PG_HOST}/postgres"
-
-
-def postgres_database() -> Iterator[str]:
-    """Create a uniquely named PostgreSQL database, yield its URL, drop it afterwards."""
-    name = f"stylize_test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL does not answer at {PG_HOST} (.ci/run starts it): {exc}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"postgresql+psycopg://postgres@{PG_HOST}/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+from tests.support import postgres_database
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
@@ -48,7 +29,8 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'stylize.db'}"
     else:
-        yield from postgres_database()
+        with postgres_database() as url:
+            yield url
 
 
 @pytest.fixture

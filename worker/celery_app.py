@@ -4,26 +4,26 @@ from __future__ import annotations
 
 from celery import Celery
 
+from shared.broker import celery_options
 from shared.settings import Settings
 from shared.task_names import RUN_JOB_TASK
 
 
 def make_celery(settings: Settings) -> Celery:
-    """A Celery app bound to ``settings.broker_url`` with the job task registered.
+    """A Celery app on the broker of ``settings`` with the job task registered.
 
     Late acks plus reject-on-worker-lost give at-least-once delivery; the task's
     compare-and-set on the job row turns that into exactly-once effect.
     """
-    app = Celery("stylize", broker=settings.broker_url, include=["worker.tasks"])
+    app = Celery("stylize", include=["worker.tasks"])
     app.conf.update(
+        celery_options(settings),
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_ignore_result=True,
         task_default_queue=settings.gpu_queue,
         task_routes={RUN_JOB_TASK: {"queue": settings.gpu_queue}},
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
-        broker_connection_retry_on_startup=True,
         worker_send_task_events=True,
         task_send_sent_event=True,
         worker_hijack_root_logger=False,

@@ -1,4 +1,7 @@
-"""Per-iteration hooks around the engine loop: live progress, DB progress, previews, stop."""
+"""Per-iteration hooks around the engine loop: live progress, DB progress, previews, stop.
+
+Free of Keras and TensorFlow (a test holds it to that): it only needs the engine's hook types.
+"""
 
 from __future__ import annotations
 
@@ -13,35 +16,23 @@ import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import job_store
-from shared.images import encode_image
+from shared.images import PREVIEW_FORMAT, encode_image
+from shared.job_events import preview_event, progress_event
 from shared.progress_channel import ProgressChannel
 from shared.storage import Storage
-from worker.engine import Progress
+from shared.storage.keys import preview_key
+from worker.engine.hooks import Progress, Stop
 
 log = logging.getLogger(__name__)
 
 
-def progress_event(progress: Progress) -> dict[str, object]:
-    """The public progress event for one iteration (what the API and SSE clients see)."""
-    remaining = progress.total - progress.iteration
-    return {
-        "type": "progress",
-        "iteration": progress.iteration,
-        "total": progress.total,
-        "percent": round(100.0 * progress.iteration / progress.total, 2),
-        "losses": progress.losses,
-        "ms_per_iter": round(progress.ms_per_iter, 3),
-        "eta_s": round(remaining * progress.ms_per_iter / 1000.0, 1),
-    }
-
-
 @dataclass
 class ProgressReporter:
-    """The engine's ``on_progress`` callback for one job.
+    """The engine's progress hook for one job.
 
     Every iteration: one pipelined Redis round trip (state hash, publish, cancel flag).
     At most every ``db_interval_s``: the job row's progress columns and heartbeat.
-    Returns "stop" when the job was cancelled or ran past its deadline.
+    Returns Stop.CANCELED once a cancel was asked for, Stop.TIME_LIMIT after ``deadline``.
     """
 
     job_id: uuid.UUID
@@ -50,12 +41,14 @@ class ProgressReporter:
     db_interval_s: float
     deadline: float
     clock: Callable[[], float] = time.monotonic
-    stop_reason: str | None = None
     _last_db_write: float = field(default=float("-inf"))
 
-    def __call__(self, progress: Progress) -> str | None:
+    def __call__(self, progress: Progress) -> Stop | None:
+        event = progress_event(
+            progress.iteration, progress.total, progress.losses, progress.ms_per_iter
+        )
         try:
-            cancel = self.channel.publish(str(self.job_id), progress_event(progress))
+            cancel = self.channel.publish(str(self.job_id), event)
         except redis.RedisError:  # the live view is best effort; the DB row still advances
             log.warning("progress publish failed for job %s", self.job_id, exc_info=True)
             cancel = False
@@ -64,10 +57,10 @@ class ProgressReporter:
             self._last_db_write = now
             self.flush(progress)
         if cancel:
-            self.stop_reason = "canceled"
-        elif now > self.deadline:
-            self.stop_reason = "time_limit"
-        return "stop" if self.stop_reason else None
+            return Stop.CANCELED
+        if now > self.deadline:
+            return Stop.TIME_LIMIT
+        return None
 
     def flush(self, progress: Progress) -> None:
         """Write ``progress`` to the job row."""
@@ -83,19 +76,16 @@ class ProgressReporter:
 
 @dataclass
 class PreviewWriter:
-    """The engine's ``on_preview`` callback: store the image and announce it."""
+    """The engine's preview hook: store the image and announce it."""
 
     job_id: uuid.UUID
     storage: Storage
     channel: ProgressChannel
     sessions: sessionmaker[Session]
-    key: str = ""
-
-    def __post_init__(self) -> None:
-        self.key = f"jobs/{self.job_id}/preview.png"
 
     def __call__(self, iteration: int, image: np.ndarray) -> None:
-        self.storage.put(self.key, encode_image(image, "png"))
+        key = preview_key(self.job_id, PREVIEW_FORMAT.extension)
+        self.storage.put(key, encode_image(image, PREVIEW_FORMAT.name))
         with self.sessions() as session:
-            job_store.set_preview(session, self.job_id, self.key)
-        self.channel.publish(str(self.job_id), {"type": "preview", "iteration": iteration})
+            job_store.set_preview(session, self.job_id, key)
+        self.channel.publish(str(self.job_id), preview_event(iteration))

@@ -40,6 +40,26 @@ class JobStatus(enum.StrEnum):
 
 
 TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
+ACTIVE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
+
+
+class FailureCode(enum.StrEnum):
+    """Why a job ended ``failed``: its ``error.code``. Each member carries its ``meaning``."""
+
+    meaning: str
+
+    def __new__(cls, value: str, meaning: str) -> FailureCode:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.meaning = meaning
+        return member
+
+    BAD_INPUT = "bad_input", "an input image or parameter cannot make a picture; fix it"
+    INPUT_MISSING = "input_missing", "an input image is no longer in storage; submit the job again"
+    TIME_LIMIT = "time_limit", "the job ran past its time limit; lower iterations or max_size"
+    INTERNAL_ERROR = "internal_error", "the worker hit an unexpected error; submit the job again"
+    ENQUEUE_FAILED = "enqueue_failed", "the job could not be queued (broker down); submit again"
+
 _STATUS_SQL = ", ".join(f"'{status.value}'" for status in JobStatus)
 
 

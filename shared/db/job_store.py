@@ -8,15 +8,59 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from shared.db.base import utcnow
-from shared.db.job import Job, JobStatus
+from shared.db.job import ACTIVE_STATUSES, FailureCode, Job, JobStatus
+from shared.params import JobParams
 
 
 class CursorError(ValueError):
     """A pagination cursor that this service did not issue."""
+
+
+def create_job(
+    session: Session,
+    *,
+    job_id: uuid.UUID,
+    owner_id: uuid.UUID,
+    params: JobParams,
+    content_key: str,
+    style_keys: Sequence[str],
+    max_attempts: int,
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
+) -> Job:
+    """Write a ``queued`` job and commit; on any error roll back and re-raise.
+
+    IntegrityError means the owner already has a job with ``idempotency_key``.
+    """
+    job = Job(
+        id=job_id,
+        owner_id=owner_id,
+        params=params.model_dump(mode="json"),
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        content_key=content_key,
+        style_keys=list(style_keys),
+        total_iterations=params.iterations,
+        max_attempts=max_attempts,
+    )
+    session.add(job)
+    try:
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return job
+
+
+def count_active_jobs(session: Session, owner_id: uuid.UUID) -> int:
+    """How many of the owner's jobs are queued or running."""
+    statuses = [status.value for status in ACTIVE_STATUSES]
+    query = select(func.count()).select_from(Job)
+    return session.scalar(query.where(Job.owner_id == owner_id, Job.status.in_(statuses))) or 0
 
 
 def get_job(session: Session, job_id: uuid.UUID, owner_id: uuid.UUID | None = None) -> Job | None:
@@ -114,7 +158,9 @@ def finish_job(session: Session, job_id: uuid.UUID, status: JobStatus, **fields:
     return transition(session, job_id, JobStatus.RUNNING, status, finished_at=utcnow(), **fields)
 
 
-def fail_queued_job(session: Session, job_id: uuid.UUID, code: str, message: str) -> bool:
+def fail_queued_job(
+    session: Session, job_id: uuid.UUID, code: FailureCode, message: str
+) -> bool:
     """Mark a job that never reached a worker as failed (e.g. the broker refused it)."""
     return transition(
         session,

@@ -1,5 +1,6 @@
 """Object storage for inputs, previews and results: one interface, local and S3 backends."""
 
-from shared.storage.base import ObjectNotFound, Storage, StorageError, open_storage
+from shared.storage.base import Storage, open_storage
+from shared.storage.errors import ObjectNotFound, StorageError
 
 __all__ = ["ObjectNotFound", "Storage", "StorageError", "open_storage"]

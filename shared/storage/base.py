@@ -9,14 +9,6 @@ from urllib.parse import urlsplit
 from shared.settings import Settings
 
 
-class StorageError(Exception):
-    """A storage operation failed: missing object, bad key, or backend unreachable."""
-
-
-class ObjectNotFound(StorageError):
-    """The key does not exist."""
-
-
 class Storage(Protocol):
     """Keys are relative slash-separated paths such as ``jobs/<id>/content.png``."""
 

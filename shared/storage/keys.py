@@ -1,10 +1,11 @@
-"""Object-key validation shared by every backend: keys can never escape the storage root."""
+"""Object keys: the safety check every backend applies, and the names of a job's objects."""
 
 from __future__ import annotations
 
 import re
+import uuid
 
-from shared.storage.base import StorageError
+from shared.storage.errors import StorageError
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
 
@@ -21,3 +22,27 @@ def check_key(key: str) -> str:
                 "(letters, digits, '.', '_', '-' separated by '/')"
             )
     return key
+
+
+def _job_object(job_id: uuid.UUID | str, name: str, extension: str) -> str:
+    return check_key(f"jobs/{job_id}/{name}.{extension}")
+
+
+def content_key(job_id: uuid.UUID | str, extension: str) -> str:
+    """The uploaded content image, e.g. ``jobs/<id>/content.jpg``."""
+    return _job_object(job_id, "content", extension)
+
+
+def style_key(job_id: uuid.UUID | str, number: int, extension: str) -> str:
+    """The ``number``-th (from 1) uploaded style image, e.g. ``jobs/<id>/style-2.png``."""
+    return _job_object(job_id, f"style-{number}", extension)
+
+
+def preview_key(job_id: uuid.UUID | str, extension: str) -> str:
+    """The latest intermediate image, overwritten at each preview."""
+    return _job_object(job_id, "preview", extension)
+
+
+def result_key(job_id: uuid.UUID | str, extension: str) -> str:
+    """The finished picture."""
+    return _job_object(job_id, "result", extension)

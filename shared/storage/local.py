@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from shared.storage.base import ObjectNotFound, StorageError
+from shared.storage.errors import ObjectNotFound, StorageError
 from shared.storage.keys import check_key
 
 FILE_MODE = 0o644  # mkstemp creates 0600; objects must be readable by every service user

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from shared.storage.base import ObjectNotFound, StorageError
+from shared.storage.errors import ObjectNotFound, StorageError
 from shared.storage.keys import check_key
 
 

@@ -11,13 +11,14 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
-from PIL import Image
+from werkzeug.test import TestResponse
 
 from api import create_app
 from shared.api_keys import create_key
 from shared.db.session import session_factory
 from shared.params import JobParams
 from shared.settings import Settings
+from tests.support import png_bytes
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -75,12 +76,16 @@ def auth(settings: Settings) -> dict[str, str]:
     return make_key(settings, "tests")
 
 
-def png_bytes(
-    width: int = 40,
-    height: int = 32,
-    colour: tuple[int, int, int] = (200, 30, 30),
-    fmt: str = "PNG",
-) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), colour).save(buffer, format=fmt)
-    return buffer.getvalue()
+def submit(
+    client: FlaskClient, auth: dict, headers: dict | None = None, **form: str
+) -> TestResponse:
+    """POST a job: a 48x32 content image, two 20x20 style images, ``form`` as parameters."""
+    data = {
+        "content": (io.BytesIO(png_bytes(48, 32)), "c.png"),
+        "style": [
+            (io.BytesIO(png_bytes(20, 20, (0, 0, 255))), "s1.png"),
+            (io.BytesIO(png_bytes(20, 20, (0, 255, 0))), "s2.png"),
+        ],
+        **form,
+    }
+    return client.post("/v1/jobs", headers={**auth, **(headers or {})}, data=data)

@@ -16,6 +16,8 @@ from openapi_spec_validator import validate
 
 from api import create_app
 from api.task_queue import celery_sender
+from shared.db.job import FailureCode
+from shared.job_limits import hard_time_limit_s
 from shared.params import JobParams
 from shared.settings import Settings
 from shared.task_names import RUN_JOB_TASK
@@ -45,6 +47,19 @@ def test_health_readiness_and_docs(
     page = client.get("/docs").get_data(as_text=True)
     assert "style_weight" in page and "/v1/jobs/{job_id}/events" in page
     assert "<script" not in page and "src=" not in page, "no external assets: there is no network"
+
+
+def test_docs_list_every_failure_code_and_promise_no_webhook(client: FlaskClient) -> None:
+    spec = client.get("/openapi.json").get_json()
+    codes = spec["components"]["schemas"]["JobError"]["properties"]["code"]["oneOf"]
+    assert {code["const"]: code["description"] for code in codes} == {
+        code.value: code.meaning for code in FailureCode
+    }
+    webhook = spec["components"]["schemas"]["JobParams"]["properties"]["webhook_url"]
+    assert "not built yet" in webhook["description"] and "POSTed" not in webhook["description"]
+    page = client.get("/docs").get_data(as_text=True)
+    assert all(f"<code>{code.value}</code>" in page for code in FailureCode)
+    assert "nothing is called" in page
 
 
 def test_readyz_names_a_dead_broker(settings: Settings, sender: RecordingSender) -> None:
@@ -88,6 +103,8 @@ def test_celery_sender_queues_the_task_and_fails_fast_without_a_broker(
     message = json.loads(redis.Redis.from_url(REDIS_URL).lpop("test-gpu"))
     assert message["headers"]["task"] == RUN_JOB_TASK
     assert message["headers"]["argsrepr"] == "['job-1']"
+    # the hard limit as a backstop; the soft limit is the worker's own deadline
+    assert message["headers"]["timelimit"] == [hard_time_limit_s(JobParams()), None]
     dead = celery_sender(settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"}))
     started = time.monotonic()
     with pytest.raises(OperationalError):

@@ -11,12 +11,11 @@ from flask.testing import FlaskClient
 
 from api import events
 from shared.db import job_store
-from shared.db.job import JobStatus
+from shared.db.job import FailureCode, JobStatus
 from shared.db.session import session_factory
 from shared.progress_channel import ProgressChannel
 from shared.settings import Settings
-from tests.api.conftest import REDIS_URL
-from tests.api.test_jobs import submit
+from tests.api.conftest import REDIS_URL, submit
 
 
 def frames(chunks: Iterator[bytes]) -> Iterator[str]:
@@ -96,13 +95,15 @@ def test_silence_sends_keepalives_and_a_missed_end_still_closes(
     assert parse(next(stream))[2]["status"] == "queued"
     assert next(stream) == ": keepalive"
     with session_factory(settings.database_url)() as session:  # ends with no event published
-        job_store.fail_queued_job(session, uuid.UUID(job_id), "lost", "the message was lost")
+        job_store.fail_queued_job(
+            session, uuid.UUID(job_id), FailureCode.ENQUEUE_FAILED, "the broker refused it"
+        )
     rest = [parse(frame) for frame in stream]
     assert [data for _, _, data in rest] == [
         {
             "type": "status",
             "status": JobStatus.FAILED.value,
-            "error": {"code": "lost", "message": "the message was lost"},
+            "error": {"code": "enqueue_failed", "message": "the broker refused it"},
         }
     ]
 

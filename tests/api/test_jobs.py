@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import uuid
 from pathlib import Path
@@ -16,24 +15,13 @@ from sqlalchemy.orm import Session
 from api import auth as auth_module
 from api import create_app
 from shared.db import job_store
-from shared.db.job import JobStatus
+from shared.db.job import FailureCode, JobStatus
 from shared.db.session import session_factory
 from shared.progress_channel import ProgressChannel
 from shared.settings import Settings
 from shared.storage import StorageError, open_storage
-from tests.api.conftest import REDIS_URL, RecordingSender, make_key, png_bytes
-
-
-def submit(client: FlaskClient, auth: dict, headers: dict | None = None, **form: str):
-    data = {
-        "content": (io.BytesIO(png_bytes(48, 32)), "c.png"),
-        "style": [
-            (io.BytesIO(png_bytes(20, 20, (0, 0, 255))), "s1.png"),
-            (io.BytesIO(png_bytes(20, 20, (0, 255, 0))), "s2.png"),
-        ],
-        **form,
-    }
-    return client.post("/v1/jobs", headers={**auth, **(headers or {})}, data=data)
+from tests.api.conftest import REDIS_URL, RecordingSender, make_key, submit
+from tests.support import png_bytes
 
 
 def test_submit_stores_inputs_writes_row_then_queues(
@@ -178,15 +166,18 @@ def test_finished_job_shows_the_database_not_stale_live_progress(
             uuid.UUID(job_id),
             JobStatus.FAILED,
             iteration=3,
-            error_code="engine_error",
-            error_message="out of memory; lower max_size",
+            error_code=FailureCode.TIME_LIMIT,
+            error_message="the job ran past its time limit; lower max_size",
         )
     ProgressChannel.from_url(REDIS_URL).publish(
         job_id, {"type": "progress", "iteration": 9, "total": 10, "ms_per_iter": 5.0}
     )
     body = client.get(f"/v1/jobs/{job_id}", headers=auth).get_json()
     assert body["progress"]["iteration"] == 3 and body["progress"]["eta_s"] is None
-    assert body["error"] == {"code": "engine_error", "message": "out of memory; lower max_size"}
+    assert body["error"] == {
+        "code": "time_limit",
+        "message": "the job ran past its time limit; lower max_size",
+    }
     assert body["timings"]["run_s"] is not None and body["attempts"] == 1
     assert set(body["links"]) == {"self", "result", "preview", "events", "cancel"}
 

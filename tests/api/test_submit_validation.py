@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from shared.db.job import Job
 from shared.db.session import session_factory
 from shared.settings import Settings
-from tests.api.conftest import RecordingSender, png_bytes
+from tests.api.conftest import RecordingSender
+from tests.support import png_bytes
 
 
 def files(content: bytes | None = None, styles: list[bytes] | None = None) -> dict:

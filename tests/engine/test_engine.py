@@ -7,7 +7,7 @@ import pytest
 
 from shared.params import JobParams
 from tests.engine.conftest import quick, sample
-from worker.engine import EngineInputError, Progress, StyleEngine
+from worker.engine import EngineInputError, Progress, Stop, StyleEngine
 from worker.engine.imaging import luminance
 
 
@@ -17,7 +17,7 @@ def test_run_keeps_aspect_and_lowers_the_loss(
 ) -> None:
     result = hed_engine.run(content, [style], quick(optimizer=optimizer, iterations=8))
     assert result.image.shape == (32, 48, 3) and result.image.dtype == np.uint8
-    assert result.iterations == result.total_iterations == 8 and not result.stopped
+    assert result.iterations == result.total_iterations == 8 and result.stopped is None
     assert result.losses["total"] < 0.7 * result.initial_losses["total"]
     assert result.weights_source.startswith("hed:") and result.weights_source.endswith(".h5")
     assert set(result.losses) == {"content", "style", "tv", "total"}
@@ -48,15 +48,15 @@ def test_progress_every_iteration_and_stop_within_one(
 ) -> None:
     seen: list[Progress] = []
 
-    def on_progress(progress: Progress) -> str | None:
+    def on_progress(progress: Progress) -> Stop | None:
         seen.append(progress)
-        return "stop" if progress.iteration == 3 else None
+        return Stop.CANCELED if progress.iteration == 3 else None
 
     result = random_engine.run(
         content, [style], quick(optimizer=optimizer, iterations=10), on_progress=on_progress
     )
     assert [p.iteration for p in seen] == [1, 2, 3]
-    assert result.stopped and result.iterations == 3
+    assert result.stopped is Stop.CANCELED and result.iterations == 3
     assert all(p.total == 10 and p.ms_per_iter > 0 for p in seen)
     assert set(seen[0].losses) == {"content", "style", "tv", "total"}
 

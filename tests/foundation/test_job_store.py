@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from shared.api_keys import create_key
 from shared.db import job_store
 from shared.db.base import utcnow
-from shared.db.job import Job, JobStatus
+from shared.db.job import FailureCode, Job, JobStatus
+from shared.params import JobParams
 
 
 def make_job(session: Session, owner_id: uuid.UUID, **fields: object) -> Job:
@@ -96,7 +97,7 @@ def test_cancel_queued_at_once_and_flag_running(session: Session, owner: uuid.UU
 
 def test_fail_queued_job(session: Session, owner: uuid.UUID) -> None:
     job = make_job(session, owner)
-    assert job_store.fail_queued_job(session, job.id, "enqueue_failed", "broker down")
+    assert job_store.fail_queued_job(session, job.id, FailureCode.ENQUEUE_FAILED, "broker down")
     session.refresh(job)
     assert (job.status, job.error_code) == ("failed", "enqueue_failed")
 
@@ -156,3 +157,39 @@ def test_idempotency_key_unique_per_owner(session: Session, owner: uuid.UUID) ->
     with pytest.raises(IntegrityError):
         make_job(session, owner, idempotency_key="k1")
     session.rollback()
+
+
+def test_create_job_writes_a_queued_row(session: Session, owner: uuid.UUID) -> None:
+    params = JobParams(iterations=7, output_format="jpeg")
+    fields = {
+        "owner_id": owner,
+        "params": params,
+        "content_key": "jobs/a/content.png",
+        "style_keys": ["jobs/a/style-1.png"],
+        "max_attempts": 5,
+        "idempotency_key": "k",
+    }
+    job = job_store.create_job(session, job_id=uuid.uuid4(), request_hash="h", **fields)
+    with Session(session.get_bind()) as fresh:
+        loaded = fresh.get(Job, job.id)
+        assert loaded is not None
+        assert (loaded.status, loaded.iteration, loaded.total_iterations) == ("queued", 0, 7)
+        assert (loaded.max_attempts, loaded.request_hash) == (5, "h")
+        assert JobParams.model_validate(loaded.params) == params
+    with pytest.raises(IntegrityError):
+        job_store.create_job(session, job_id=uuid.uuid4(), **fields)
+    assert job_store.count_active_jobs(session, owner) == 1, "the session is usable again"
+
+
+def test_count_active_jobs_counts_queued_and_running_of_one_owner(
+    session: Session, owner: uuid.UUID
+) -> None:
+    other, _ = create_key(session, "other")
+    _, running, done, canceled = (make_job(session, owner) for _ in range(4))
+    make_job(session, other.id)
+    for job in (running, done):
+        job_store.claim_job(session, job.id, "w")
+    job_store.finish_job(session, done.id, JobStatus.SUCCEEDED)
+    job_store.request_cancel(session, canceled.id)
+    assert job_store.count_active_jobs(session, owner) == 2
+    assert job_store.count_active_jobs(session, other.id) == 1

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from shared.broker import check_visibility_timeout
+from shared.job_limits import longest_hard_time_limit_s
 from shared.settings import Settings, SettingsError, load_settings
 
 STYLIZE = Path(sys.executable).with_name("stylize")  # the console script, e.g. .venv/bin/stylize
@@ -69,9 +71,32 @@ def test_every_command_reports_bad_settings_in_one_line(command: list[str]) -> N
 
 
 def test_load_settings_raises_settings_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("STYLIZE_HEARTBEAT_TIMEOUT_S", "0")
-    with pytest.raises(SettingsError, match="STYLIZE_HEARTBEAT_TIMEOUT_S"):
+    monkeypatch.setenv("STYLIZE_PROGRESS_DB_INTERVAL_S", "0")
+    with pytest.raises(SettingsError, match="STYLIZE_PROGRESS_DB_INTERVAL_S"):
         load_settings()
+
+
+def test_every_setting_is_read_by_the_code() -> None:
+    """A setting exists because a line of code reads it: ``settings.<name>`` appears."""
+    root = Path(__file__).resolve().parents[2]
+    sources = [path for folder in ("api", "worker", "shared", "cli") for path in
+               (root / folder).rglob("*.py") if path.name != "settings.py"]  # fmt: skip
+    code = "".join(path.read_text() for path in sources)
+    unread = [name for name in Settings.model_fields if f".{name}" not in code]
+    assert unread == []
+
+
+def test_the_default_visibility_timeout_outlasts_the_largest_job() -> None:
+    check_visibility_timeout(Settings())
+    assert Settings().visibility_timeout_s > longest_hard_time_limit_s()
+    with pytest.raises(SettingsError, match="STYLIZE_VISIBILITY_TIMEOUT_S=3600 is shorter"):
+        check_visibility_timeout(Settings(visibility_timeout_s=3600))
+
+
+def test_the_worker_refuses_a_short_visibility_timeout_in_one_line() -> None:
+    result = run_stylize("worker", STYLIZE_VISIBILITY_TIMEOUT_S="3600")
+    assert_one_line_naming(result, "STYLIZE_VISIBILITY_TIMEOUT_S")
+    assert f"at least {int(longest_hard_time_limit_s()) + 1}" in result.stderr
 
 
 def test_config_masks_secrets() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from moto.server import ThreadedMotoServer
 
 from shared.settings import Settings
 from shared.storage import ObjectNotFound, Storage, StorageError, open_storage
+from shared.storage.keys import content_key, preview_key, result_key, style_key
 from shared.storage.local import LocalStorage
 from shared.storage.s3 import S3Storage
 
@@ -121,3 +123,13 @@ def test_s3_ping_is_false_for_missing_bucket_or_endpoint(s3_endpoint: str) -> No
 def test_open_storage_picks_local_for_file_urls(tmp_path: Path) -> None:
     backend = open_storage(Settings(storage_url=f"file://{tmp_path}/files"))
     assert isinstance(backend, LocalStorage) and backend.root == tmp_path / "files"
+
+
+def test_job_object_keys() -> None:
+    job_id = uuid.UUID(int=7)
+    assert content_key(job_id, "jpg") == f"jobs/{job_id}/content.jpg"
+    assert style_key(job_id, 2, "webp") == f"jobs/{job_id}/style-2.webp"
+    assert preview_key(job_id, "png") == f"jobs/{job_id}/preview.png"
+    assert result_key(str(job_id), "jpg") == f"jobs/{job_id}/result.jpg"
+    with pytest.raises(StorageError):
+        result_key(job_id, "png/../../x")

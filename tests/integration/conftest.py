@@ -6,30 +6,27 @@ worker is a separate ``stylize worker`` process on the CPU with the real hed wei
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import psycopg
 import pytest
 import redis
 from flask import Flask
-from PIL import Image
 
 from api import create_app
+from bench.worker_process import WorkerStartError, start_worker_process
+from migrations import upgrade
 from shared.api_keys import create_key
-from shared.db.migrate import upgrade
 from shared.db.session import session_factory
 from shared.settings import Settings
-from worker.worker_process import WorkerStartError, start_worker_process
+from tests.support import postgres_database
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/13"
 WORKER_START_TIMEOUT_S = 300
 
@@ -56,35 +53,6 @@ class Stack:
         pytest.fail(f"job {job_id} never reached {statuses}; worker log:\n{tail}")
 
 
-def image_bytes(width: int, height: int, seed: int) -> bytes:
-    """A small random-texture PNG."""
-    rng = np.random.default_rng(seed)
-    pixels = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def create_database(kind: str, tmp: Path) -> tuple[str, str | None]:
-    """A fresh migrated database URL (and the PostgreSQL database name to drop later)."""
-    if kind == "sqlite":
-        url = f"sqlite:///{tmp / 'stylize.db'}"
-        upgrade(url)
-        return url, None
-    name = f"stylize_it_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    upgrade(url)
-    return url, name
-
-
-def drop_database(name: str) -> None:
-    """Drop a PostgreSQL database made by :func:`create_database`."""
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     """Start ``stylize worker``; fail the test with its log if it does not become ready."""
     try:
@@ -99,7 +67,18 @@ def stack(
 ) -> Iterator[Stack]:
     """A migrated database, storage, Redis, a running worker and an API client with a key."""
     tmp = tmp_path_factory.mktemp(f"stack-{request.param}")
-    database_url, pg_name = create_database(request.param, tmp)
+    with ExitStack() as cleanup:
+        if request.param == "sqlite":
+            database_url = f"sqlite:///{tmp / 'stylize.db'}"
+        else:
+            database_url = cleanup.enter_context(postgres_database("stylize_it"))
+            cleanup.callback(session_factory.cache_clear)  # before the drop: callbacks run LIFO
+        upgrade(database_url)
+        yield from running_stack(database_url, tmp)
+
+
+def running_stack(database_url: str, tmp: Path) -> Iterator[Stack]:
+    """Start a worker on ``database_url`` and a private queue; stop it and clear the queue after."""
     queue = f"gpu-test-{uuid.uuid4().hex[:8]}"
     overrides = {
         "STYLIZE_DATABASE_URL": database_url,
@@ -129,6 +108,3 @@ def stack(
         except subprocess.TimeoutExpired:
             worker.kill()
         redis.Redis.from_url(REDIS_URL).delete(queue)
-        if pg_name:
-            session_factory.cache_clear()
-            drop_database(pg_name)

@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 from werkzeug.serving import make_server
 
-from tests.integration.conftest import Stack, image_bytes
+from tests.integration.conftest import Stack
+from tests.support import noise_png
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -35,8 +36,8 @@ def stylize(*args: str) -> subprocess.CompletedProcess[str]:
 def test_submit_wait_download_and_jobs_commands(stack: Stack, api_url: str, tmp_path: Path) -> None:
     key = stack.headers["Authorization"].removeprefix("Bearer ")
     content, style = tmp_path / "c.png", tmp_path / "s.png"
-    content.write_bytes(image_bytes(36, 24, 7))
-    style.write_bytes(image_bytes(24, 24, 8))
+    content.write_bytes(noise_png(36, 24, 7))
+    style.write_bytes(noise_png(24, 24, 8))
     out = tmp_path / "out.jpg"
     auth = ["--url", api_url, "--key", key]
     done = stylize(

@@ -9,8 +9,8 @@ import time
 import pytest
 from PIL import Image
 
-from tests.integration.conftest import Stack, image_bytes
-from tests.support import wait_until
+from tests.integration.conftest import Stack
+from tests.support import noise_png, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -21,8 +21,8 @@ def submit(stack: Stack, params: dict, width: int = 48, height: int = 32) -> dic
         "/v1/jobs",
         headers=stack.headers,
         data={
-            "content": (io.BytesIO(image_bytes(width, height, 1)), "content.png"),
-            "style": (io.BytesIO(image_bytes(40, 40, 2)), "style.png"),
+            "content": (io.BytesIO(noise_png(width, height, 1)), "content.png"),
+            "style": (io.BytesIO(noise_png(40, 40, 2)), "style.png"),
             "params": json.dumps(params),
         },
         content_type="multipart/form-data",

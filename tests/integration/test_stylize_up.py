@@ -12,8 +12,7 @@ import pytest
 import requests
 
 from cli.embedded_redis import free_port, redis_answers
-from tests.integration.conftest import image_bytes
-from tests.support import HTTP_TIMEOUT_S, wait_until
+from tests.support import HTTP_TIMEOUT_S, noise_png, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -74,8 +73,8 @@ def test_up_runs_a_job_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
             f"{base}/v1/jobs",
             headers=headers,
             files=[
-                ("content", ("c.png", image_bytes(40, 24, 5))),
-                ("style", ("s.png", image_bytes(32, 32, 6))),
+                ("content", ("c.png", noise_png(40, 24, 5))),
+                ("style", ("s.png", noise_png(32, 32, 6))),
             ],
             data={"iterations": "4", "max_size": "40"},
             timeout=HTTP_TIMEOUT_S,

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from worker.engine import Progress
-from worker.progress_reporter import ProgressReporter, progress_event
+from shared.job_events import progress_event
+from worker.engine import Progress, Stop
+from worker.progress_reporter import ProgressReporter
 
 LOSSES = {"content": 1.0, "style": 2.0, "tv": 0.5, "total": 3.5}
 
@@ -48,7 +49,7 @@ def make_reporter(channel: RecordingChannel, clock: Clock, deadline: float = 1e9
 
 
 def test_progress_event_has_percent_and_eta() -> None:
-    event = progress_event(Progress(iteration=25, total=100, losses=LOSSES, ms_per_iter=200.0))
+    event = progress_event(iteration=25, total=100, losses=LOSSES, ms_per_iter=200.0)
     assert event["type"] == "progress"
     assert event["percent"] == 25.0
     assert event["eta_s"] == pytest.approx(15.0)
@@ -68,8 +69,7 @@ def test_every_iteration_is_published_but_db_writes_are_throttled() -> None:
 def test_cancel_flag_stops_the_loop() -> None:
     channel, clock = RecordingChannel(cancel=True), Clock()
     reporter, _ = make_reporter(channel, clock)
-    assert reporter(Progress(3, 10, LOSSES, 100.0)) == "stop"
-    assert reporter.stop_reason == "canceled"
+    assert reporter(Progress(3, 10, LOSSES, 100.0)) is Stop.CANCELED
 
 
 def test_deadline_stops_the_loop() -> None:
@@ -78,5 +78,4 @@ def test_deadline_stops_the_loop() -> None:
     clock.now = 4.0
     assert reporter(Progress(1, 10, LOSSES, 100.0)) is None
     clock.now = 6.0
-    assert reporter(Progress(2, 10, LOSSES, 100.0)) == "stop"
-    assert reporter.stop_reason == "time_limit"
+    assert reporter(Progress(2, 10, LOSSES, 100.0)) is Stop.TIME_LIMIT

@@ -1,22 +1,32 @@
 """The style-transfer engine: VGG16 features, Gatys losses, one compiled step, L-BFGS or Adam.
 
-``StyleEngine``, ``EngineResult`` and ``Progress`` are imported on first use, so that reading
-weights metadata or catching the errors does not pay for importing TensorFlow.
+``StyleEngine`` is imported on first use, so that the hook types, reading weights metadata or
+catching the errors does not pay for importing Keras and TensorFlow.
 """
 
 from typing import TYPE_CHECKING, Any
 
 from worker.engine.errors import EngineInputError, WeightsError
+from worker.engine.hooks import EngineResult, PreviewHook, Progress, ProgressHook, Stop
 
 if TYPE_CHECKING:
-    from worker.engine.engine import EngineResult, Progress, StyleEngine
+    from worker.engine.style_engine import StyleEngine
 
-__all__ = ["EngineInputError", "EngineResult", "Progress", "StyleEngine", "WeightsError"]
+__all__ = [
+    "EngineInputError",
+    "EngineResult",
+    "PreviewHook",
+    "Progress",
+    "ProgressHook",
+    "Stop",
+    "StyleEngine",
+    "WeightsError",
+]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("EngineResult", "Progress", "StyleEngine"):
-        from worker.engine import engine
+    if name == "StyleEngine":
+        from worker.engine.style_engine import StyleEngine
 
-        return getattr(engine, name)
+        return StyleEngine
     raise AttributeError(f"module 'worker.engine' has no attribute {name!r}")

@@ -15,6 +15,7 @@ from keras import ops
 from scipy.optimize import Bounds, minimize
 
 from worker.engine.backend import Backend, ValueAndGrad
+from worker.engine.hooks import Stop
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPSILON = 1e-8
@@ -23,19 +24,19 @@ LBFGS_HISTORY = 10  # 2 x 10 float64 copies of the image
 # Losses as the step returns them: (total, auxiliary parts), still backend tensors.
 Losses = tuple[Any, Any]
 # Called after every iteration with the losses at the iterate and a way to get that image
-# as (1, H, W, 3) float32; returns True to stop.
-Hook = Callable[[Losses, Callable[[], np.ndarray]], bool]
+# as (1, H, W, 3) float32; returns a Stop to end the loop there, else None.
+Hook = Callable[[Losses, Callable[[], np.ndarray]], Stop | None]
 
 
 @dataclass
 class LevelResult:
-    """Where one pyramid level ended: the image (1, H, W, 3) float32 and the losses."""
+    """Where one pyramid level ended: the image (1, H, W, 3) float32, the losses, the Stop."""
 
     image: np.ndarray
     losses: Losses
     initial_losses: Losses
     iterations: int
-    stopped: bool
+    stopped: Stop | None
 
 
 class CompiledStep:
@@ -83,7 +84,7 @@ def run_lbfgs(
 ) -> LevelResult:  # fmt: skip
     """Up to ``iterations`` L-BFGS-B iterations from ``image`` (float64 round trip per call)."""
     shape = image.shape
-    seen: dict[str, Any] = {"iterations": 0, "stopped": False}
+    seen: dict[str, Any] = {"iterations": 0, "stopped": None}
 
     def value_and_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
         total, parts, grad = step(state, x.reshape(shape).astype(np.float32), targets, weights)
@@ -94,12 +95,13 @@ def run_lbfgs(
     def callback(intermediate_result: Any) -> None:
         # The last evaluation was at this iterate, so seen["losses"] are its losses.
         seen["iterations"] += 1
-        if hook(seen["losses"], lambda: intermediate_result.x.reshape(shape).astype(np.float32)):
-            seen["stopped"] = True
+        stop = hook(seen["losses"], lambda: intermediate_result.x.reshape(shape).astype(np.float32))
+        if stop is not None:
+            seen["stopped"] = stop
             raise StopIteration
 
     x = image.astype(np.float64).ravel()
-    while not seen["stopped"] and seen["iterations"] < iterations:
+    while seen["stopped"] is None and seen["iterations"] < iterations:
         # L-BFGS-B may end early (a line search failing on float32 noise): restart it from
         # where it got to with a fresh history, unless it made no progress at all.
         before = seen["iterations"]
@@ -140,7 +142,8 @@ def run_adam(
         total, parts, x, m, v, t = step(state, x, m, v, t, targets, weights, lr)
         losses = (total, parts)
         initial = initial or losses
-        if hook(losses, lambda x=x: ops.convert_to_numpy(x)):
-            return LevelResult(ops.convert_to_numpy(x), losses, initial, done, stopped=True)
+        stop = hook(losses, lambda x=x: ops.convert_to_numpy(x))
+        if stop is not None:
+            return LevelResult(ops.convert_to_numpy(x), losses, initial, done, stopped=stop)
     assert initial is not None
-    return LevelResult(ops.convert_to_numpy(x), losses, initial, iterations, stopped=False)
+    return LevelResult(ops.convert_to_numpy(x), losses, initial, iterations, stopped=None)

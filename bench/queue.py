@@ -19,16 +19,17 @@ import numpy as np
 from PIL import Image
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.worker_process import start_worker_process
+from migrations import upgrade
 from shared.api_keys import create_key
 from shared.db import job_store
-from shared.db.job import Job, JobStatus
-from shared.db.migrate import upgrade
+from shared.db.job import JobStatus
 from shared.db.session import session_factory
 from shared.params import JobParams
 from shared.progress_channel import ProgressChannel
 from shared.settings import Settings, get_settings
+from worker.engine import Progress
 from worker.progress_reporter import ProgressReporter
-from worker.worker_process import start_worker_process
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -134,7 +135,7 @@ def wait_until_finished(sessions: sessionmaker[Session], job_id: uuid.UUID) -> f
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         with sessions() as session:
-            job = session.get(Job, job_id)
+            job = job_store.get_job(session, job_id)
             if job is not None and JobStatus(job.status).terminal:
                 if job.started_at is None:
                     raise RuntimeError(f"job {job_id} ended {job.status} without running")
@@ -146,9 +147,9 @@ def wait_until_finished(sessions: sessionmaker[Session], job_id: uuid.UUID) -> f
 def measure_progress(settings: Settings, size: int, iterations: int, rounds: int) -> ProgressReport:
     """The engine at ``size`` px with and without the real reporter, alternated per round."""
     from shared.images import read_image
-    from worker.warm_engine import warm_engine
+    from worker.engine import StyleEngine
 
-    engine = warm_engine()
+    engine = StyleEngine.load()
     content = read_image(str(EXAMPLES / "content-chelsea.jpg"))
     style = read_image(str(EXAMPLES / "style-hubble.jpg"))
     params = JobParams(max_size=size, iterations=iterations, preview_every=0)
@@ -182,26 +183,24 @@ def measure_progress(settings: Settings, size: int, iterations: int, rounds: int
 
 
 def running_job(sessions: sessionmaker[Session], params: JobParams) -> uuid.UUID:
-    """A real job row in ``running`` state for the reporter to update."""
+    """A real job row in ``running`` state for the reporter to update (its inputs are unused)."""
     with sessions() as session:
         key, _ = create_key(session, "bench-progress")
-        job = Job(
+        job = job_store.create_job(
+            session,
+            job_id=uuid.uuid4(),
             owner_id=key.id,
-            params=params.model_dump(mode="json"),
+            params=params,
             content_key="bench/content.png",
             style_keys=["bench/style.png"],
-            total_iterations=params.iterations,
+            max_attempts=get_settings().job_max_attempts,
         )
-        session.add(job)
-        session.commit()
         job_store.claim_job(session, job.id, "bench")
         return job.id
 
 
 def time_reporter_call(reporter: ProgressReporter, calls: int) -> float:
     """Mean microseconds of one reporter call (Redis round trip + the DB write it may do)."""
-    from worker.engine import Progress
-
     losses = {"content": 1.0, "style": 2.0, "tv": 0.1, "total": 3.1}
     started = time.perf_counter()
     for n in range(1, calls + 1):

@@ -17,11 +17,11 @@ import numpy as np
 
 from shared.images import read_image
 from shared.params import JobParams
-from worker.engine import Progress, StyleEngine
+from worker.engine import Progress, Stop, StyleEngine
 from worker.engine.imaging import fit_size, resize
 from worker.engine.losses import gram_matrix, objective
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @dataclass
@@ -89,10 +89,10 @@ def engine_trace(
     trace = Trace([], [])
     started = time.perf_counter()
 
-    def on_progress(progress: Progress) -> str | None:
+    def on_progress(progress: Progress) -> Stop | None:
         trace.seconds.append(time.perf_counter() - started)
         trace.losses.append(progress.losses["total"])
-        return "stop" if progress.losses["total"] <= target else None
+        return Stop.CANCELED if progress.losses["total"] <= target else None  # target reached
 
     engine.run(content, [style], params, on_progress=on_progress)
     return trace

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -15,6 +14,7 @@ from keras import ops
 from shared.params import JobParams
 from worker.engine import imaging
 from worker.engine.backend import get_backend
+from worker.engine.hooks import EngineResult, PreviewHook, Progress, ProgressHook, Stop
 from worker.engine.inputs import check_job
 from worker.engine.losses import gram_matrix, objective
 from worker.engine.optimize import (
@@ -30,35 +30,6 @@ from worker.engine.vgg import build_vgg16, feature_model
 from worker.engine.weights import read_conv_weights, resolve_source
 
 
-@dataclass(frozen=True)
-class Progress:
-    """One iteration's report; ``iteration`` is 1-based and counts across pyramid levels."""
-
-    iteration: int
-    total: int
-    losses: dict[str, float]
-    ms_per_iter: float
-
-
-@dataclass(frozen=True)
-class EngineResult:
-    """The picture and how it was made."""
-
-    image: np.ndarray
-    iterations: int
-    total_iterations: int
-    seconds: float
-    ms_per_iter: float
-    losses: dict[str, float]
-    initial_losses: dict[str, float]
-    weights_source: str
-    stopped: bool
-
-
-ProgressCallback = Callable[[Progress], str | None]
-PreviewCallback = Callable[[int, np.ndarray], None]
-
-
 def loss_dict(losses: Losses) -> dict[str, float]:
     """The step's (total, [content, style, tv]) as floats by kind."""
     total, parts = losses
@@ -66,15 +37,18 @@ def loss_dict(losses: Losses) -> dict[str, float]:
     return {"content": content, "style": style, "tv": tv, "total": float(total)}
 
 
-class Reporter:
-    """The optimiser's hook: counts iterations across levels, reports progress and previews."""
+class IterationHook:
+    """The optimiser's hook: counts iterations across levels, calls the caller's hooks.
+
+    The progress hook's Stop goes back to the loop, which ends there.
+    """
 
     def __init__(
         self,
         total: int,
         preview_every: int,
-        on_progress: ProgressCallback | None,
-        on_preview: PreviewCallback | None,
+        on_progress: ProgressHook | None,
+        on_preview: PreviewHook | None,
     ) -> None:
         self.total, self.preview_every = total, preview_every
         self.on_progress, self.on_preview = on_progress, on_preview
@@ -82,14 +56,14 @@ class Reporter:
         self.done = 0
         self.last_tick = time.perf_counter()
 
-    def __call__(self, losses: Losses, get_image: Callable[[], np.ndarray]) -> bool:
-        """Called after each iteration; True when the progress callback said "stop"."""
+    def __call__(self, losses: Losses, get_image: Callable[[], np.ndarray]) -> Stop | None:
+        """Called after each iteration; the progress hook's Stop, if it returned one."""
         self.done += 1
-        verdict = None
+        stop = None
         if self.on_progress is not None:
             values = loss_dict(losses)  # waits for the step: time it after this
             ms = (time.perf_counter() - self.last_tick) * 1e3
-            verdict = self.on_progress(Progress(self.done, self.total, values, ms))
+            stop = self.on_progress(Progress(self.done, self.total, values, ms))
         if (
             self.on_preview is not None
             and self.preview_every
@@ -97,7 +71,7 @@ class Reporter:
         ):
             self.on_preview(self.done, imaging.to_uint8(self.finish(get_image()[0])))
         self.last_tick = time.perf_counter()
-        return verdict == "stop"
+        return stop
 
 
 class StyleEngine:
@@ -138,10 +112,13 @@ class StyleEngine:
         content: np.ndarray,
         styles: list[np.ndarray],
         params: JobParams,
-        on_progress: ProgressCallback | None = None,
-        on_preview: PreviewCallback | None = None,
+        on_progress: ProgressHook | None = None,
+        on_preview: PreviewHook | None = None,
     ) -> EngineResult:
-        """Stylise ``content`` (RGB uint8) with ``styles``; EngineInputError for bad input."""
+        """Stylise ``content`` (RGB uint8) with ``styles``; EngineInputError for bad input.
+
+        ``on_progress`` runs after every iteration and may return a Stop to end the run there.
+        """
         started = time.perf_counter()
         content, styles, params = check_job(content, styles, params)
         longest = min(params.max_size, max(content.shape[:2]))
@@ -153,7 +130,7 @@ class StyleEngine:
         weights = ops.convert_to_tensor(
             np.array([params.content_weight, params.style_weight, params.tv_weight], np.float32)
         )
-        reporter = Reporter(params.iterations, params.preview_every, on_progress, on_preview)
+        hook = IterationHook(params.iterations, params.preview_every, on_progress, on_preview)
         level: LevelResult | None = None
         initial: dict[str, float] = {}
         for size, budget in zip(sizes, budgets, strict=True):
@@ -166,27 +143,26 @@ class StyleEngine:
             else:
                 image = imaging.resize(level.image[0], size)
 
-            reporter.finish = functools.partial(self._finish, content=content_l, params=params)
+            hook.finish = functools.partial(self._finish, content=content_l, params=params)
             if params.optimizer == "adam":
                 level = run_adam(
-                    step, state, image[None], targets, weights, budget, params.learning_rate,
-                    reporter,
+                    step, state, image[None], targets, weights, budget, params.learning_rate, hook,
                 )  # fmt: skip
             else:
-                level = run_lbfgs(step, state, image[None], targets, weights, budget, reporter)
+                level = run_lbfgs(step, state, image[None], targets, weights, budget, hook)
             initial = initial or loss_dict(level.initial_losses)
-            if level.stopped:
+            if level.stopped is not None:
                 break
 
         assert level is not None
-        final = imaging.to_uint8(reporter.finish(level.image[0]))
+        final = imaging.to_uint8(hook.finish(level.image[0]))
         seconds = time.perf_counter() - started
         return EngineResult(
             image=final,
-            iterations=reporter.done,
+            iterations=hook.done,
             total_iterations=params.iterations,
             seconds=seconds,
-            ms_per_iter=seconds * 1e3 / max(reporter.done, 1),
+            ms_per_iter=seconds * 1e3 / max(hook.done, 1),
             losses=loss_dict(level.losses),
             initial_losses=initial,
             weights_source=self.weights_source,

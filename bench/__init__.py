@@ -1,0 +1,1 @@
+"""Benchmarks (``stylize bench``) and their harness; production packages never import this."""

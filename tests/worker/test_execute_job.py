@@ -1,0 +1,195 @@
+"""execute_job, one test per outcome: real SQLite, local storage, a recording channel, and the
+engine with random weights (asked for by name: the pictures do not matter, the plumbing does)."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from shared.api_keys import create_key
+from shared.db import job_store
+from shared.db.job import Job, JobStatus
+from shared.db.session import session_factory
+from shared.params import JobParams
+from shared.settings import Settings
+from shared.storage.keys import content_key, preview_key, result_key, style_key
+from shared.storage.local import LocalStorage
+from tests.support import RecordingChannel, noise_png, png_bytes
+from worker.engine import StyleEngine
+from worker.job_context import JobContext
+from worker.tasks import execute_job
+
+
+@pytest.fixture(scope="module")
+def engine() -> StyleEngine:
+    return StyleEngine.load("random")
+
+
+@pytest.fixture
+def channel() -> RecordingChannel:
+    return RecordingChannel()
+
+
+@pytest.fixture
+def ctx(
+    sqlite_url: str, storage: LocalStorage, channel: RecordingChannel, engine: StyleEngine
+) -> JobContext:
+    """The worker's context as production builds it, but with the test's parts."""
+    return JobContext(
+        settings=Settings(database_url=sqlite_url, storage_url=f"file://{storage.root}"),
+        sessions=session_factory(sqlite_url),
+        storage=storage,
+        channel=channel,  # type: ignore[arg-type]  # records instead of talking to Redis
+        engine=engine,
+        worker="test-worker",
+    )
+
+
+def queued_job(
+    ctx: JobContext,
+    content: bytes | None = None,
+    styles: list[bytes] | None = None,
+    **params: object,
+) -> uuid.UUID:
+    """Store the inputs and write a queued row, as the API does; return the job id."""
+    job_id = uuid.uuid4()
+    content_data = noise_png(36, 24, 1) if content is None else content
+    style_data = [noise_png(24, 24, 2)] if styles is None else styles
+    keys = [content_key(job_id, "png")] + [
+        style_key(job_id, n, "png") for n in range(1, len(style_data) + 1)
+    ]
+    for key, data in zip(keys, [content_data, *style_data], strict=True):
+        ctx.storage.put(key, data)
+    with ctx.sessions() as session:
+        owner, _ = create_key(session, "worker-tests")
+        job_store.create_job(
+            session,
+            job_id=job_id,
+            owner_id=owner.id,
+            params=JobParams(**{"max_size": 36, "iterations": 3, "preview_every": 0, **params}),
+            content_key=keys[0],
+            style_keys=keys[1:],
+            max_attempts=3,
+        )
+    return job_id
+
+
+def row(ctx: JobContext, job_id: uuid.UUID) -> Job:
+    with ctx.sessions() as session:
+        job = job_store.get_job(session, job_id)
+        assert job is not None
+        return job
+
+
+def statuses(channel: RecordingChannel) -> list[str]:
+    return [event["status"] for event in channel.of_type("status")]
+
+
+def assert_failed(ctx: JobContext, channel: RecordingChannel, job_id: uuid.UUID, code: str) -> Job:
+    """The row and the last status event both say failed with ``code``; nothing was stored."""
+    job = row(ctx, job_id)
+    assert (job.status, job.error_code) == ("failed", code)
+    assert channel.of_type("status")[-1]["error"] == {"code": code, "message": job.error_message}
+    assert job.result_key is None
+    return job
+
+
+def test_succeeded_stores_the_result_and_reports_every_step(
+    ctx: JobContext, channel: RecordingChannel, tmp_path: Path
+) -> None:
+    job_id = queued_job(ctx, output_format="jpeg", preview_every=2)
+    assert execute_job(job_id, ctx) == "succeeded"
+    job = row(ctx, job_id)
+    assert job.status == "succeeded" and job.worker == "test-worker" and job.attempts == 1
+    assert job.result_key == result_key(job_id, "jpg")
+    with Image.open(ctx.storage.root / job.result_key) as picture:
+        assert (picture.format, picture.size) == ("JPEG", (36, 24))
+    assert job.preview_key == preview_key(job_id, "png") and ctx.storage.exists(job.preview_key)
+    assert job.iteration == job.metrics["iterations"] == 3
+    assert job.metrics["worker"] == "test-worker" and job.weights_source == "random"
+    assert statuses(channel) == ["running", "succeeded"]
+    assert [event["iteration"] for event in channel.of_type("progress")] == [1, 2, 3]
+    assert channel.of_type("progress")[-1]["percent"] == 100.0
+    assert channel.of_type("preview") == [{"type": "preview", "iteration": 2}]
+
+
+def test_a_duplicate_delivery_is_skipped(ctx: JobContext, channel: RecordingChannel) -> None:
+    job_id = queued_job(ctx)
+    assert execute_job(job_id, ctx) == "succeeded"
+    finished = row(ctx, job_id)
+    published = len(channel.events)
+    assert execute_job(job_id, ctx) == "skipped"
+    again = row(ctx, job_id)
+    assert (again.status, again.attempts, again.finished_at) == (
+        "succeeded",
+        1,
+        finished.finished_at,
+    )
+    assert len(channel.events) == published, "a skipped delivery announces nothing"
+
+
+def test_a_missing_input_fails_input_missing(ctx: JobContext, channel: RecordingChannel) -> None:
+    job_id = queued_job(ctx)
+    ctx.storage.delete(content_key(job_id, "png"))
+    assert execute_job(job_id, ctx) == "failed"
+    job = assert_failed(ctx, channel, job_id, "input_missing")
+    assert "content image is no longer in storage" in job.error_message
+    assert statuses(channel) == ["running", "failed"]
+
+
+@pytest.mark.parametrize(
+    ("inputs", "params", "message"),
+    [
+        ({"styles": [b"not an image"]}, {}, "style[1]: not an image"),
+        ({"content": png_bytes(fmt="JPEG")[:-200]}, {}, "content: the image file is truncated"),
+        ({}, {"style_blend": [1.0, 2.0]}, "style_blend has 2 weight(s) for 1 style image(s)"),
+    ],
+    ids=["undecodable style", "truncated content", "refused by the engine"],
+)
+def test_bad_input_fails_bad_input(
+    ctx: JobContext, channel: RecordingChannel, inputs: dict, params: dict, message: str
+) -> None:
+    job_id = queued_job(ctx, **inputs, **params)
+    assert execute_job(job_id, ctx) == "failed"
+    assert message in assert_failed(ctx, channel, job_id, "bad_input").error_message
+
+
+def test_past_the_deadline_fails_time_limit(ctx: JobContext, channel: RecordingChannel) -> None:
+    hours_pass = itertools.count(start=0, step=3600)  # each reading of the clock an hour later
+    late = JobContext(**{**ctx.__dict__, "clock": lambda: float(next(hours_pass))})
+    job_id = queued_job(ctx, iterations=50)
+    assert execute_job(job_id, late) == "failed"
+    job = assert_failed(ctx, channel, job_id, "time_limit")
+    assert "after 1 iterations" in job.error_message
+    assert [event["iteration"] for event in channel.of_type("progress")] == [1]
+
+
+def test_a_cancel_stops_within_one_iteration(ctx: JobContext, channel: RecordingChannel) -> None:
+    job_id = queued_job(ctx, iterations=50)
+    channel.cancel = True  # what the API's cancel sets in Redis, read back by each publish
+    assert execute_job(job_id, ctx) == "canceled"
+    job = row(ctx, job_id)
+    assert job.status == "canceled" and job.metrics["iterations"] == 1
+    assert job.result_key is None and job.error_code is None
+    assert statuses(channel) == ["running", "canceled"]
+
+
+def test_an_unexpected_error_fails_internal_error(
+    ctx: JobContext, channel: RecordingChannel, storage: LocalStorage
+) -> None:
+    class BrokenDisk(LocalStorage):
+        def put(self, key: str, data: bytes) -> None:
+            if "/result." in key:
+                raise RuntimeError("disk on fire")
+            super().put(key, data)
+
+    broken = JobContext(**{**ctx.__dict__, "storage": BrokenDisk(storage.root)})
+    job_id = queued_job(ctx)
+    assert execute_job(job_id, broken) == "failed"
+    job = assert_failed(ctx, channel, job_id, "internal_error")
+    assert "disk on fire" not in job.error_message and "submit the job again" in job.error_message
+    assert row(ctx, job_id).status == JobStatus.FAILED

@@ -1,0 +1,74 @@
+"""What every job of a worker process shares, built once as the process starts."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.db.session import session_factory
+from shared.progress_channel import ProgressChannel
+from shared.settings import Settings, get_settings
+from shared.storage import Storage, open_storage
+
+if TYPE_CHECKING:
+    from worker.engine import StyleEngine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """The settings, session factory, storage, Redis channel and warm engine jobs run with.
+
+    ``worker`` is the name recorded on the jobs; ``clock`` times their deadlines.
+    """
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    storage: Storage
+    channel: ProgressChannel
+    engine: StyleEngine
+    worker: str = field(default_factory=socket.gethostname)
+    clock: Callable[[], float] = time.monotonic
+
+
+def load_context() -> JobContext:
+    """Open the configured database, storage and Redis, and load VGG16 (logged)."""
+    from worker.engine import StyleEngine
+
+    settings = get_settings()
+    started = time.perf_counter()
+    engine = StyleEngine.load()
+    log.info("VGG16 loaded from %s in %.1f s", engine.weights_source, time.perf_counter() - started)
+    return JobContext(
+        settings=settings,
+        sessions=session_factory(settings.database_url),
+        storage=open_storage(settings),
+        channel=ProgressChannel.from_url(settings.broker_url),
+        engine=engine,
+    )
+
+
+_lock = threading.Lock()
+_context: JobContext | None = None
+
+
+def process_context() -> JobContext:
+    """This process's context, built on the first call (the worker's start makes that call)."""
+    global _context
+    with _lock:
+        if _context is None:
+            _context = load_context()
+        return _context
+
+
+def preload(**_: object) -> None:
+    """Signal handler: build the context as the worker (process) starts, not on the first job."""
+    process_context()
