@@ -1,4 +1,4 @@
-"""Alembic environment: the URL comes from the config set by shared.db.migrate."""
+"""Alembic environment: the URL comes from the config that migrations.alembic_config sets."""
 
 from __future__ import annotations
 
