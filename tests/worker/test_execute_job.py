@@ -3,6 +3,7 @@ engine with random weights (asked for by name: the pictures do not matter, the p
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import uuid
 from pathlib import Path
@@ -160,7 +161,7 @@ def test_bad_input_fails_bad_input(
 
 def test_past_the_deadline_fails_time_limit(ctx: JobContext, channel: RecordingChannel) -> None:
     hours_pass = itertools.count(start=0, step=3600)  # each reading of the clock an hour later
-    late = JobContext(**{**ctx.__dict__, "clock": lambda: float(next(hours_pass))})
+    late = dataclasses.replace(ctx, clock=lambda: float(next(hours_pass)))
     job_id = queued_job(ctx, iterations=50)
     assert execute_job(job_id, late) == "failed"
     job = assert_failed(ctx, channel, job_id, "time_limit")
@@ -187,7 +188,7 @@ def test_an_unexpected_error_fails_internal_error(
                 raise RuntimeError("disk on fire")
             super().put(key, data)
 
-    broken = JobContext(**{**ctx.__dict__, "storage": BrokenDisk(storage.root)})
+    broken = dataclasses.replace(ctx, storage=BrokenDisk(storage.root))
     job_id = queued_job(ctx)
     assert execute_job(job_id, broken) == "failed"
     job = assert_failed(ctx, channel, job_id, "internal_error")
