@@ -1,4 +1,4 @@
-"""Decoding and validating uploaded images, and encoding results."""
+"""Decoding and validating uploaded images; the output formats, and encoding results in them."""
 
 from __future__ import annotations
 

@@ -41,6 +41,7 @@ class JobStatus(enum.StrEnum):
 
 TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
 ACTIVE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
+_STATUS_SQL = ", ".join(f"'{status.value}'" for status in JobStatus)
 
 
 class FailureCode(enum.StrEnum):
@@ -59,8 +60,6 @@ class FailureCode(enum.StrEnum):
     TIME_LIMIT = "time_limit", "the job ran past its time limit; lower iterations or max_size"
     INTERNAL_ERROR = "internal_error", "the worker hit an unexpected error; submit the job again"
     ENQUEUE_FAILED = "enqueue_failed", "the job could not be queued (broker down); submit again"
-
-_STATUS_SQL = ", ".join(f"'{status.value}'" for status in JobStatus)
 
 
 class Job(Base):
