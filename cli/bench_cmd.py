@@ -55,3 +55,67 @@ def queue(jobs: int, size: int, iterations: int, rounds: int, as_json: bool) -> 
         for name, value in values.items():
             shown = f"{value:.4g}" if isinstance(value, float) else value
             click.echo(f"{section + '.' + name:34} {shown}")
+
+
+def parse_overrides(items: tuple[str, ...]) -> dict[str, object]:
+    """``NAME=VALUE`` job parameters; VALUE is JSON when it parses, else a string."""
+    overrides: dict[str, object] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{item!r}: use NAME=VALUE", param_hint="--param")
+        try:
+            overrides[name] = json.loads(raw)
+        except json.JSONDecodeError:
+            overrides[name] = raw
+    return overrides
+
+
+@bench.command("quality")
+@click.option("--size", "sizes", type=click.IntRange(32, 2048), multiple=True,
+              help="Longest side, px; repeat for several [default: 256 and 512].")  # fmt: skip
+@click.option("--pair", "pairs", type=click.Path(exists=True, dir_okay=False), nargs=2,
+              multiple=True, metavar="CONTENT STYLE",
+              help="A pair to add to the examples; repeat for more.")  # fmt: skip
+@click.option("--only", is_flag=True, help="Only the --pair pairs, not the examples.")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Job parameter to override, e.g. optimizer=adam.")  # fmt: skip
+@click.option("--sheet-dir", default="var/bench", show_default=True,
+              type=click.Path(file_okay=False), help="Where quality-<size>.png goes.")  # fmt: skip
+@click.option("--weights", default=None, help="VGG16 weights (default: STYLIZE_VGG_WEIGHTS).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per pair.")
+def quality(sizes: tuple[int, ...], pairs: tuple[tuple[str, str], ...], only: bool,
+            params: tuple[str, ...], sheet_dir: str, weights: str | None,
+            as_json: bool) -> None:  # fmt: skip
+    """Per pair: seconds, iterations, style_ratio and content_ratio of the saved picture."""
+    from pathlib import Path
+
+    from pydantic import ValidationError
+
+    from bench.quality import example_pairs, run
+    from shared.params import JobParams
+    from worker.engine.errors import EngineInputError, WeightsError
+
+    overrides = parse_overrides(params)
+    try:
+        JobParams(**overrides)
+    except ValidationError as exc:
+        raise click.BadParameter(str(exc.errors()[0]["msg"]), param_hint="--param") from None
+    chosen = [(Path(c), Path(s)) for c, s in pairs]
+    if not only:
+        chosen = example_pairs() + chosen
+    if not chosen:
+        raise click.UsageError("--only needs at least one --pair CONTENT STYLE")
+    if not as_json:
+        click.echo(f"{'pair':44} {'size':>5} {'s':>7} {'iter':>5} {'style':>7} {'content':>8}")
+    try:
+        for row in run(chosen, sizes or (256, 512), overrides, Path(sheet_dir), weights):
+            if as_json:
+                click.echo(json.dumps(row.as_dict()))
+            else:
+                click.echo(f"{row.content + ' + ' + row.style:44} {row.size:5} "
+                           f"{row.seconds:7.1f} {row.iterations:5} {row.style_ratio:7.3f} "
+                           f"{row.content_ratio:8.3f}")  # fmt: skip
+    except (WeightsError, EngineInputError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"contact sheets: {sheet_dir}/quality-<size>.png", err=True)

@@ -100,6 +100,12 @@ def run_claimed_job(job: Job, ctx: JobContext) -> str:
             f"the job ran past its time limit after "
             f"{result.iterations} iterations; lower iterations or max_size",
         )
+    if not result.quality.style_arrived:
+        log.warning(
+            "job %s: the style loss fell by only %.0f%% (style_ratio %.3f); the picture may "
+            "look like the photo: a higher style_weight or another optimizer may help",
+            job.id, 100 * result.quality.style_drop, result.quality.style_ratio,
+        )  # fmt: skip
     output = OUTPUT_FORMATS[params.output_format]
     key = result_key(job.id, output.extension)
     ctx.storage.put(key, encode_image(result.image, output.name))
@@ -142,6 +148,7 @@ def result_metrics(result: EngineResult, worker: str) -> dict[str, object]:
         "worker": worker,
         "height": int(result.image.shape[0]),
         "width": int(result.image.shape[1]),
+        **result.quality.as_dict(),
     }
 
 

@@ -16,8 +16,9 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def sample(name: str, size: tuple[int, int] | None = None) -> np.ndarray:
-    """An examples/ picture as RGB uint8, resized to ``size`` = (h, w) when given."""
-    image = read_image(str(EXAMPLES / f"{name}.jpg"))
+    """An examples/ picture (``name`` without .jpg, or with its extension) as RGB uint8, resized
+    to ``size`` = (h, w) when given."""
+    image = read_image(str(EXAMPLES / (name if "." in name else f"{name}.jpg")))
     return image if size is None else to_uint8(resize(image, size))
 
 

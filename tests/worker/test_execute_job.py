@@ -194,3 +194,27 @@ def test_an_unexpected_error_fails_internal_error(
     job = assert_failed(ctx, channel, job_id, "internal_error")
     assert "disk on fire" not in job.error_message and "submit the job again" in job.error_message
     assert row(ctx, job_id).status == JobStatus.FAILED
+
+
+def test_a_style_that_did_not_arrive_is_reported_and_logged(
+    ctx: JobContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Adam with a step of a thousandth of a grey level: the picture stays the photo.
+    job_id = queued_job(ctx, optimizer="adam", learning_rate=0.001)
+    with caplog.at_level("WARNING", logger="worker.tasks"):
+        assert execute_job(job_id, ctx) == "succeeded"
+    metrics = row(ctx, job_id).metrics
+    assert metrics["style_drop"] < 0.5 and metrics["style_ratio"] > 0.5
+    assert 0 <= metrics["content_ratio"] < 0.05
+    assert any(f"job {job_id}: the style loss fell by only" in m for m in caplog.messages)
+
+
+def test_a_style_that_arrived_logs_no_warning(
+    ctx: JobContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Only the style term (the noise content would make smoothing win): its loss must fall.
+    job_id = queued_job(ctx, iterations=10, content_weight=0, tv_weight=0)
+    with caplog.at_level("WARNING", logger="worker.tasks"):
+        assert execute_job(job_id, ctx) == "succeeded"
+    assert row(ctx, job_id).metrics["style_drop"] >= 0.5
+    assert not [m for m in caplog.messages if "style loss fell by only" in m]

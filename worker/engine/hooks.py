@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -34,6 +34,31 @@ ProgressHook = Callable[[Progress], Stop | None]
 PreviewHook = Callable[[int, np.ndarray], None]  # (iteration, RGB uint8 image)
 
 
+# A job whose style loss fell by less than this share is reported as "style did not arrive".
+MIN_STYLE_DROP = 0.5
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Whether the style arrived in the saved picture; smaller ratios are closer.
+
+    Measured by ``worker.engine.quality`` with plain Gatys losses at the job's layers.
+    """
+
+    style_ratio: float  # style loss / the content image's style loss: 0 matched, 1 none arrived
+    content_ratio: float  # content loss / the style image's content loss: 0 kept, 1 lost
+    style_drop: float  # 1 - style loss / the starting image's style loss
+
+    @property
+    def style_arrived(self) -> bool:
+        """False when the style loss fell by less than MIN_STYLE_DROP."""
+        return self.style_drop >= MIN_STYLE_DROP
+
+    def as_dict(self) -> dict[str, float]:
+        """The three ratios rounded for metrics and reports."""
+        return {name: round(value, 4) for name, value in asdict(self).items()}
+
+
 @dataclass(frozen=True)
 class EngineResult:
     """The picture and how it was made; ``stopped`` is the hook's Stop if one ended the run."""
@@ -47,3 +72,4 @@ class EngineResult:
     initial_losses: dict[str, float]
     weights_source: str
     stopped: Stop | None
+    quality: Quality

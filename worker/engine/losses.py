@@ -37,7 +37,8 @@ def objective(outputs: Sequence, image, targets, weights, n_content: int):  # ty
 
     ``outputs``: feature maps, content layers first, then style layers.
     ``targets``: (content feature maps, style Gram matrices), computed once per job.
-    ``weights``: vector [content_weight, style_weight, tv_weight]; style layers weigh equally.
+    ``weights``: vector [content_weight, style_weight, tv_weight, ...] (further entries are
+    the optimiser's); style layers weigh equally.
     """
     content_targets, style_targets = targets
     content = sum(

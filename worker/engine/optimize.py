@@ -1,7 +1,8 @@
 """The optimisation loops: one compiled step per iteration, a hook after each, nothing else.
 
-L-BFGS is scipy's L-BFGS-B (box bounds keep pixels in [0, 255]) driven by the compiled
-value-and-gradient; Adam runs its whole update inside the compiled step.
+L-BFGS is scipy's L-BFGS-B without bounds, driven by the compiled value-and-gradient of the
+loss plus an out-of-range penalty (box bounds stall on high-contrast styles, see
+docs/engine.md); Adam runs its whole update, clip included, inside the compiled step.
 """
 
 from __future__ import annotations
@@ -12,14 +13,20 @@ from typing import Any
 
 import numpy as np
 from keras import ops
-from scipy.optimize import Bounds, minimize
+from scipy.optimize import minimize
 
+from shared.params import JobParams
 from worker.engine.backend import Backend, ValueAndGrad
 from worker.engine.hooks import Stop
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPSILON = 1e-8
 LBFGS_HISTORY = 10  # 2 x 10 float64 copies of the image
+# Weight of the mean squared distance of pixels outside [0, 255] in L-BFGS's objective, at
+# the default loss weights: keeps the optimum displayable (rms excess ~1-4 levels on
+# black-and-white styles) without the stall of box bounds; 10x stronger slowed the style
+# down on those styles (docs/engine.md). It grows with the content and style weights.
+RANGE_PENALTY_WEIGHT = 1.0
 
 # Losses as the step returns them: (total, auxiliary parts), still backend tensors.
 Losses = tuple[Any, Any]
@@ -55,9 +62,32 @@ class CompiledStep:
         return self._compiled(*args)
 
 
+def range_penalty_weight(params: JobParams) -> float:
+    """The out-of-range penalty's weight for a job: the pixel gradients grow with the content
+    and style weights, so the pull back into [0, 255] grows with them (never below the
+    default's)."""
+    defaults = JobParams()
+    return RANGE_PENALTY_WEIGHT * max(
+        1.0,
+        params.content_weight / defaults.content_weight,
+        params.style_weight / defaults.style_weight,
+    )
+
+
 def lbfgs_step(backend: Backend, value_and_grad: ValueAndGrad) -> CompiledStep:
-    """(state, image, targets, weights) -> (total, parts, gradient)."""
-    return CompiledStep(backend, value_and_grad)
+    """(state, image, targets, weights) -> (total + range penalty, parts, its gradient).
+
+    ``weights`` is [content, style, tv, range penalty] (see ``range_penalty_weight``).
+    """
+
+    def step(state: Any, image: Any, targets: Any, weights: Any) -> Any:
+        total, parts, grad = value_and_grad(state, image, targets, weights)
+        excess = ops.minimum(image, 0.0) + ops.maximum(image - 255.0, 0.0)
+        scale = weights[3] / ops.cast(ops.size(image), image.dtype)
+        penalty = scale * ops.sum(ops.square(excess))
+        return total + penalty, parts, grad + 2.0 * scale * excess
+
+    return CompiledStep(backend, step)
 
 
 def adam_step(backend: Backend, value_and_grad: ValueAndGrad) -> CompiledStep:
@@ -82,7 +112,11 @@ def run_lbfgs(
     step: CompiledStep, state: Any, image: np.ndarray, targets: Any, weights: Any,
     iterations: int, hook: Hook,
 ) -> LevelResult:  # fmt: skip
-    """Up to ``iterations`` L-BFGS-B iterations from ``image`` (float64 round trip per call)."""
+    """Up to ``iterations`` L-BFGS iterations from ``image`` (float64 round trip per call).
+
+    The iterate may leave [0, 255] a little (the step's penalty pulls it back); the caller
+    clips the picture it keeps, and previews are clipped too.
+    """
     shape = image.shape
     seen: dict[str, Any] = {"iterations": 0, "stopped": None}
 
@@ -110,7 +144,6 @@ def run_lbfgs(
             x,
             jac=True,
             method="L-BFGS-B",
-            bounds=Bounds(0.0, 255.0),
             callback=callback,
             options={"maxiter": iterations - before, "maxfun": 4 * (iterations - before) + 20,
                      "maxcor": LBFGS_HISTORY, "ftol": 0.0, "gtol": 0.0},

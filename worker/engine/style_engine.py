@@ -14,7 +14,7 @@ from keras import ops
 from shared.params import JobParams
 from worker.engine import imaging
 from worker.engine.backend import get_backend
-from worker.engine.hooks import EngineResult, PreviewHook, Progress, ProgressHook, Stop
+from worker.engine.hooks import EngineResult, PreviewHook, Progress, ProgressHook, Quality, Stop
 from worker.engine.inputs import check_job
 from worker.engine.losses import gram_matrix, objective
 from worker.engine.optimize import (
@@ -23,18 +23,24 @@ from worker.engine.optimize import (
     Losses,
     adam_step,
     lbfgs_step,
+    range_penalty_weight,
     run_adam,
     run_lbfgs,
 )
+from worker.engine.quality import measure
 from worker.engine.vgg import build_vgg16, feature_model
 from worker.engine.weights import read_conv_weights, resolve_source
 
 
 def loss_dict(losses: Losses) -> dict[str, float]:
-    """The step's (total, [content, style, tv]) as floats by kind."""
-    total, parts = losses
+    """The step's weighted [content, style, tv] as floats by kind, and their sum.
+
+    The sum leaves out L-BFGS's out-of-range penalty, so both optimisers report the same
+    objective.
+    """
+    _, parts = losses
     content, style, tv = (float(value) for value in np.asarray(parts))
-    return {"content": content, "style": style, "tv": tv, "total": float(total)}
+    return {"content": content, "style": style, "tv": tv, "total": content + style + tv}
 
 
 class IterationHook:
@@ -127,19 +133,19 @@ class StyleEngine:
         model = self._feature_model(params)
         step = self._step(params, model)
         state = self.backend.model_state(model)
-        weights = ops.convert_to_tensor(
-            np.array([params.content_weight, params.style_weight, params.tv_weight], np.float32)
-        )
+        weights = ops.convert_to_tensor(np.array(
+            [params.content_weight, params.style_weight, params.tv_weight,
+             range_penalty_weight(params)], np.float32,
+        ))  # fmt: skip
         hook = IterationHook(params.iterations, params.preview_every, on_progress, on_preview)
         level: LevelResult | None = None
         initial: dict[str, float] = {}
         for size, budget in zip(sizes, budgets, strict=True):
             content_l, styles_l = self._level_inputs(content, styles, params, size)
-            targets = self._targets(model, content_l, styles_l, params)
+            content_o, styles_o = self._optimised_space(content_l, styles_l, params)
+            targets = self._targets(model, content_o, styles_o, params)
             if level is None:
-                image = imaging.initial_image(params.init, content_l, styles_l[0], params.seed)
-                if params.preserve_color:
-                    image = imaging.luminance(image)
+                image = self._start_image(content_l, styles_l, params)
             else:
                 image = imaging.resize(level.image[0], size)
 
@@ -156,6 +162,7 @@ class StyleEngine:
 
         assert level is not None
         final = imaging.to_uint8(hook.finish(level.image[0]))
+        quality = self._measure(model, targets, final, content_l, styles_l, params)
         seconds = time.perf_counter() - started
         return EngineResult(
             image=final,
@@ -167,7 +174,21 @@ class StyleEngine:
             initial_losses=initial,
             weights_source=self.weights_source,
             stopped=level.stopped,
+            quality=quality,
         )
+
+    def quality(
+        self, content: np.ndarray, styles: list[np.ndarray], params: JobParams,
+        picture: np.ndarray,
+    ) -> Quality:  # fmt: skip
+        """The ratios of ``picture`` (RGB uint8, e.g. a saved result) for this job's inputs."""
+        content, styles, params = check_job(content, styles, params)
+        picture = check_job(picture, styles, params)[0]
+        model = self._feature_model(params)
+        content_l, styles_l = self._level_inputs(content, styles, params, picture.shape[:2])
+        content_o, styles_o = self._optimised_space(content_l, styles_l, params)
+        targets = self._targets(model, content_o, styles_o, params)
+        return self._measure(model, targets, picture, content_l, styles_l, params)
 
     def _feature_model(self, params: JobParams) -> keras.Model:
         outputs = (*params.content_layers, *params.style_layers)
@@ -201,26 +222,56 @@ class StyleEngine:
         return content_l, styles_l
 
     @staticmethod
+    def _optimised_space(
+        content: np.ndarray, styles: list[np.ndarray], params: JobParams
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The images as the loss sees them: with preserve_color, luminance only (the styles'
+        mean and spread matched to the content's, Gatys 2016)."""
+        if not params.preserve_color:
+            return content, styles
+        content_y = imaging.luminance(content)
+        return content_y, [imaging.match_luminance(imaging.luminance(s), content_y) for s in styles]
+
+    @staticmethod
+    def _start_image(
+        content: np.ndarray, styles: list[np.ndarray], params: JobParams
+    ) -> np.ndarray:
+        """The first level's starting image, in the optimised space."""
+        image = imaging.initial_image(params.init, content, styles[0], params.seed)
+        return imaging.luminance(image) if params.preserve_color else image
+
+    @staticmethod
+    def _blend(params: JobParams, count: int) -> np.ndarray:
+        """Each style's share of the target, summing to 1."""
+        blend = np.asarray(params.style_blend or [1.0] * count, np.float32)
+        return blend / blend.sum()
+
     def _targets(
-        model: keras.Model, content: np.ndarray, styles: list[np.ndarray], params: JobParams
+        self, model: keras.Model, content: np.ndarray, styles: list[np.ndarray], params: JobParams
     ) -> tuple[list[Any], list[Any]]:
         """Content feature maps and blended style Gram matrices, computed once per level."""
         n_content = len(params.content_layers)
-        if params.preserve_color:
-            content_y = imaging.luminance(content)
-            styles = [imaging.match_luminance(imaging.luminance(s), content_y) for s in styles]
-            content = content_y
         content_features = model(content[None])[:n_content]
-        blend = np.asarray(params.style_blend or [1.0] * len(styles), np.float32)
-        blend = blend / blend.sum()
         grams: list[Any] = [0.0] * len(params.style_layers)
-        for share, style in zip(blend, styles, strict=True):
+        for share, style in zip(self._blend(params, len(styles)), styles, strict=True):
             features = model(style[None])[n_content:]
             grams = [
                 gram + float(share) * gram_matrix(feature)
                 for gram, feature in zip(grams, features, strict=True)
             ]
         return list(content_features), grams
+
+    def _measure(
+        self, model: keras.Model, targets: tuple[list[Any], list[Any]], picture: np.ndarray,
+        content: np.ndarray, styles: list[np.ndarray], params: JobParams,
+    ) -> Quality:  # fmt: skip
+        """Quality of the saved ``picture`` against the final level's inputs and targets."""
+        content_o, styles_o = self._optimised_space(content, styles, params)
+        seen = imaging.luminance(picture) if params.preserve_color else picture
+        return measure(
+            model, len(params.content_layers), targets, seen.astype(np.float32), content_o,
+            styles_o, self._blend(params, len(styles)), self._start_image(content, styles, params),
+        )  # fmt: skip
 
     @staticmethod
     def _finish(image: np.ndarray, content: np.ndarray, params: JobParams) -> np.ndarray:

@@ -1,0 +1,56 @@
+"""Did the style arrive? Style and content ratios of a finished picture, at the job's layers.
+
+The yardstick is independent of the optimiser: plain (unweighted) Gatys losses of the picture
+as it is saved (uint8, clipped), against the job's own targets, relative to two references.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import numpy as np
+
+from worker.engine import imaging
+from worker.engine.hooks import Quality
+from worker.engine.losses import content_loss, style_loss
+
+
+def layer_losses(
+    model: keras.Model, n_content: int, targets: tuple[list[Any], list[Any]], image: np.ndarray
+) -> tuple[float, float]:
+    """Unweighted mean (content, style) losses of ``image`` (H, W, 3) against ``targets``."""
+    features = model(np.asarray(image, np.float32)[None])
+    content_targets, style_targets = targets
+    content = [content_loss(f, t) for f, t in zip(features[:n_content], content_targets,
+                                                  strict=True)]  # fmt: skip
+    style = [style_loss(f, t) for f, t in zip(features[n_content:], style_targets, strict=True)]
+    return float(np.mean([float(v) for v in content])), float(np.mean([float(v) for v in style]))
+
+
+def measure(
+    model: keras.Model,
+    n_content: int,
+    targets: tuple[list[Any], list[Any]],
+    picture: np.ndarray,
+    content: np.ndarray,
+    styles: Sequence[np.ndarray],
+    blend: np.ndarray,
+    start: np.ndarray,
+) -> Quality:
+    """The ratios of ``picture`` given the level's ``content``, ``styles`` (blend-weighted) and
+    the ``start`` image the optimiser began from, all in the space the job optimised in."""
+    content_out, style_out = layer_losses(model, n_content, targets, picture)
+    _, style_of_content = layer_losses(model, n_content, targets, content)
+    _, style_of_start = layer_losses(model, n_content, targets, start)
+    content_of_styles = sum(
+        float(share) * layer_losses(model, n_content, targets,
+                                    imaging.resize(style, content.shape[:2]))[0]
+        for share, style in zip(blend, styles, strict=True)
+    )  # fmt: skip
+    return Quality(
+        style_ratio=style_out / max(style_of_content, 1e-12),
+        content_ratio=content_out / max(content_of_styles, 1e-12),
+        style_drop=1.0 - style_out / max(style_of_start, 1e-12),
+    )
