@@ -12,12 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from api.auth import protect
 from api.db import get_session
 from api.errors import ApiProblem, field_error, invalid_request
-from api.job_json import job_json
 from api.validation import Submission, parse_submission
 from shared.db import job_store
 from shared.db.job import FailureCode, Job, JobStatus
 from shared.images import OUTPUT_FORMATS, PREVIEW_FORMAT
 from shared.job_events import status_event
+from shared.job_json import job_json
 from shared.progress_channel import ProgressChannel
 from shared.settings import Settings
 from shared.storage import ObjectNotFound, Storage, StorageError
