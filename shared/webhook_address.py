@@ -85,7 +85,7 @@ def refusal(address: IPAddress) -> str | None:
         return refusal(embedded)
     if address in METADATA_ADDRESSES:
         return "cloud metadata"
-    for kind in ("loopback", "link_local", "private", "multicast", "unspecified", "reserved"):
+    for kind in ("loopback", "link_local", "unspecified", "multicast", "private", "reserved"):
         if getattr(address, f"is_{kind}"):
             return kind.replace("_", "-")
     return None if address.is_global else "non-public"
