@@ -14,7 +14,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from client.errors import ApiError, ApiUnreachable, WaitTimeout
-from client.models import Job, JobPage, Progress
+from client.models import TERMINAL_STATUSES, Job, JobPage, Progress
 from client.sse import sse_events
 
 ImageInput = str | Path | bytes | IO[bytes]
@@ -192,12 +192,18 @@ class Client:
             timeout=(self.timeout, STREAM_READ_TIMEOUT_S),
             headers={"Accept": "text/event-stream"},
         )
+        shown = -1
         with response:
             for kind, data in sse_events(until(deadline, response.iter_lines(decode_unicode=True))):
                 if kind == "progress" and on_progress is not None:
-                    on_progress(Progress.model_validate(data))
-                elif kind == "status" and data.get("status") in ("succeeded", "failed", "canceled"):
-                    return self.get(ident)
+                    progress = Progress.model_validate(data)
+                    shown = progress.iteration
+                    on_progress(progress)
+                elif kind == "status" and data.get("status") in TERMINAL_STATUSES:
+                    ended = self.get(ident)
+                    if on_progress is not None and ended.progress.iteration > shown:
+                        on_progress(ended.progress)  # the last word, if the stream had not said it
+                    return ended
         return None
 
     def _poll(
