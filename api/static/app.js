@@ -281,6 +281,7 @@ async function onEvent(id, block) {
   else if (kind === "status") {
     state.job.status = body.status;
     showStatus(body.status);
+    if (body.status === "running") refreshJobs();
     if (TERMINAL.has(body.status)) { await finish(id); return true; }
   }
   return false;
