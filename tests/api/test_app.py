@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import subprocess
 import sys
 import time
@@ -84,6 +85,14 @@ def test_v1_index_links_resolve_and_root_serves_the_page(client: FlaskClient, au
     root = client.get("/")
     assert root.status_code == 200 and root.mimetype == "text/html"
     assert "<title>Stylize</title>" in root.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/", "/static/app.js", "/static/style.css"])
+def test_the_web_page_loads_nothing_from_elsewhere(client: FlaskClient, path: str) -> None:
+    """It works offline: every asset is served by the API itself."""
+    text = client.get(path).get_data(as_text=True)
+    assert text and not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text, re.IGNORECASE)
+    assert "@import" not in text and "url(" not in text
 
 
 def test_readyz_names_a_dead_broker(settings: Settings, sender: RecordingSender) -> None:
