@@ -111,6 +111,20 @@ class RecordingChannel:
         return [event for event in self.events if event["type"] == kind]
 
 
+class QuietHTTPServer(http.server.ThreadingHTTPServer):
+    """A threaded test server that joins its handlers on close and prints nothing.
+
+    A handler still running after a test (a client that gave up) must not write into the
+    next test's captured output, as socketserver's default error report would.
+    """
+
+    daemon_threads = False
+    block_on_close = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass
+
+
 @dataclass
 class Delivery:
     """One request a WebhookReceiver got."""
@@ -144,7 +158,7 @@ class WebhookReceiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = QuietHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_port}/hook"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 

@@ -14,6 +14,7 @@ import pytest
 
 from client import ApiError, ApiUnreachable, Client, FieldError, Job
 from client.sse import sse_events
+from tests.support import QuietHTTPServer
 
 JOB = {
     "id": "0b4d6a4e-0000-4000-8000-000000000001",
@@ -53,7 +54,7 @@ class Script:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = QuietHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
