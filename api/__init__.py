@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 def create_app(settings: Settings | None = None, *, task_sender: TaskSender | None = None) -> Flask:
     """Build the app from ``settings`` (default: the environment); nothing runs at import."""
-    from api import db, docs, errors, events, health, jobs
+    from api import db, docs, errors, events, health, jobs, web
     from api.task_queue import celery_sender
     from shared.broker import redis_client
     from shared.progress_channel import ProgressChannel
@@ -31,6 +31,6 @@ def create_app(settings: Settings | None = None, *, task_sender: TaskSender | No
     app.extensions["stylize_task_sender"] = task_sender or celery_sender(settings)
     errors.init_app(app)
     db.init_app(app)
-    for blueprint in (jobs.bp, events.bp, health.bp, docs.bp):
+    for blueprint in (jobs.bp, events.bp, health.bp, docs.bp, web.bp):
         app.register_blueprint(blueprint)
     return app

@@ -1,30 +1,61 @@
-"""/openapi.json and /docs: a self-contained page (no CDN) rendered from the spec."""
+"""The API describing itself: the ``/v1`` index, ``/openapi.json`` and ``/docs``.
+
+``/docs`` is a self-contained page (no script, no CDN) rendered from the spec.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, render_template_string
+import json
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, render_template_string, request
 
 from api.openapi import openapi_document
+from shared.webhook_signature import VERIFY_SNIPPET
 
 bp = Blueprint("docs", __name__)
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Stylize API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
 table{border-collapse:collapse;width:100%}td,th{border:1px solid #ccc;padding:.3rem .5rem;
-text-align:left;vertical-align:top}code{background:#f4f4f4;padding:0 .2rem}</style></head>
-<body><h1>Stylize API</h1><p>{{ spec.info.description }} Send
-<code>Authorization: Bearer &lt;key&gt;</code>; errors are <code>application/problem+json</code>.
-The machine-readable spec is at <a href="/openapi.json">/openapi.json</a>.</p>
+text-align:left;vertical-align:top}code{background:#f4f4f4;padding:0 .2rem}
+pre{background:#f4f4f4;padding:.6rem;overflow-x:auto}</style></head>
+<body><h1>Stylize API</h1><p>{{ spec.info.description }} There is also a
+<a href="/">web page</a> for people, and the machine-readable spec at
+<a href="/openapi.json">/openapi.json</a>.</p>
+<h2>Start here</h2>
+<p>1. Get a key: on the server, <code>stylize keys create NAME</code> prints the API key alone
+on its last line (and, once, the key's webhook signing secret above it). Send it on every
+<code>/v1</code> request as <code>Authorization: Bearer &lt;key&gt;</code>.</p>
+<p>2. Submit a job (copy, put your key and two pictures in):</p>
+<pre>KEY=sty_...
+curl -s -H "Authorization: Bearer $KEY" -F content=@photo.jpg -F style=@painting.jpg \\
+     -F iterations=100 {{ base }}/v1/jobs</pre>
+<p>3. Follow <code>links.self</code> of the answer (or its <code>links.events</code> stream)
+until <code>status</code> is <code>succeeded</code>, then fetch <code>links.result</code>.
+Errors are <code>application/problem+json</code> with an <code>errors</code> list naming each
+bad field.</p>
 <h2>Endpoints</h2><table><tr><th>method</th><th>path</th><th>does</th></tr>
 {% for path, ops in spec.paths.items() %}{% for method, op in ops.items() %}
 <tr><td>{{ method|upper }}</td><td><code>{{ path }}</code></td><td>{{ op.summary }}</td></tr>
 {% endfor %}{% endfor %}</table>
-<h2>Job parameters</h2><table><tr><th>name</th><th>default</th><th>allowed</th><th>meaning</th></tr>
+<h2>Job parameters</h2><p>Send them as form fields or as one <code>params</code> JSON field.
+Defaults are shown as JSON; <code>null</code> means unset.</p>
+<table><tr><th>name</th><th>default</th><th>allowed</th><th>meaning</th></tr>
 {% for name, field in params.properties.items() %}
-<tr><td><code>{{ name }}</code></td><td>{{ field.get('default') }}</td>
+<tr><td><code>{{ name }}</code></td><td><code>{{ default(field) }}</code></td>
 <td>{{ allowed(field) }}</td><td>{{ field.get('description', '') }}</td></tr>
 {% endfor %}</table>
+<h2>Webhooks</h2><p>With <code>webhook_url</code>, each event of <code>webhook_events</code>
+is POSTed as the job JSON with the headers <code>X-Stylize-Event</code>,
+<code>X-Stylize-Delivery</code> (a UUID, the same on every retry),
+<code>X-Stylize-Timestamp</code> (Unix seconds) and <code>X-Stylize-Signature</code>
+(<code>sha256=</code> HMAC-SHA256 of <code>timestamp.body</code> under the key's webhook
+secret). Answer 2xx; 5xx, 408, 429 and network errors are retried with exponential backoff for
+up to an hour. Verify a delivery in Python:</p>
+<pre>{{ verify_snippet }}</pre>
 <h2>Failure codes</h2><p>The <code>error.code</code> of a failed job:</p>
 <table><tr><th>code</th><th>meaning</th></tr>
 {% for code in failure_codes %}
@@ -32,12 +63,19 @@ The machine-readable spec is at <a href="/openapi.json">/openapi.json</a>.</p>
 {% endfor %}</table></body></html>"""
 
 
-def allowed(field: dict) -> str:
+def default(field: dict[str, Any]) -> str:
+    """A parameter's default as JSON (``null`` when it has none)."""
+    return json.dumps(field.get("default"))
+
+
+def allowed(field: dict[str, Any]) -> str:
     """A short human description of a schema's allowed values."""
     if "enum" in field:
         return " | ".join(map(str, field["enum"]))
     if "anyOf" in field:
         return " or ".join(allowed(option) for option in field["anyOf"])
+    if field.get("type") == "array" and "items" in field:
+        return f"list of {allowed(field['items'])}"
     bounds = [
         f"{label} {field[key]}"
         for key, label in (
@@ -48,7 +86,26 @@ def allowed(field: dict) -> str:
         )
         if key in field
     ]
-    return ", ".join([field.get("type", ""), *bounds]).strip(", ")
+    kind = field.get("format") or field.get("type", "")
+    return ", ".join([kind, *bounds]).strip(", ")
+
+
+@bp.get("/v1")
+def index() -> Response:
+    """Where everything is: the docs, the spec, the jobs collection and the web page."""
+    return jsonify(
+        {
+            "name": "Stylize",
+            "description": openapi_document()["info"]["description"],
+            "links": {
+                "docs": "/docs",
+                "openapi": "/openapi.json",
+                "jobs": "/v1/jobs",
+                "web": "/",
+            },
+            "auth": "Authorization: Bearer <key>; create a key with 'stylize keys create NAME'",
+        }
+    )
 
 
 @bp.get("/openapi.json")
@@ -68,4 +125,7 @@ def docs() -> str:
         params=schemas["JobParams"],
         failure_codes=schemas["JobError"]["properties"]["code"]["oneOf"],
         allowed=allowed,
+        default=default,
+        base=request.host_url.rstrip("/"),
+        verify_snippet=VERIFY_SNIPPET,
     )

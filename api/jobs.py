@@ -12,12 +12,13 @@ from sqlalchemy.exc import IntegrityError
 from api.auth import protect
 from api.db import get_session
 from api.errors import ApiProblem, field_error, invalid_request
-from api.job_json import job_json
 from api.validation import Submission, parse_submission
 from shared.db import job_store
+from shared.db.api_key import ApiKey
 from shared.db.job import FailureCode, Job, JobStatus
 from shared.images import OUTPUT_FORMATS, PREVIEW_FORMAT
 from shared.job_events import status_event
+from shared.job_json import job_json
 from shared.progress_channel import ProgressChannel
 from shared.settings import Settings
 from shared.storage import ObjectNotFound, Storage, StorageError
@@ -74,6 +75,14 @@ def submit() -> tuple[Response, int, dict[str, str]] | tuple[Response, int]:
         raise field_error("Idempotency-Key", f"must be 1-{MAX_IDEMPOTENCY_KEY} characters")
     submission = parse_submission(request, settings)
     session = get_session()
+    if submission.params.webhook_url is not None:
+        key = session.get(ApiKey, g.owner_id)
+        if key is None or key.webhook_secret is None:
+            raise field_error(
+                "webhook_url",
+                "this API key has no webhook signing secret (it predates webhooks); create a "
+                "new key with 'stylize keys create NAME' to use webhooks",
+            )
     if idempotency_key:
         existing = job_store.find_by_idempotency_key(session, g.owner_id, idempotency_key)
         if existing is not None:

@@ -92,6 +92,12 @@ def openapi_document() -> dict[str, Any]:
             "description": "Neural style transfer as a job service.",
         },
         "paths": {
+            "/v1": {
+                "get": {
+                    "summary": "Index: links to /docs, /openapi.json, /v1/jobs and the web page",
+                    "responses": {"200": {"description": "{name, description, links, auth}"}},
+                }
+            },
             "/v1/jobs": {
                 "post": _op(
                     "Submit a job",

@@ -14,8 +14,9 @@ from api.errors import ApiProblem, invalid_request
 from shared.images import ImageError, decode_image
 from shared.params import JobParams
 from shared.settings import Settings
+from shared.webhook_address import WebhookAddressError, check_webhook_url
 
-LIST_FIELDS = frozenset({"style_blend", "content_layers", "style_layers"})
+LIST_FIELDS = frozenset({"style_blend", "content_layers", "style_layers", "webhook_events"})
 FILE_FIELDS = frozenset({"content", "style"})
 
 
@@ -48,6 +49,11 @@ def parse_submission(request: Request, settings: Settings) -> Submission:
     errors: list[dict[str, str]] = []
     params = parse_params(request, errors)
     content, styles = parse_files(request, settings, errors)
+    if params is not None and params.webhook_url is not None:
+        try:
+            check_webhook_url(str(params.webhook_url), settings.webhook_allow_list())
+        except WebhookAddressError as exc:
+            errors.append({"field": "webhook_url", "message": str(exc)})
     if params is not None and styles:
         try:
             params.check_style_count(len(styles))

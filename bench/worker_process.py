@@ -1,10 +1,11 @@
-"""Starting a real ``stylize worker`` process and waiting until Celery reports it ready."""
+"""Starting a real ``stylize worker`` (or ``webhooks``) process; waiting until it is ready."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -13,12 +14,15 @@ class WorkerStartError(RuntimeError):
 
 
 def start_worker_process(
-    env: dict[str, str], log_path: Path, timeout_s: float = 180.0
+    env: dict[str, str],
+    log_path: Path,
+    timeout_s: float = 180.0,
+    command: Sequence[str] = ("worker", "--loglevel", "INFO"),
 ) -> subprocess.Popen[bytes]:
-    """Run ``stylize worker`` with ``env``, logging to ``log_path``; return once it is ready."""
+    """Run ``stylize <command>`` with ``env``, logging to ``log_path``; return once it is ready."""
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "cli", "worker", "--loglevel", "INFO"],
+            [sys.executable, "-m", "cli", *command],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

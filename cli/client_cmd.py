@@ -1,63 +1,50 @@
-"""``stylize submit`` and ``stylize jobs``: the HTTP client for a running Stylize API."""
+"""``stylize submit`` and ``stylize jobs``: a thin layer over the Python client (``client/``).
+
+Every error the client raises becomes one readable line on stderr and exit code 1.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import time
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
-import requests
 
-from cli.run_cmd import param_options
+from cli.run_cmd import given_params, param_options
+from client import Client, Job, Progress, StylizeError
 from shared.images import PNG, format_for_path
 from shared.settings import get_settings
 
-TERMINAL = {"succeeded", "failed", "canceled"}
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    """Turn client errors (problem answers, no answer, timeouts) into one ClickException line."""
+    try:
+        yield
+    except StylizeError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
-class Client:
-    """A thin client that turns problem+json answers into one-line ClickExceptions."""
-
-    def __init__(self, url: str | None, key: str | None) -> None:
+def make_client(url: str | None, key: str | None) -> Client:
+    """A client for ``--url`` (default: the configured API) with ``--key``/STYLIZE_API_KEY."""
+    key = key or os.environ.get("STYLIZE_API_KEY")
+    if not key:
+        raise click.UsageError(
+            "no API key: pass --key or set STYLIZE_API_KEY "
+            "(create one with 'stylize keys create NAME')"
+        )
+    if url is None:
         settings = get_settings()
-        self.url = (url or f"http://{settings.api_host}:{settings.api_port}").rstrip("/")
-        self.key = key or os.environ.get("STYLIZE_API_KEY")
-        if not self.key:
-            raise click.UsageError(
-                "no API key: pass --key or set STYLIZE_API_KEY "
-                "(create one with 'stylize keys create NAME')"
-            )
-
-    def call(
-        self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any
-    ) -> requests.Response:
-        """Send a request; raise ClickException with the problem's detail on 4xx/5xx."""
-        try:
-            response = requests.request(
-                method,
-                self.url + path,
-                timeout=60,
-                headers={"Authorization": f"Bearer {self.key}"},
-                **kwargs,
-            )
-        except requests.ConnectionError:
-            raise click.ClickException(
-                f"no Stylize API answers at {self.url}; start it with 'stylize up' or pass --url"
-            ) from None
-        if response.status_code >= 400:
-            try:
-                problem = response.json()
-                message = problem.get("detail") or problem.get("title")
-            except ValueError:
-                message = response.text[:200]
-            raise click.ClickException(f"HTTP {response.status_code}: {message}")
-        return response
+        url = f"http://{settings.api_host}:{settings.api_port}"
+    return Client(url, key)
 
 
-def client_options(command):  # type: ignore[no-untyped-def]
+def client_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--url and --key on every client command."""
     command = click.option("--key", default=None, help="API key (default $STYLIZE_API_KEY).")(
         command
@@ -67,36 +54,66 @@ def client_options(command):  # type: ignore[no-untyped-def]
     )
 
 
-def form_fields(options: dict[str, Any]) -> dict[str, str]:
-    """Parameter options as the API's plain form fields."""
-    fields = {}
-    for name, value in options.items():
-        if value is not None:
-            fields[name] = str(value).lower() if isinstance(value, bool) else str(value)
-    return fields
+def eta_text(progress: Progress) -> str:
+    """``ETA 12 s`` from the server's estimate, or ``ETA unknown``."""
+    return f"ETA {progress.eta_s:.0f} s" if progress.eta_s is not None else "ETA unknown"
 
 
-def wait_for(client: Client, job_id: str) -> dict[str, Any]:
-    """Poll the job with a progress bar until it ends; return its final body."""
-    with click.progressbar(length=100, label=f"job {job_id[:8]}", show_eta=False) as bar:
-        shown = 0
-        while True:
-            body = client.call("GET", f"/v1/jobs/{job_id}").json()
-            percent = int(body["progress"]["percent"])
-            bar.update(max(percent - shown, 0))
-            shown = max(shown, percent)
-            if body["status"] in TERMINAL:
-                return body
-            time.sleep(0.5)
+class ProgressDisplay:
+    """A progress bar on a terminal; without one, a line per 10 % on stderr."""
+
+    def __init__(self, job_id: str) -> None:
+        self.label = f"job {job_id[:8]}"
+        self.tenths = -1
+        self.bar: Any = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=100, desc=self.label, unit="%", bar_format="{l_bar}{bar}| {postfix}"
+            )
+
+    def __call__(self, progress: Progress) -> None:
+        if self.bar is not None:
+            self.bar.n = min(progress.percent, 100.0)
+            self.bar.set_postfix_str(
+                f"iteration {progress.iteration}/{progress.total}, {eta_text(progress)}"
+            )
+            return
+        tenths = int(progress.percent // 10)
+        if tenths > self.tenths:
+            self.tenths = tenths
+            click.echo(
+                f"{self.label}: {progress.percent:.0f} % (iteration {progress.iteration}/"
+                f"{progress.total}, {eta_text(progress)})",
+                err=True,
+            )
+
+    def close(self) -> None:
+        """End the bar's line."""
+        if self.bar is not None:
+            self.bar.close()
 
 
-def download(client: Client, job_id: str, output: Path) -> None:
-    """Write the job's result to ``output``."""
-    response = client.call("GET", f"/v1/jobs/{job_id}/result", stream=True)
-    with output.open("wb") as handle:
-        for chunk in response.iter_content(64 * 1024):
-            handle.write(chunk)
-    click.echo(f"wrote {output}", err=True)
+def follow(client: Client, job: Job) -> Job:
+    """Wait for ``job`` with a progress display; on Ctrl-C ask whether to cancel it."""
+    display = ProgressDisplay(job.id)
+    try:
+        return client.wait(job, on_progress=display)
+    except KeyboardInterrupt:
+        display.close()
+        try:
+            cancel = click.confirm(f"\nCancel job {job.id}?", default=False, err=True)
+        except click.Abort:  # no answer (Ctrl-C again, or stdin closed): leave it running
+            cancel = False
+        if cancel:
+            status = client.cancel(job).status
+            click.echo(f"job {job.id}: cancel sent ({status})", err=True)
+        else:
+            click.echo(f"job {job.id} goes on; see it with: stylize jobs show {job.id}", err=True)
+        sys.exit(130)
+    finally:
+        display.close()
 
 
 @click.command()
@@ -114,7 +131,7 @@ def download(client: Client, job_id: str, output: Path) -> None:
 )
 @click.option("--idempotency-key", default=None, help="Send this Idempotency-Key header.")
 @client_options
-@param_options
+@param_options(frozenset({"output_format"}))
 def submit(
     content: Path,
     styles: tuple[Path, ...],
@@ -123,27 +140,25 @@ def submit(
     idempotency_key: str | None,
     url: str | None,
     key: str | None,
-    **params: Any,
+    **options: Any,
 ) -> None:
     """Submit CONTENT styled by STYLES... as a job; print its id (and JSON with --wait)."""
-    client = Client(url, key)
-    fields = form_fields(params)
+    params = given_params(options)
     if output is not None:
-        fields["output_format"] = (format_for_path(output) or PNG).name
-    files = [("content", (content.name, content.read_bytes()))]
-    files += [("style", (style.name, style.read_bytes())) for style in styles]
-    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-    job = client.call("POST", "/v1/jobs", data=fields, files=files, headers=headers).json()
-    if not (wait or output):
-        click.echo(job["id"])
-        return
-    final = wait_for(client, job["id"])
-    click.echo(json.dumps(final))
-    if final["status"] != "succeeded":
-        error = final.get("error") or {}
-        raise click.ClickException(f"job {final['status']}: {error.get('message', '')}".strip())
-    if output is not None:
-        download(client, job["id"], output)
+        params["output_format"] = (format_for_path(output) or PNG).name
+    with one_line_errors(), make_client(url, key) as client:
+        job = client.submit(content, list(styles), idempotency_key=idempotency_key, **params)
+        if not (wait or output):
+            click.echo(job.id)
+            return
+        final = follow(client, job)
+        click.echo(json.dumps(final.model_dump(mode="json")))
+        if final.status != "succeeded":
+            reason = final.error.message if final.error else ""
+            raise click.ClickException(f"job {final.status}: {reason}".strip(": "))
+        if output is not None:
+            client.download(final, output)
+            click.echo(f"wrote {output}", err=True)
 
 
 @click.group()
@@ -157,12 +172,11 @@ def jobs() -> None:
 @client_options
 def list_(status: str | None, limit: int, url: str | None, key: str | None) -> None:
     """Your jobs, newest first: id, status, progress, created."""
-    params = {"limit": limit, **({"status": status} if status else {})}
-    body = Client(url, key).call("GET", "/v1/jobs", params=params).json()
-    for job in body["jobs"]:
+    with one_line_errors(), make_client(url, key) as client:
+        page = client.list(status=status, limit=limit)
+    for job in page.jobs:
         click.echo(
-            f"{job['id']}  {job['status']:9}  {job['progress']['percent']:6.1f}%  "
-            f"{job['timings']['created_at']}"
+            f"{job.id}  {job.status:9}  {job.progress.percent:6.1f}%  {job.timings.created_at}"
         )
 
 
@@ -171,7 +185,8 @@ def list_(status: str | None, limit: int, url: str | None, key: str | None) -> N
 @client_options
 def show(job_id: str, url: str | None, key: str | None) -> None:
     """The job as JSON."""
-    click.echo(json.dumps(Client(url, key).call("GET", f"/v1/jobs/{job_id}").json(), indent=2))
+    with one_line_errors(), make_client(url, key) as client:
+        click.echo(json.dumps(client.get(job_id).model_dump(mode="json"), indent=2))
 
 
 @jobs.command()
@@ -179,7 +194,8 @@ def show(job_id: str, url: str | None, key: str | None) -> None:
 @client_options
 def cancel(job_id: str, url: str | None, key: str | None) -> None:
     """Cancel the job; print its status afterwards."""
-    click.echo(Client(url, key).call("POST", f"/v1/jobs/{job_id}/cancel").json()["status"])
+    with one_line_errors(), make_client(url, key) as client:
+        click.echo(client.cancel(job_id).status)
 
 
 @jobs.command("download")
@@ -188,4 +204,6 @@ def cancel(job_id: str, url: str | None, key: str | None) -> None:
 @client_options
 def download_(job_id: str, output: Path, url: str | None, key: str | None) -> None:
     """Save the job's result image."""
-    download(Client(url, key), job_id, output)
+    with one_line_errors(), make_client(url, key) as client:
+        client.download(job_id, output)
+    click.echo(f"wrote {output}", err=True)

@@ -33,10 +33,15 @@ def keys() -> None:
 @keys.command()
 @click.argument("name")
 def create(name: str) -> None:
-    """Create a key; its secret is printed once, alone on the last line."""
+    """Create a key; its secret is printed once, alone on the last line.
+
+    The line before it is the key's webhook signing secret, also shown only now.
+    """
     with _session() as session:
         key, secret = create_key(session, name)
-    click.echo(f"created key {key.id} ({key.name}); the secret is shown only now:")
+    click.echo(f"created key {key.id} ({key.name}); both secrets are shown only now.")
+    click.echo(f"webhook signing secret (verifies X-Stylize-Signature): {key.webhook_secret}")
+    click.echo("API key (Authorization: Bearer ...), alone on the next line:")
     click.echo(secret)
 
 

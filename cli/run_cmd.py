@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import typing
 from collections.abc import Callable
@@ -14,14 +15,27 @@ from pydantic import ValidationError
 from shared.images import ImageError, encode_image, format_for_path, read_image
 from shared.params import JobParams
 
-LIST_FIELDS = {"style_blend": float, "content_layers": str, "style_layers": str}
-SKIPPED = {"output_format", "webhook_url"}  # the output's extension decides; no webhook locally
+LIST_FIELDS = {
+    "style_blend": float,
+    "content_layers": str,
+    "style_layers": str,
+    "webhook_events": str,
+}
+# The output's extension decides the format; a local run has no webhook.
+LOCAL_SKIPPED = frozenset({"output_format", "webhook_url", "webhook_events"})
 
 
-def param_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """One option per JobParams field, named with dashes; unset options keep the defaults."""
+def param_options(
+    skipped: frozenset[str] = LOCAL_SKIPPED,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """One option per JobParams field but ``skipped``, named with dashes; unset ones are None."""
+    return functools.partial(add_param_options, skipped=skipped)
+
+
+def add_param_options(command: Callable[..., Any], skipped: frozenset[str]) -> Callable[..., Any]:
+    """Decorate ``command`` with the options of :func:`param_options`."""
     for name, field in reversed(JobParams.model_fields.items()):
-        if name in SKIPPED:
+        if name in skipped:
             continue
         flag = "--" + name.replace("_", "-")
         default = field.default_factory() if field.default_factory else field.default
@@ -35,21 +49,30 @@ def param_options(command: Callable[..., Any]) -> Callable[..., Any]:
         elif typing.get_origin(field.annotation) is typing.Literal:
             choice = click.Choice(typing.get_args(field.annotation))
             option = click.option(flag, name, type=choice, default=None, help=help_text)
-        else:
+        elif field.annotation in (int, float):
             option = click.option(flag, name, type=field.annotation, default=None, help=help_text)
+        else:  # strings, URLs: the schema validates them
+            option = click.option(flag, name, type=str, default=None, help=help_text)
         command = option(command)
     return command
 
 
-def job_params(options: dict[str, Any], output_format: str) -> JobParams:
-    """JobParams from the given options; a ClickException naming each bad field."""
+def given_params(options: dict[str, Any]) -> dict[str, Any]:
+    """The options that were given, list options split at commas into typed lists."""
     values = {k: v for k, v in options.items() if v is not None}
     for name, kind in LIST_FIELDS.items():
         if name in values:
             try:
                 values[name] = [kind(item.strip()) for item in values[name].split(",")]
             except ValueError:
-                raise click.BadParameter("give comma-separated numbers", param_hint=name) from None
+                hint = "--" + name.replace("_", "-")
+                raise click.BadParameter("give comma-separated numbers", param_hint=hint) from None
+    return values
+
+
+def job_params(options: dict[str, Any], output_format: str) -> JobParams:
+    """JobParams from the given options; a ClickException naming each bad field."""
+    values = given_params(options)
     try:
         return JobParams(output_format=output_format, **values)
     except ValidationError as exc:
@@ -67,7 +90,7 @@ def job_params(options: dict[str, Any], output_format: str) -> JobParams:
               help="Result file: .png, .jpg or .jpeg.")  # fmt: skip
 @click.option("--weights", default=None, help="auto | imagenet | hed | PATH (default: settings).")
 @click.option("--json", "as_json", is_flag=True, help="Print the final metrics as one JSON line.")
-@param_options
+@param_options()
 def run(content: str, styles: tuple[str, ...], output: str, weights: str | None, as_json: bool,
         **options: Any) -> None:  # fmt: skip
     """Stylise CONTENT with one or more STYLE images and write the result to OUT."""

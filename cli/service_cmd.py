@@ -119,7 +119,8 @@ def flower(port: int | None) -> None:
 )
 @click.option("--no-flower", is_flag=True, help="Do not start Flower.")
 def up(port: int | None, workers: int, no_flower: bool) -> None:
-    """Run the whole stack on one machine: migrations, Redis if needed, API, workers, Flower."""
+    """Run the whole stack on one machine: migrations, Redis if needed, API, workers, webhook
+    delivery, Flower."""
     from cli.embedded_redis import ensure_broker
     from migrations import upgrade
 
@@ -131,6 +132,7 @@ def up(port: int | None, workers: int, no_flower: bool) -> None:
     stylize = [sys.executable, "-m", "cli"]
     commands = [[*stylize, "api", "--port", str(port or settings.api_port)]]
     commands += [[*stylize, "worker"] for _ in range(workers)]
+    commands.append([*stylize, "webhooks"])
     if not no_flower:
         commands.append([*stylize, "flower"])
     children = [subprocess.Popen(command, env=env) for command in commands]

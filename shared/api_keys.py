@@ -14,6 +14,7 @@ from shared.db.api_key import ApiKey
 from shared.db.base import utcnow
 
 SECRET_PREFIX = "sty_"
+WEBHOOK_SECRET_PREFIX = "whsec_"
 DISPLAY_PREFIX_LENGTH = 12
 
 
@@ -27,12 +28,20 @@ def hash_secret(secret: str) -> str:
 
 
 def create_key(session: Session, name: str) -> tuple[ApiKey, str]:
-    """Create a key named ``name``; return the row and the secret (never stored)."""
+    """Create a key named ``name``; return the row and the secret (never stored).
+
+    The row's ``webhook_secret`` is new too; like the secret, it is shown to the user only once.
+    """
     name = name.strip()
     if not name or len(name) > 100:
         raise ApiKeyError("a key name must be 1-100 characters")
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey(name=name, prefix=secret[:DISPLAY_PREFIX_LENGTH], secret_hash=hash_secret(secret))
+    key = ApiKey(
+        name=name,
+        prefix=secret[:DISPLAY_PREFIX_LENGTH],
+        secret_hash=hash_secret(secret),
+        webhook_secret=WEBHOOK_SECRET_PREFIX + secrets.token_urlsafe(32),
+    )
     session.add(key)
     session.commit()
     return key, secret

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
@@ -22,6 +22,9 @@ DEFAULT_STYLE_LAYERS = (
     "block4_conv1",
     "block5_conv1",
 )
+
+WebhookEvent = Literal["running", "progress", "completed"]
+WEBHOOK_EVENTS: tuple[str, ...] = get_args(WebhookEvent)
 
 MAX_SIZE = 2048
 MAX_ITERATIONS = 5000
@@ -69,13 +72,13 @@ class JobParams(BaseModel):
     init: Literal["content", "noise", "style"] = Field("content", description="Starting image.")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Random seed; same seed, same picture.")
     content_layers: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_CONTENT_LAYERS),
+        default=list(DEFAULT_CONTENT_LAYERS),  # a plain default: the schema and /docs show it
         min_length=1,
         max_length=13,
         description="VGG16 layers whose features the output keeps from the content.",
     )
     style_layers: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_STYLE_LAYERS),
+        default=list(DEFAULT_STYLE_LAYERS),
         min_length=1,
         max_length=13,
         description="VGG16 layers whose Gram matrices the output takes from the styles.",
@@ -89,7 +92,22 @@ class JobParams(BaseModel):
     output_format: Literal["png", "jpeg"] = Field("png", description="Result image format.")
     webhook_url: HttpUrl | None = Field(
         None,
-        description="Stored with the job; webhook delivery is not built yet, so nothing is called.",
+        description=(
+            "http(s) URL that receives a signed JSON POST of the job (X-Stylize-Signature: "
+            "HMAC-SHA256 of timestamp.body under your key's webhook secret) on each event of "
+            "webhook_events; retried with backoff for up to an hour. It must resolve to a "
+            "public address (loopback, private and link-local ones are refused unless the "
+            "operator's STYLIZE_WEBHOOK_ALLOW names them)."
+        ),
+    )
+    webhook_events: list[WebhookEvent] = Field(
+        default=["completed"],
+        min_length=1,
+        max_length=len(WEBHOOK_EVENTS),
+        description=(
+            "Which events are delivered to webhook_url: running (the job started), progress "
+            "(at most once per 10 %), completed (it ended: succeeded, failed or canceled)."
+        ),
     )
 
     @field_validator("content_layers", "style_layers")
@@ -103,6 +121,13 @@ class JobParams(BaseModel):
         if len(set(layers)) != len(layers):
             raise ValueError("a layer is listed twice")
         return layers
+
+    @field_validator("webhook_events")
+    @classmethod
+    def _distinct_events(cls, events: list[str]) -> list[str]:
+        if len(set(events)) != len(events):
+            raise ValueError("an event is listed twice")
+        return events
 
     @model_validator(mode="after")
     def _pyramid_fits(self) -> JobParams:

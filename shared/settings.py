@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.webhook_address import AllowList
+
 ENV_PREFIX = "STYLIZE_"
 SECRET_FIELDS = frozenset({"s3_secret_key", "s3_access_key"})
 _QUERY_SECRET = re.compile(r"((?:^|&)[^=&]*(?:password|secret|token)[^=&]*=)[^&]*", re.IGNORECASE)
@@ -41,6 +43,10 @@ class Settings(BaseSettings):
     api_port: Annotated[int, Field(gt=0, lt=65536)] = 8000
     flower_port: Annotated[int, Field(gt=0, lt=65536)] = 5555
     gpu_queue: str = "gpu"
+    # Webhook deliveries: their own queue (consumed by `stylize webhooks`, no model), and the
+    # non-public addresses they may reach all the same (comma-separated IPs, networks, hosts).
+    webhook_queue: str = "webhooks"
+    webhook_allow: str = ""
 
     max_upload_bytes: PositiveInt = 20 * 1024 * 1024
     max_image_pixels: PositiveInt = 40_000_000
@@ -102,6 +108,16 @@ class Settings(BaseSettings):
         if parts.scheme not in ("redis", "rediss") or not parts.hostname:
             raise ValueError("use redis://HOST:PORT/DB (e.g. redis://127.0.0.1:6379/0)")
         return value
+
+    @field_validator("webhook_allow")
+    @classmethod
+    def _webhook_allow(cls, value: str) -> str:
+        AllowList.parse(value)  # a bad entry fails here, in one line
+        return value
+
+    def webhook_allow_list(self) -> AllowList:
+        """``STYLIZE_WEBHOOK_ALLOW`` parsed."""
+        return AllowList.parse(self.webhook_allow)
 
     def masked(self) -> dict[str, object]:
         """The settings as a dict, with passwords in URLs and secret keys masked."""

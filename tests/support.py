@@ -1,8 +1,11 @@
-"""Helpers shared by many tests: waiting, PostgreSQL databases, images, a recording channel."""
+"""Helpers shared by many tests: waiting, PostgreSQL databases, images, a recording channel,
+a webhook receiver."""
 
 from __future__ import annotations
 
+import http.server
 import io
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -106,3 +109,60 @@ class RecordingChannel:
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         """The recorded events whose ``type`` is ``kind``."""
         return [event for event in self.events if event["type"] == kind]
+
+
+class QuietHTTPServer(http.server.ThreadingHTTPServer):
+    """A threaded test server that joins its handlers on close and prints nothing.
+
+    A handler still running after a test (a client that gave up) must not write into the
+    next test's captured output, as socketserver's default error report would.
+    """
+
+    daemon_threads = False
+    block_on_close = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass
+
+
+@dataclass
+class Delivery:
+    """One request a WebhookReceiver got."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class WebhookReceiver:
+    """A real HTTP server on 127.0.0.1 that records POSTs and answers scripted statuses.
+
+    ``statuses`` are answered in order, then 200 for every later request.
+    """
+
+    def __init__(self, statuses: list[int] | None = None) -> None:
+        self.deliveries: list[Delivery] = []
+        self._statuses = list(statuses or [])
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                receiver.deliveries.append(Delivery(self.path, dict(self.headers), body))
+                status = receiver._statuses.pop(0) if receiver._statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = QuietHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_port}/hook"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        """Stop serving."""
+        self._server.shutdown()
+        self._server.server_close()

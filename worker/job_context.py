@@ -16,6 +16,7 @@ from shared.db.session import session_factory
 from shared.progress_channel import ProgressChannel
 from shared.settings import Settings, get_settings
 from shared.storage import Storage, open_storage
+from worker.webhook_events import WebhookSender, celery_webhook_sender
 
 if TYPE_CHECKING:
     from worker.engine import StyleEngine
@@ -27,7 +28,8 @@ log = logging.getLogger(__name__)
 class JobContext:
     """The settings, session factory, storage, Redis channel and warm engine jobs run with.
 
-    ``worker`` is the name recorded on the jobs; ``clock`` times their deadlines.
+    ``worker`` is the name recorded on the jobs; ``clock`` times their deadlines;
+    ``webhook_sender`` queues webhook deliveries (None: this context queues none).
     """
 
     settings: Settings
@@ -37,6 +39,7 @@ class JobContext:
     engine: StyleEngine
     worker: str = field(default_factory=socket.gethostname)
     clock: Callable[[], float] = time.monotonic
+    webhook_sender: WebhookSender | None = None
 
 
 def load_context() -> JobContext:
@@ -53,6 +56,7 @@ def load_context() -> JobContext:
         storage=open_storage(settings),
         channel=ProgressChannel.from_url(settings.broker_url),
         engine=engine,
+        webhook_sender=celery_webhook_sender(settings),
     )
 
 

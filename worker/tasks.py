@@ -21,6 +21,7 @@ from shared.task_names import RUN_JOB_TASK
 from worker.engine import EngineInputError, EngineResult, Stop
 from worker.job_context import JobContext, process_context
 from worker.progress_reporter import PreviewWriter, ProgressReporter
+from worker.webhook_events import queue_webhook, with_progress_webhooks
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ def execute_job(job_id: uuid.UUID, ctx: JobContext) -> str:
         job = job_store.get_job(session, job_id)
         assert job is not None
     publish(ctx, job_id, status_event(JobStatus.RUNNING))
+    queue_webhook(ctx.webhook_sender, job, "running")
     try:
         return run_claimed_job(job, ctx)
     except JobFailure as failure:
@@ -85,8 +87,11 @@ def run_claimed_job(job: Job, ctx: JobContext) -> str:
         clock=ctx.clock,
     )
     previews = PreviewWriter(job.id, ctx.storage, ctx.channel, ctx.sessions)
+    on_progress = with_progress_webhooks(reporter, job, ctx.webhook_sender)
     try:
-        result = ctx.engine.run(content, styles, params, on_progress=reporter, on_preview=previews)
+        result = ctx.engine.run(
+            content, styles, params, on_progress=on_progress, on_preview=previews
+        )
     except EngineInputError as exc:
         raise JobFailure(FailureCode.BAD_INPUT, str(exc)) from None
     metrics = result_metrics(result, ctx.worker)
@@ -158,8 +163,11 @@ def end_job(ctx: JobContext, job_id: uuid.UUID, status: JobStatus, **fields: Any
         if not job_store.finish_job(session, job_id, status, **fields):
             log.warning("job %s was no longer running; kept its state", job_id)
             return "skipped"
+        ended = job_store.get_job(session, job_id)
     error_code, error_message = fields.get("error_code"), fields.get("error_message")
     publish(ctx, job_id, status_event(status, error_code, error_message))
+    if ended is not None:
+        queue_webhook(ctx.webhook_sender, ended, "completed")
     return status.value
 
 

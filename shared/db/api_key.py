@@ -1,4 +1,4 @@
-"""API keys: a hashed secret, a name, and when it was created or revoked."""
+"""API keys: a hashed secret, a webhook signing secret, a name, and when it was made or revoked."""
 
 from __future__ import annotations
 
@@ -12,7 +12,13 @@ from shared.db.base import Base, utcnow
 
 
 class ApiKey(Base):
-    """A bearer key; only the SHA-256 of its secret is stored."""
+    """A bearer key; only the SHA-256 of its secret is stored.
+
+    ``webhook_secret`` signs this key's webhook deliveries. Signing needs the secret itself, so
+    it is stored as it is (it grants no access to the API; a leak lets someone forge deliveries
+    to this key's receivers, who can confirm any delivery by reading the job). Keys made before
+    webhooks existed have none and cannot use webhooks.
+    """
 
     __tablename__ = "api_keys"
 
@@ -20,5 +26,6 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(100))
     prefix: Mapped[str] = mapped_column(String(16), index=True)
     secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    webhook_secret: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import subprocess
 import sys
 import time
@@ -21,6 +23,7 @@ from shared.job_limits import hard_time_limit_s
 from shared.params import JobParams
 from shared.settings import Settings
 from shared.task_names import RUN_JOB_TASK
+from shared.webhook_signature import VERIFY_SNIPPET
 from tests.api.conftest import REDIS_URL, RecordingSender
 
 
@@ -49,17 +52,47 @@ def test_health_readiness_and_docs(
     assert "<script" not in page and "src=" not in page, "no external assets: there is no network"
 
 
-def test_docs_list_every_failure_code_and_promise_no_webhook(client: FlaskClient) -> None:
+def test_docs_tell_the_truth(client: FlaskClient) -> None:
+    """Every failure code, the real default of every parameter, how to get a key and one
+    copyable request first, and webhooks described as they are built."""
     spec = client.get("/openapi.json").get_json()
     codes = spec["components"]["schemas"]["JobError"]["properties"]["code"]["oneOf"]
     assert {code["const"]: code["description"] for code in codes} == {
         code.value: code.meaning for code in FailureCode
     }
-    webhook = spec["components"]["schemas"]["JobParams"]["properties"]["webhook_url"]
-    assert "not built yet" in webhook["description"] and "POSTed" not in webhook["description"]
     page = client.get("/docs").get_data(as_text=True)
     assert all(f"<code>{code.value}</code>" in page for code in FailureCode)
-    assert "nothing is called" in page
+    for name, value in JobParams().model_dump(mode="json").items():
+        row = page[page.index(f"<td><code>{name}</code></td>") :][:400]
+        assert f"<td><code>{json.dumps(value)}</code></td>" in html.unescape(row), name
+    assert "None" not in page
+    text = html.unescape(page)
+    assert text.index("stylize keys create NAME") < text.index("<h2>Endpoints")
+    assert 'curl -s -H "Authorization: Bearer $KEY" -F content=@photo.jpg' in text
+    assert "http://localhost/v1/jobs" in text, "the request names this server"
+    webhook = spec["components"]["schemas"]["JobParams"]["properties"]["webhook_url"]
+    assert "X-Stylize-Signature" in webhook["description"]
+    assert "not built" not in text and VERIFY_SNIPPET in text
+
+
+def test_v1_index_links_resolve_and_root_serves_the_page(client: FlaskClient, auth: dict) -> None:
+    index = client.get("/v1")
+    assert index.status_code == 200
+    links = index.get_json()["links"]
+    assert links == {"docs": "/docs", "openapi": "/openapi.json", "jobs": "/v1/jobs", "web": "/"}
+    assert all(client.get(link, headers=auth).status_code == 200 for link in links.values())
+    assert "stylize keys create" in index.get_json()["auth"]
+    root = client.get("/")
+    assert root.status_code == 200 and root.mimetype == "text/html"
+    assert "<title>Stylize</title>" in root.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/", "/static/app.js", "/static/style.css"])
+def test_the_web_page_loads_nothing_from_elsewhere(client: FlaskClient, path: str) -> None:
+    """It works offline: every asset is served by the API itself."""
+    text = client.get(path).get_data(as_text=True)
+    assert text and not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text, re.IGNORECASE)
+    assert "@import" not in text and "url(" not in text
 
 
 def test_readyz_names_a_dead_broker(settings: Settings, sender: RecordingSender) -> None:

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from api import create_app
+from shared.db.api_key import ApiKey
 from shared.db.job import Job
 from shared.db.session import session_factory
 from shared.settings import Settings
-from tests.api.conftest import RecordingSender
+from tests.api.conftest import RecordingSender, submit
 from tests.support import png_bytes
 
 
@@ -76,6 +78,13 @@ PARAM_CASES = [
     ("blend length", {"style_blend": "1,2"}, "style_blend"),
     ("pyramid too deep", {"params": json.dumps({"max_size": 64, "scales": 4})}, "params"),
     ("bad webhook", {"webhook_url": "not a url"}, "webhook_url"),
+    ("webhook to loopback", {"webhook_url": "http://127.0.0.1:9/hook"}, "webhook_url"),
+    ("webhook to metadata", {"webhook_url": "http://169.254.169.254/latest"}, "webhook_url"),
+    ("webhook to private", {"webhook_url": "https://10.0.0.8/hook"}, "webhook_url"),
+    ("webhook to localhost", {"webhook_url": "http://localhost:8000/hook"}, "webhook_url"),
+    ("webhook ftp", {"webhook_url": "ftp://example.com/hook"}, "webhook_url"),
+    ("unknown webhook event", {"webhook_events": "running,finished"}, "webhook_events"),
+    ("webhook event twice", {"webhook_events": "running,running"}, "webhook_events"),
     ("scalar given twice", {"iterations": ["5", "6"]}, "iterations"),
 ]
 
@@ -193,3 +202,47 @@ def test_broker_down_fails_the_job_with_a_reason(
     listed = client.get("/v1/jobs", headers=auth).get_json()["jobs"]
     assert [job["status"] for job in listed] == ["failed"], "never left queued silently"
     assert listed[0]["error"]["code"] == "enqueue_failed"
+
+
+def test_a_webhook_to_a_private_address_names_it_and_the_allow_list(
+    client: FlaskClient, auth: dict
+) -> None:
+    response = submit(client, auth, webhook_url="http://192.168.1.20/hook")
+    assert response.status_code == 422
+    [error] = response.get_json()["errors"]
+    assert error["field"] == "webhook_url"
+    assert "192.168.1.20, a private address" in error["message"]
+    assert "STYLIZE_WEBHOOK_ALLOW" in error["message"]
+
+
+def test_an_allowed_webhook_is_stored_with_its_events(
+    settings: Settings, sender: RecordingSender, auth: dict
+) -> None:
+    allowing = create_app(
+        settings.model_copy(update={"webhook_allow": "127.0.0.1"}), task_sender=sender
+    )
+    response = submit(
+        allowing.test_client(),
+        auth,
+        webhook_url="http://127.0.0.1:9/hook",
+        webhook_events="running,completed",
+    )
+    assert response.status_code == 202, response.get_json()
+    params = response.get_json()["params"]
+    assert params["webhook_url"] == "http://127.0.0.1:9/hook"
+    assert params["webhook_events"] == ["running", "completed"]
+
+
+def test_a_key_without_a_webhook_secret_cannot_ask_for_webhooks(
+    settings: Settings, sender: RecordingSender, auth: dict
+) -> None:
+    with session_factory(settings.database_url)() as session:
+        session.execute(update(ApiKey).values(webhook_secret=None))  # a key from before 0003
+        session.commit()
+    allowing = create_app(
+        settings.model_copy(update={"webhook_allow": "127.0.0.1"}), task_sender=sender
+    )
+    response = submit(allowing.test_client(), auth, webhook_url="http://127.0.0.1:9/hook")
+    assert response.status_code == 422
+    assert "stylize keys create" in response.get_json()["errors"][0]["message"]
+    assert sender.sent == []

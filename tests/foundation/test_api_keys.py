@@ -52,8 +52,13 @@ def test_keys_command_prints_secret_last(sqlite_url: str) -> None:
     with session_factory(sqlite_url)() as session:
         key = authenticate(session, secret)
         assert key is not None and key.name == "laptop"
+    assert key.webhook_secret and key.webhook_secret.startswith("whsec_")
+    assert f"webhook signing secret (verifies X-Stylize-Signature): {key.webhook_secret}" in (
+        created.stdout
+    ), "the webhook secret is shown once, at creation"
     listed = run_cli("keys", "list", database_url=sqlite_url)
     assert "laptop" in listed.stdout and secret not in listed.stdout
+    assert key.webhook_secret not in listed.stdout
     revoked = run_cli("keys", "revoke", str(key.id), database_url=sqlite_url)
     assert revoked.returncode == 0, revoked.stderr
     with session_factory(sqlite_url)() as session:

@@ -18,6 +18,11 @@ FORBIDDEN = {
     "api": (*FRAMEWORKS, "worker", "cli", "bench"),
     "worker": ("flask", "api", "cli", "bench"),
     "migrations": ("api", "worker", "cli", "bench"),
+    # the client speaks HTTP only: installable and importable without the service's stack
+    "client": (
+        "flask", "celery", "redis", "sqlalchemy", *FRAMEWORKS,
+        "api", "worker", "shared", "cli", "bench", "migrations",
+    ),
 }
 
 

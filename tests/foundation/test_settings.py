@@ -59,6 +59,7 @@ def test_defaults_work_on_one_machine(monkeypatch: pytest.MonkeyPatch) -> None:
         ("STYLIZE_MAX_STYLES", "-1"),
         ("STYLIZE_MAX_UPLOAD_BYTES", "lots"),
         ("STYLIZE_API_PORT", "70000"),
+        ("STYLIZE_WEBHOOK_ALLOW", "10.0.0.0/8,not a host!"),
     ],
 )
 def test_bad_value_is_one_line_naming_the_variable(variable: str, value: str) -> None:

@@ -1,23 +1,27 @@
 """A real stack per database: migrated DB, local storage, real Redis, a real Celery worker.
 
-The API runs in-process from the app factory with its real Celery task sender; the
-worker is a separate ``stylize worker`` process on the CPU with the real hed weights.
+The API runs in-process from the app factory with its real Celery task sender (``api_url``
+serves it over real HTTP); the worker is a separate ``stylize worker`` process on the CPU with
+the real hed weights. Each stack has its own GPU and webhooks queues; webhooks may reach
+127.0.0.1, where the tests' receivers listen.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import redis
 from flask import Flask
+from werkzeug.serving import make_server
 
 from api import create_app
 from bench.worker_process import WorkerStartError, start_worker_process
@@ -40,6 +44,8 @@ class Stack:
     client: object
     headers: dict[str, str]
     worker_log: Path
+    env: dict[str, str]
+    webhook_secret: str
 
     def wait_for(self, job_id: str, statuses: set[str], timeout: float = 300) -> dict:
         """Poll the job until its status is in ``statuses``; fail with the worker log if not."""
@@ -81,6 +87,8 @@ def running_stack(database_url: str, tmp: Path) -> Iterator[Stack]:
     """Start a worker on ``database_url`` and a private queue; stop it and clear the queue after."""
     queue = f"gpu-test-{uuid.uuid4().hex[:8]}"
     overrides = {
+        "STYLIZE_WEBHOOK_QUEUE": f"webhooks-test-{uuid.uuid4().hex[:8]}",
+        "STYLIZE_WEBHOOK_ALLOW": "127.0.0.1",  # the tests' receivers listen there
         "STYLIZE_DATABASE_URL": database_url,
         "STYLIZE_STORAGE_URL": f"file://{tmp / 'storage'}",
         "STYLIZE_BROKER_URL": REDIS_URL,
@@ -95,11 +103,17 @@ def running_stack(database_url: str, tmp: Path) -> Iterator[Stack]:
     worker_log = tmp / "worker.log"
     worker = start_worker(env, worker_log)
     with session_factory(database_url)() as session:
-        _, secret = create_key(session, "integration")
+        key, secret = create_key(session, "integration")
     app = create_app(settings)
     try:
         yield Stack(
-            settings, app, app.test_client(), {"Authorization": f"Bearer {secret}"}, worker_log
+            settings,
+            app,
+            app.test_client(),
+            {"Authorization": f"Bearer {secret}"},
+            worker_log,
+            env,
+            str(key.webhook_secret),
         )
     finally:
         worker.terminate()
@@ -107,4 +121,31 @@ def running_stack(database_url: str, tmp: Path) -> Iterator[Stack]:
             worker.wait(timeout=60)
         except subprocess.TimeoutExpired:
             worker.kill()
-        redis.Redis.from_url(REDIS_URL).delete(queue)
+        redis.Redis.from_url(REDIS_URL).delete(queue, overrides["STYLIZE_WEBHOOK_QUEUE"])
+
+
+@contextmanager
+def served(app: Flask) -> Iterator[str]:
+    """``app`` served over real HTTP (werkzeug, threaded) on a free port: its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture
+def api_url(stack: Stack) -> Iterator[str]:
+    """The stack's API over real HTTP."""
+    with served(stack.app) as url:
+        yield url
+
+
+def start_webhooks(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """Start ``stylize webhooks`` (no model); fail the test with its log if it is not ready."""
+    try:
+        return start_worker_process(env, log_path, WORKER_START_TIMEOUT_S, ("webhooks",))
+    except WorkerStartError as exc:
+        pytest.fail(str(exc))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import uuid
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from tests.support import RecordingChannel, noise_png, png_bytes
 from worker.engine import StyleEngine
 from worker.job_context import JobContext
 from worker.tasks import execute_job
+from worker.webhook_events import WebhookDelivery
 
 
 @pytest.fixture(scope="module")
@@ -218,3 +220,40 @@ def test_a_style_that_arrived_logs_no_warning(
         assert execute_job(job_id, ctx) == "succeeded"
     assert row(ctx, job_id).metrics["style_drop"] >= 0.5
     assert not [m for m in caplog.messages if "style loss fell by only" in m]
+
+
+def test_webhook_deliveries_are_queued_for_the_asked_events(ctx: JobContext) -> None:
+    queued: list[WebhookDelivery] = []
+    hooked = dataclasses.replace(ctx, webhook_sender=queued.append)
+    job_id = queued_job(
+        ctx,
+        iterations=20,
+        webhook_url="http://127.0.0.1:9/hook",
+        webhook_events=["running", "progress", "completed"],
+    )
+    assert execute_job(job_id, hooked) == "succeeded"
+    assert [d.event for d in queued] == ["running"] + ["progress"] * 10 + ["completed"]
+    bodies = [json.loads(d.body) for d in queued]
+    assert [b["progress"]["iteration"] for b in bodies[1:-1]] == list(range(2, 21, 2))
+    assert {b["status"] for b in bodies[:-1]} == {"running"}
+    assert bodies[-1]["status"] == "succeeded" and bodies[-1]["id"] == str(job_id)
+    assert len({d.delivery_id for d in queued}) == len(queued)
+
+
+def test_only_the_asked_events_are_queued_and_a_broken_queue_fails_nothing(
+    ctx: JobContext,
+) -> None:
+    queued: list[WebhookDelivery] = []
+    job_id = queued_job(ctx, webhook_url="http://127.0.0.1:9/hook")  # events: completed
+    assert execute_job(job_id, dataclasses.replace(ctx, webhook_sender=queued.append)) == (
+        "succeeded"
+    )
+    assert [d.event for d in queued] == ["completed"]
+
+    def broken(delivery: WebhookDelivery) -> None:
+        raise ConnectionError("broker down")
+
+    job_id = queued_job(ctx, webhook_url="http://127.0.0.1:9/hook", webhook_events=["progress"])
+    assert execute_job(job_id, dataclasses.replace(ctx, webhook_sender=broken)) == "succeeded"
+    unhooked = queued_job(ctx, webhook_events=["running", "completed"])  # no url: nothing
+    assert execute_job(unhooked, dataclasses.replace(ctx, webhook_sender=broken)) == "succeeded"

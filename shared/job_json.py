@@ -1,4 +1,7 @@
-"""The JSON shape of a job: the DB row (truth) merged with the live Redis progress."""
+"""The JSON shape of a job: the DB row (truth) merged with the live Redis progress.
+
+The API answers with it and webhook deliveries carry it: one builder for both.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,254 @@
+"""``Client``: the Stylize HTTP API from Python, with retries, timeouts and typed results."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from client.errors import ApiError, ApiUnreachable, WaitTimeout
+from client.models import TERMINAL_STATUSES, Job, JobPage, Progress
+from client.sse import sse_events
+
+ImageInput = str | Path | bytes | IO[bytes]
+JobRef = Job | str
+ProgressCallback = Callable[[Progress], None]
+
+# The server sends a keepalive every 10 s; a stream silent for longer than this is dead.
+STREAM_READ_TIMEOUT_S = 45.0
+
+
+class Client:
+    """A Stylize API at ``base_url`` used with ``api_key``.
+
+    Connection errors, 429 (after its ``Retry-After``) and 503 are retried ``retries`` times
+    with exponential backoff (``backoff`` * 2^n s); every submit carries an Idempotency-Key, so a
+    retried submit never makes two jobs. Each request gives up after ``timeout`` seconds of
+    silence. Problem answers raise ApiError; an API that never answers raises ApiUnreachable.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 30.0,
+        retries: int = 4,
+        backoff: float = 0.5,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._http = requests.Session()
+        self._http.headers.update(
+            {"Authorization": f"Bearer {api_key}", "User-Agent": "stylize-client/1"}
+        )
+        retry = Retry(
+            total=retries,
+            connect=retries,
+            read=0,  # a request that was sent may have acted: only retry what the server refused
+            status=retries,
+            status_forcelist=(429, 503),
+            allowed_methods=None,  # POSTs too: a 429/503 did nothing, submits are idempotent
+            backoff_factor=backoff,
+            respect_retry_after_header=True,
+            raise_on_status=False,
+        )
+        adapter = HTTPAdapter(max_retries=retry)
+        self._http.mount("http://", adapter)
+        self._http.mount("https://", adapter)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self._http.close()
+
+    # -- requests -------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Send with retries; ApiError for a problem answer, ApiUnreachable for no answer."""
+        kwargs.setdefault("timeout", self.timeout)
+        try:
+            response = self._http.request(method, self.base_url + path, **kwargs)
+        except requests.RequestException as exc:
+            reason = type(exc.__context__ or exc).__name__
+            raise ApiUnreachable(
+                f"no answer from the Stylize API at {self.base_url} ({reason}); "
+                "is it running, and is the URL right?"
+            ) from exc
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            raise ApiError.from_response(response.status_code, body, response.text)
+        return response
+
+    # -- jobs -----------------------------------------------------------------------------
+
+    def submit(
+        self,
+        content: ImageInput,
+        styles: ImageInput | Sequence[ImageInput],
+        *,
+        idempotency_key: str | None = None,
+        **params: Any,
+    ) -> Job:
+        """Queue a job: ``content`` styled by ``styles`` with the given job parameters."""
+        files = [("content", image_part(content, "content"))]
+        files += [
+            ("style", image_part(style, f"style-{n}"))
+            for n, style in enumerate(
+                [styles] if is_one_image(styles) else list(styles),  # type: ignore[arg-type]
+                start=1,
+            )
+        ]
+        given = {name: value for name, value in params.items() if value is not None}
+        response = self._request(
+            "POST",
+            "/v1/jobs",
+            files=files,
+            data={"params": json.dumps(given)},
+            headers={"Idempotency-Key": idempotency_key or str(uuid.uuid4())},
+        )
+        return Job.model_validate(response.json())
+
+    def get(self, job: JobRef) -> Job:
+        """The job now: status, progress, timings, error."""
+        return Job.model_validate(self._request("GET", f"/v1/jobs/{job_id(job)}").json())
+
+    def list(
+        self, *, status: str | None = None, limit: int = 20, cursor: str | None = None
+    ) -> JobPage:
+        """Your jobs, newest first; pass the page's ``next_cursor`` for the next page."""
+        query: dict[str, Any] = {"limit": limit}
+        if status:
+            query["status"] = status
+        if cursor:
+            query["cursor"] = cursor
+        return JobPage.model_validate(self._request("GET", "/v1/jobs", params=query).json())
+
+    def cancel(self, job: JobRef) -> Job:
+        """Cancel: a queued job at once, a running one within an iteration (status follows)."""
+        return Job.model_validate(self._request("POST", f"/v1/jobs/{job_id(job)}/cancel").json())
+
+    def download(self, job: JobRef, path: str | Path | None = None) -> bytes | Path:
+        """The result image: written to ``path`` (returned), or its bytes when no path."""
+        response = self._request("GET", f"/v1/jobs/{job_id(job)}/result", stream=True)
+        with response:
+            if path is None:
+                return response.content
+            target = Path(path)
+            with target.open("wb") as out:
+                for chunk in response.iter_content(64 * 1024):
+                    out.write(chunk)
+            return target
+
+    def preview(self, job: JobRef) -> bytes:
+        """The latest preview image (PNG)."""
+        return self._request("GET", f"/v1/jobs/{job_id(job)}/preview").content
+
+    # -- waiting --------------------------------------------------------------------------
+
+    def wait(
+        self,
+        job: JobRef,
+        on_progress: ProgressCallback | None = None,
+        *,
+        timeout: float | None = None,
+        poll_interval: float = 1.0,
+    ) -> Job:
+        """Follow the job until it ends and return it; ``on_progress`` gets each Progress.
+
+        Follows the live event stream (SSE); if that is unavailable or breaks, polls every
+        ``poll_interval`` seconds. WaitTimeout after ``timeout`` seconds (the job goes on).
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            ended = self._follow_events(job_id(job), on_progress, deadline)
+        except (ApiError, ApiUnreachable, requests.RequestException, ValueError):
+            ended = None  # no stream (Redis down, proxy, dropped): polling still works
+        return ended or self._poll(job_id(job), on_progress, deadline, poll_interval)
+
+    def _follow_events(
+        self, ident: str, on_progress: ProgressCallback | None, deadline: float | None
+    ) -> Job | None:
+        """The job once its stream reports the end; None if the stream closes before."""
+        response = self._request(
+            "GET",
+            f"/v1/jobs/{ident}/events",
+            stream=True,
+            timeout=(self.timeout, STREAM_READ_TIMEOUT_S),
+            headers={"Accept": "text/event-stream"},
+        )
+        shown = -1
+        with response:
+            for kind, data in sse_events(until(deadline, response.iter_lines(decode_unicode=True))):
+                if kind == "progress" and on_progress is not None:
+                    progress = Progress.model_validate(data)
+                    shown = progress.iteration
+                    on_progress(progress)
+                elif kind == "status" and data.get("status") in TERMINAL_STATUSES:
+                    ended = self.get(ident)
+                    if on_progress is not None and ended.progress.iteration > shown:
+                        on_progress(ended.progress)  # the last word, if the stream had not said it
+                    return ended
+        return None
+
+    def _poll(
+        self,
+        ident: str,
+        on_progress: ProgressCallback | None,
+        deadline: float | None,
+        interval: float,
+    ) -> Job:
+        shown = -1
+        while True:
+            current = self.get(ident)
+            if on_progress is not None and current.progress.iteration > shown:
+                shown = current.progress.iteration
+                on_progress(current.progress)
+            if current.done:
+                return current
+            if deadline is not None and time.monotonic() + interval > deadline:
+                raise WaitTimeout(f"job {ident} is still {current.status}; it goes on")
+            time.sleep(interval)
+
+
+def until(deadline: float | None, lines: Iterator[str]) -> Iterator[str]:
+    """``lines``, raising WaitTimeout once ``deadline`` passes (checked at each line)."""
+    for line in lines:
+        if deadline is not None and time.monotonic() > deadline:
+            raise WaitTimeout("the job did not end in time; it goes on")
+        yield line
+
+
+def job_id(job: JobRef) -> str:
+    """The id of a Job or of an id string."""
+    return job.id if isinstance(job, Job) else str(job)
+
+
+def is_one_image(value: object) -> bool:
+    """True for a single path, bytes or open file (as opposed to a sequence of them)."""
+    return isinstance(value, str | Path | bytes) or hasattr(value, "read")
+
+
+def image_part(image: ImageInput, name: str) -> tuple[str, bytes | IO[bytes]]:
+    """A multipart file part: (file name, data) from a path, bytes or an open binary file."""
+    if isinstance(image, str | Path):
+        path = Path(image)
+        return path.name, path.read_bytes()
+    if isinstance(image, bytes):
+        return name, image
+    return Path(getattr(image, "name", name)).name, image
