@@ -25,6 +25,11 @@ def status_event(
     return event
 
 
+def round_ms(ms: float | None) -> float | None:
+    """Milliseconds as every figure shows them, live or final: 0.1 ms."""
+    return None if ms is None else round(ms, 1)
+
+
 def progress(
     iteration: int,
     total: int,
@@ -32,24 +37,40 @@ def progress(
     ms_per_iter: float | None,
     *,
     running: bool,
+    eta_s: float | None = None,
 ) -> dict[str, Any]:
-    """``{iteration, total, percent, losses, ms_per_iter, eta_s}``; an ETA only while running."""
-    remaining = max(total - iteration, 0)
+    """``{iteration, total, percent, losses, ms_per_iter, eta_s}``; an ETA only while running.
+
+    ``eta_s`` is the worker's estimate when it gave one, else iterations left x ms_per_iter.
+    """
+    if eta_s is None and ms_per_iter:
+        eta_s = max(total - iteration, 0) * ms_per_iter / 1000.0
     return {
         "iteration": iteration,
         "total": total,
         "percent": round(100.0 * iteration / total, 2) if total else 0.0,
         "losses": losses,
-        "ms_per_iter": round(ms_per_iter, 3) if ms_per_iter is not None else None,
-        "eta_s": round(remaining * ms_per_iter / 1000.0, 1) if running and ms_per_iter else None,
+        "ms_per_iter": round_ms(ms_per_iter),
+        "eta_s": round(max(eta_s, 0.0), 2) if running and eta_s is not None else None,
     }
 
 
 def progress_event(
-    iteration: int, total: int, losses: dict[str, float], ms_per_iter: float
+    iteration: int,
+    total: int,
+    losses: dict[str, float],
+    ms_per_iter: float | None,
+    eta_s: float | None = None,
+    *,
+    at: float | None = None,
 ) -> dict[str, Any]:
-    """``{type: progress, ...progress}`` for one iteration of a running job."""
-    return {"type": "progress", **progress(iteration, total, losses, ms_per_iter, running=True)}
+    """``{type: progress, ...progress, at?}`` for one iteration of a running job; ``at`` (Unix
+    seconds) is when the figures were true, so a later reader can age the ETA."""
+    event = {"type": "progress",
+             **progress(iteration, total, losses, ms_per_iter, running=True, eta_s=eta_s)}
+    if at is not None:
+        event["at"] = round(at, 3)
+    return event  # fmt: skip
 
 
 def preview_event(iteration: int) -> dict[str, Any]:

@@ -5,6 +5,7 @@ The API answers with it and webhook deliveries carry it: one builder for both.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -21,12 +22,18 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
 
 
 def job_progress(job: Job, live: dict[str, Any] | None) -> dict[str, Any]:
-    """Progress from whichever source is further along, so it never goes backwards."""
-    iteration, losses, ms = job.iteration, job.losses, job.ms_per_iter
-    if live and live.get("iteration", 0) > iteration:
+    """Progress from whichever source is further along, so it never goes backwards.
+
+    The worker's ETA is aged by the time since its event, so it counts down between events.
+    """
+    iteration, losses, ms, eta = job.iteration, job.losses, job.ms_per_iter, None
+    if live and live.get("iteration", 0) >= max(iteration, 1):
         iteration, losses, ms = live["iteration"], live.get("losses"), live.get("ms_per_iter")
+        eta = live.get("eta_s")
+        if eta is not None and live.get("at") is not None:
+            eta = max(0.0, eta - max(0.0, time.time() - live["at"]))
     running = job.status == JobStatus.RUNNING.value
-    return progress(iteration, job.total_iterations, losses, ms, running=running)
+    return progress(iteration, job.total_iterations, losses, ms, running=running, eta_s=eta)
 
 
 def job_json(job: Job, live: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -43,6 +50,7 @@ def job_json(job: Job, live: dict[str, Any] | None = None) -> dict[str, Any]:
             "finished_at": _iso(job.finished_at),
             "queue_s": _seconds(job.created_at, job.started_at),
             "run_s": _seconds(job.started_at, job.finished_at),
+            "warmup_s": (job.metrics or {}).get("warmup_s"),
         },
         "metrics": job.metrics,
         "weights_source": job.weights_source,

@@ -49,7 +49,10 @@ def load_context() -> JobContext:
     settings = get_settings()
     started = time.perf_counter()
     engine = StyleEngine.load()
-    log.info("VGG16 loaded from %s in %.1f s", engine.weights_source, time.perf_counter() - started)
+    log.info(
+        "VGG16 loaded from %s (%s) in %.1f s",
+        engine.weights_source, engine.weights_path or "random", time.perf_counter() - started,
+    )  # fmt: skip
     return JobContext(
         settings=settings,
         sessions=session_factory(settings.database_url),

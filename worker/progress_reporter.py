@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import redis
@@ -17,11 +18,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import job_store
 from shared.images import PREVIEW_FORMAT, encode_image
-from shared.job_events import preview_event, progress_event
+from shared.job_events import preview_event, progress_event, round_ms
 from shared.progress_channel import ProgressChannel
 from shared.storage import Storage
 from shared.storage.keys import preview_key
 from worker.engine.hooks import Progress, Stop
+from worker.pace import Pace
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +43,23 @@ class ProgressReporter:
     db_interval_s: float
     deadline: float
     clock: Callable[[], float] = time.monotonic
+    preview_every: int = 0
+    preview_s: Callable[[], float] = lambda: 0.0  # what the last preview took to write
+    pace: Pace = field(default_factory=Pace)
+    last_event: dict[str, Any] | None = None  # the latest progress event, for webhooks
     _last_db_write: float = field(default=float("-inf"))
 
     def __call__(self, progress: Progress) -> Stop | None:
+        self.pace.observe(progress)
         event = progress_event(
-            progress.iteration, progress.total, progress.losses, progress.ms_per_iter
+            progress.iteration,
+            progress.total,
+            progress.losses,
+            self.pace.ms_per_iter,
+            self.pace.eta_s(progress, self.preview_every, self.preview_s()),
+            at=time.time(),
         )
+        self.last_event = event
         try:
             cancel = self.channel.publish(str(self.job_id), event)
         except redis.RedisError:  # the live view is best effort; the DB row still advances
@@ -70,7 +83,7 @@ class ProgressReporter:
                 self.job_id,
                 iteration=progress.iteration,
                 losses=progress.losses,
-                ms_per_iter=progress.ms_per_iter,
+                ms_per_iter=round_ms(self.pace.ms_per_iter),
             )
 
 
@@ -82,10 +95,13 @@ class PreviewWriter:
     storage: Storage
     channel: ProgressChannel
     sessions: sessionmaker[Session]
+    seconds: float = 0.0  # how long the last preview took to encode, store and announce
 
     def __call__(self, iteration: int, image: np.ndarray) -> None:
+        started = time.perf_counter()
         key = preview_key(self.job_id, PREVIEW_FORMAT.extension)
         self.storage.put(key, encode_image(image, PREVIEW_FORMAT.name))
         with self.sessions() as session:
             job_store.set_preview(session, self.job_id, key)
         self.channel.publish(str(self.job_id), preview_event(iteration))
+        self.seconds = time.perf_counter() - started

@@ -12,7 +12,7 @@ from celery import shared_task
 from shared.db import job_store
 from shared.db.job import FailureCode, Job, JobStatus
 from shared.images import OUTPUT_FORMATS, ImageError, decode_image, encode_image
-from shared.job_events import status_event
+from shared.job_events import round_ms, status_event
 from shared.job_limits import soft_time_limit_s
 from shared.params import JobParams
 from shared.storage import Storage, StorageError
@@ -44,7 +44,7 @@ def run_job(job_id: str) -> str:
 def execute_job(job_id: uuid.UUID, ctx: JobContext) -> str:
     """Run the job and return its final status; duplicate deliveries return 'skipped'."""
     with ctx.sessions() as session:
-        if not job_store.claim_job(session, job_id, ctx.worker):
+        if not job_store.claim_job(session, job_id, ctx.worker, ctx.engine.weights_source):
             log.info("job %s not queued (missing, running or finished): skipped", job_id)
             return "skipped"
         job = job_store.get_job(session, job_id)
@@ -78,6 +78,7 @@ def run_claimed_job(job: Job, ctx: JobContext) -> str:
         load_image(ctx.storage, key, f"style[{n}]", max_pixels)
         for n, key in enumerate(job.style_keys, start=1)
     ]
+    previews = PreviewWriter(job.id, ctx.storage, ctx.channel, ctx.sessions)
     reporter = ProgressReporter(
         job_id=job.id,
         channel=ctx.channel,
@@ -85,8 +86,9 @@ def run_claimed_job(job: Job, ctx: JobContext) -> str:
         db_interval_s=ctx.settings.progress_db_interval_s,
         deadline=ctx.clock() + soft_time_limit_s(params),
         clock=ctx.clock,
+        preview_every=params.preview_every,
+        preview_s=lambda: previews.seconds,
     )
-    previews = PreviewWriter(job.id, ctx.storage, ctx.channel, ctx.sessions)
     on_progress = with_progress_webhooks(reporter, job, ctx.webhook_sender)
     try:
         result = ctx.engine.run(
@@ -123,7 +125,7 @@ def run_claimed_job(job: Job, ctx: JobContext) -> str:
         weights_source=result.weights_source,
         iteration=result.iterations,
         losses=result.losses,
-        ms_per_iter=result.ms_per_iter,
+        ms_per_iter=round_ms(result.ms_per_iter),
     )
 
 
@@ -146,7 +148,8 @@ def result_metrics(result: EngineResult, worker: str) -> dict[str, object]:
         "iterations": result.iterations,
         "total_iterations": result.total_iterations,
         "seconds": round(result.seconds, 3),
-        "ms_per_iter": round(result.ms_per_iter, 3),
+        "ms_per_iter": round_ms(result.ms_per_iter),
+        "warmup_s": round(result.warmup_s, 3),
         "losses": result.losses,
         "initial_losses": result.initial_losses,
         "weights_source": result.weights_source,

@@ -19,11 +19,11 @@ from celery import Celery
 
 from shared.broker import celery_options
 from shared.db.job import Job
-from shared.job_events import progress_event
 from shared.job_json import job_json
 from shared.settings import Settings
 from shared.task_names import DELIVER_WEBHOOK_TASK
 from worker.engine.hooks import Progress, ProgressHook, Stop
+from worker.progress_reporter import ProgressReporter
 
 log = logging.getLogger(__name__)
 
@@ -77,23 +77,21 @@ def queue_webhook(
 
 
 def with_progress_webhooks(
-    hook: ProgressHook, job: Job, sender: WebhookSender | None
+    reporter: ProgressReporter, job: Job, sender: WebhookSender | None
 ) -> ProgressHook:
-    """``hook``, plus a ``progress`` delivery each time the job passes another 10 %."""
+    """``reporter``, plus a ``progress`` delivery (its latest event) each time the job passes
+    another 10 %."""
     if sender is None or not wants(job, "progress"):
-        return hook
+        return reporter
     passed = 0
 
     def on_progress(progress: Progress) -> Stop | None:
         nonlocal passed
-        stop = hook(progress)
+        stop = reporter(progress)
         tenths = progress.iteration * 10 // progress.total
         if tenths > passed:
             passed = tenths
-            live = progress_event(
-                progress.iteration, progress.total, progress.losses, progress.ms_per_iter
-            )
-            queue_webhook(sender, job, "progress", live)
+            queue_webhook(sender, job, "progress", reporter.last_event)
         return stop
 
     return on_progress

@@ -138,8 +138,11 @@ def transition(
     return result.rowcount == 1
 
 
-def claim_job(session: Session, job_id: uuid.UUID, worker: str) -> bool:
-    """Move a queued job to running for ``worker``; False if another delivery got there first."""
+def claim_job(
+    session: Session, job_id: uuid.UUID, worker: str, weights_source: str | None = None
+) -> bool:
+    """Move a queued job to running for ``worker`` (recording the weights it will use);
+    False if another delivery got there first."""
     now = utcnow()
     return transition(
         session,
@@ -147,6 +150,7 @@ def claim_job(session: Session, job_id: uuid.UUID, worker: str) -> bool:
         JobStatus.QUEUED,
         JobStatus.RUNNING,
         worker=worker,
+        weights_source=weights_source,
         started_at=now,
         heartbeat_at=now,
         attempts=Job.attempts + 1,

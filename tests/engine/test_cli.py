@@ -34,7 +34,7 @@ def test_run_writes_the_picture_and_prints_metrics(tmp_path: Path, small_pair) -
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.output.strip().splitlines()[-1])
-    assert metrics["iterations"] == 4 and metrics["weights_source"].startswith("hed:")
+    assert metrics["iterations"] == 4 and metrics["weights_source"] == "hed-bsds500"
     assert metrics["losses"]["total"] < metrics["initial_losses"]["total"]
     assert {"seconds", "ms_per_iter"} <= set(metrics)
     with Image.open(out) as written:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
 
@@ -80,7 +81,9 @@ def test_keras_legacy_layout_loads_the_same_network(tmp_path: Path, hed_engine) 
             group[f"{name}_W_1:0"] = kernel
             group[f"{name}_b_1:0"] = bias
     engine = StyleEngine.load(str(legacy))
-    assert engine.weights_source == f"file:{legacy}"
+    digest = hashlib.sha256(legacy.read_bytes()).hexdigest()[:12]
+    assert engine.weights_source == f"{legacy.name}@sha256:{digest}", "no server path shown"
+    assert engine.weights_path == str(legacy.resolve())
     image = np.random.default_rng(0).uniform(0, 255, (1, 32, 32, 3)).astype(np.float32)
     for layer in ("block1_conv1", "block5_conv3"):
         a = engine.vgg.get_layer(layer).get_weights()[0]

@@ -95,6 +95,7 @@ def running_stack(database_url: str, tmp: Path) -> Iterator[Stack]:
         "STYLIZE_GPU_QUEUE": queue,
         "STYLIZE_VGG_WEIGHTS": "hed",
         "STYLIZE_PROGRESS_DB_INTERVAL_S": "0.2",
+        "STYLIZE_RATE_LIMIT_PER_MINUTE": "100000",  # tests poll fast; tests/api test the limit
     }
     settings = Settings(
         **{key.removeprefix("STYLIZE_").lower(): value for key, value in overrides.items()}

@@ -51,7 +51,7 @@ def test_job_runs_to_success_with_monotonic_progress(stack: Stack) -> None:
     assert set(seen_statuses) <= {"queued", "running", "succeeded"}
     assert iterations == sorted(iterations), "progress went backwards"
     assert body["progress"]["iteration"] == 12
-    assert body["metrics"]["weights_source"].startswith("hed")
+    assert body["metrics"]["weights_source"] == body["weights_source"] == "hed-bsds500"
     result = stack.client.get(f"/v1/jobs/{job['id']}/result", headers=stack.headers)
     assert result.status_code == 200
     assert result.mimetype == "image/png"
@@ -146,6 +146,6 @@ def test_model_loaded_once_before_ready_and_reused(stack: Stack) -> None:
         final = stack.wait_for(job["id"], {"succeeded", "failed", "canceled"})
         assert final["status"] == "succeeded", final
     log = stack.worker_log.read_text()
-    assert log.count("VGG16 loaded from hed:") == 1, log[-3000:]
+    assert log.count("VGG16 loaded from hed-bsds500") == 1, log[-3000:]
     assert log.index("VGG16 loaded from") < log.index("ready.")
     assert log.count("] received") >= already + 2, "both jobs ran on the one load"

@@ -234,6 +234,7 @@ def test_webhook_deliveries_are_queued_for_the_asked_events(ctx: JobContext) -> 
     assert execute_job(job_id, hooked) == "succeeded"
     assert [d.event for d in queued] == ["running"] + ["progress"] * 10 + ["completed"]
     bodies = [json.loads(d.body) for d in queued]
+    assert bodies[0]["weights_source"] == "random", "known from the moment the job runs"
     assert [b["progress"]["iteration"] for b in bodies[1:-1]] == list(range(2, 21, 2))
     assert {b["status"] for b in bodies[:-1]} == {"running"}
     assert bodies[-1]["status"] == "succeeded" and bodies[-1]["id"] == str(job_id)

@@ -49,11 +49,28 @@ def make_reporter(channel: RecordingChannel, clock: Clock, deadline: float = 1e9
 
 
 def test_progress_event_has_percent_and_eta() -> None:
-    event = progress_event(iteration=25, total=100, losses=LOSSES, ms_per_iter=200.0)
+    event = progress_event(iteration=25, total=100, losses=LOSSES, ms_per_iter=200.04)
     assert event["type"] == "progress"
     assert event["percent"] == 25.0
-    assert event["eta_s"] == pytest.approx(15.0)
+    assert event["eta_s"] == pytest.approx(15.0)  # without the worker's own estimate
+    assert event["ms_per_iter"] == 200.0, "rounded to 0.1 ms, like the final figure"
     assert event["losses"] == LOSSES
+    given = progress_event(25, 100, LOSSES, 200.0, eta_s=21.456, at=1000.0)
+    assert (given["eta_s"], given["at"]) == (21.46, 1000.0)
+
+
+def test_the_reporter_publishes_a_smoothed_rate_and_its_eta() -> None:
+    channel, clock = RecordingChannel(), Clock()
+    reporter, _ = make_reporter(channel, clock)
+    reporter.preview_every, reporter.preview_s = 5, lambda: 0.5
+    reporter(Progress(1, 10, LOSSES, 3000.0, warmup=True))
+    assert channel.events[-1]["ms_per_iter"] is None and channel.events[-1]["eta_s"] is None
+    for iteration, ms in ((2, 100.0), (3, 900.0), (4, 100.0)):
+        reporter(Progress(iteration, 10, LOSSES, ms))
+    event = channel.events[-1]
+    assert event["ms_per_iter"] == 100.0, "the median: one slow iteration does not count"
+    assert event["eta_s"] == pytest.approx(6 * 0.1 + 3 * 0.5)  # previews at 5, 10; the result
+    assert reporter.last_event is event and event["at"] > 0
 
 
 def test_every_iteration_is_published_but_db_writes_are_throttled() -> None:

@@ -22,12 +22,25 @@ class Stop(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Progress:
-    """One iteration's report; ``iteration`` is 1-based and counts across pyramid levels."""
+    """One iteration's report; ``iteration`` is 1-based and counts across pyramid levels.
+
+    ``ms_per_iter`` is this iteration's wall time, previews left out; ``warmup`` marks
+    the first iteration of a level, which also paid for set-up and tracing; ``work_left`` is
+    the iterations still to run in units of this one (coarse levels cost less); None means
+    ``total - iteration``.
+    """
 
     iteration: int
     total: int
     losses: dict[str, float]
     ms_per_iter: float
+    warmup: bool = False
+    work_left: float | None = None
+
+    @property
+    def iterations_left(self) -> float:
+        """``work_left``, or the plain count of iterations still to run."""
+        return self.total - self.iteration if self.work_left is None else self.work_left
 
 
 ProgressHook = Callable[[Progress], Stop | None]
@@ -67,7 +80,8 @@ class EngineResult:
     iterations: int
     total_iterations: int
     seconds: float
-    ms_per_iter: float
+    ms_per_iter: float  # mean of the iterations after each level's first (warm-up) one
+    warmup_s: float  # the first iteration of each level: set-up and tracing
     losses: dict[str, float]
     initial_losses: dict[str, float]
     weights_source: str

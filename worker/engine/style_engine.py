@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -14,13 +13,13 @@ from keras import ops
 from shared.params import JobParams
 from worker.engine import imaging
 from worker.engine.backend import get_backend
-from worker.engine.hooks import EngineResult, PreviewHook, Progress, ProgressHook, Quality, Stop
+from worker.engine.hooks import EngineResult, PreviewHook, ProgressHook, Quality
 from worker.engine.inputs import check_job
+from worker.engine.iteration_hook import IterationHook, loss_dict
 from worker.engine.losses import gram_matrix, objective
 from worker.engine.optimize import (
     CompiledStep,
     LevelResult,
-    Losses,
     adam_step,
     lbfgs_step,
     range_penalty_weight,
@@ -32,60 +31,13 @@ from worker.engine.vgg import build_vgg16, feature_model
 from worker.engine.weights import read_conv_weights, resolve_source
 
 
-def loss_dict(losses: Losses) -> dict[str, float]:
-    """The step's weighted [content, style, tv] as floats by kind, and their sum.
-
-    The sum leaves out L-BFGS's out-of-range penalty, so both optimisers report the same
-    objective.
-    """
-    _, parts = losses
-    content, style, tv = (float(value) for value in np.asarray(parts))
-    return {"content": content, "style": style, "tv": tv, "total": content + style + tv}
-
-
-class IterationHook:
-    """The optimiser's hook: counts iterations across levels, calls the caller's hooks.
-
-    The progress hook's Stop goes back to the loop, which ends there.
-    """
-
-    def __init__(
-        self,
-        total: int,
-        preview_every: int,
-        on_progress: ProgressHook | None,
-        on_preview: PreviewHook | None,
-    ) -> None:
-        self.total, self.preview_every = total, preview_every
-        self.on_progress, self.on_preview = on_progress, on_preview
-        self.finish: Callable[[np.ndarray], np.ndarray] = lambda image: image
-        self.done = 0
-        self.last_tick = time.perf_counter()
-
-    def __call__(self, losses: Losses, get_image: Callable[[], np.ndarray]) -> Stop | None:
-        """Called after each iteration; the progress hook's Stop, if it returned one."""
-        self.done += 1
-        stop = None
-        if self.on_progress is not None:
-            values = loss_dict(losses)  # waits for the step: time it after this
-            ms = (time.perf_counter() - self.last_tick) * 1e3
-            stop = self.on_progress(Progress(self.done, self.total, values, ms))
-        if (
-            self.on_preview is not None
-            and self.preview_every
-            and (self.done % self.preview_every == 0)
-        ):
-            self.on_preview(self.done, imaging.to_uint8(self.finish(get_image()[0])))
-        self.last_tick = time.perf_counter()
-        return stop
-
-
 class StyleEngine:
     """Holds VGG16 and the compiled steps; ``run`` is safe to call for job after job."""
 
-    def __init__(self, vgg: keras.Model, weights_source: str) -> None:
+    def __init__(self, vgg: keras.Model, weights_source: str, weights_path: str = "") -> None:
         self.vgg = vgg
-        self.weights_source = weights_source
+        self.weights_source = weights_source  # what the weights are, safe to show users
+        self.weights_path = weights_path  # where they were read from, for the worker's log
         self.backend = get_backend()
         self._models: dict[tuple[str, ...], keras.Model] = {}
         self._steps: dict[tuple[Any, ...], CompiledStep] = {}
@@ -106,7 +58,7 @@ class StyleEngine:
             if weights == "random":
                 weights = "./random"  # a path like any other: never random from the environment
         source = resolve_source(weights)
-        return cls(build_vgg16(read_conv_weights(source)), str(source))
+        return cls(build_vgg16(read_conv_weights(source)), source.label, str(source.path))
 
     @property
     def trace_count(self) -> int:
@@ -137,7 +89,7 @@ class StyleEngine:
             [params.content_weight, params.style_weight, params.tv_weight,
              range_penalty_weight(params)], np.float32,
         ))  # fmt: skip
-        hook = IterationHook(params.iterations, params.preview_every, on_progress, on_preview)
+        hook = IterationHook(budgets, sizes, params.preview_every, on_progress, on_preview)
         level: LevelResult | None = None
         initial: dict[str, float] = {}
         for size, budget in zip(sizes, budgets, strict=True):
@@ -149,7 +101,7 @@ class StyleEngine:
             else:
                 image = imaging.resize(level.image[0], size)
 
-            hook.finish = functools.partial(self._finish, content=content_l, params=params)
+            hook.start_level(functools.partial(self._finish, content=content_l, params=params))
             if params.optimizer == "adam":
                 level = run_adam(
                     step, state, image[None], targets, weights, budget, params.learning_rate, hook,
@@ -169,7 +121,8 @@ class StyleEngine:
             iterations=hook.done,
             total_iterations=params.iterations,
             seconds=seconds,
-            ms_per_iter=seconds * 1e3 / max(hook.done, 1),
+            ms_per_iter=hook.steady_ms_per_iter,
+            warmup_s=hook.warmup_ms / 1e3,
             losses=loss_dict(level.losses),
             initial_losses=initial,
             weights_source=self.weights_source,

