@@ -16,6 +16,7 @@ from shared.db.session import session_factory
 from shared.progress_channel import ProgressChannel
 from shared.settings import Settings, get_settings
 from shared.storage import Storage, open_storage
+from worker.metrics import record_model_load
 
 if TYPE_CHECKING:
     from worker.engine import StyleEngine
@@ -39,20 +40,26 @@ class JobContext:
     clock: Callable[[], float] = time.monotonic
 
 
-def load_context() -> JobContext:
-    """Open the configured database, storage and Redis, and load VGG16 (logged)."""
+def load_context(worker: str | None = None) -> JobContext:
+    """Open the configured database, storage and Redis, and load VGG16 (logged).
+
+    ``worker`` is the name recorded on the jobs (default: this host's name).
+    """
     from worker.engine import StyleEngine
 
     settings = get_settings()
     started = time.perf_counter()
     engine = StyleEngine.load()
-    log.info("VGG16 loaded from %s in %.1f s", engine.weights_source, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    record_model_load(seconds)
+    log.info("VGG16 loaded from %s in %.1f s", engine.weights_source, seconds)
     return JobContext(
         settings=settings,
         sessions=session_factory(settings.database_url),
         storage=open_storage(settings),
         channel=ProgressChannel.from_url(settings.broker_url),
         engine=engine,
+        worker=worker or socket.gethostname(),
     )
 
 
@@ -60,15 +67,15 @@ _lock = threading.Lock()
 _context: JobContext | None = None
 
 
-def process_context() -> JobContext:
+def process_context(worker: str | None = None) -> JobContext:
     """This process's context, built on the first call (the worker's start makes that call)."""
     global _context
     with _lock:
         if _context is None:
-            _context = load_context()
+            _context = load_context(worker)
         return _context
 
 
-def preload(**_: object) -> None:
-    """Signal handler: build the context as the worker (process) starts, not on the first job."""
-    process_context()
+def preload(worker: str | None = None) -> None:
+    """Build the context as the worker (process) starts, not on the first job."""
+    process_context(worker)
