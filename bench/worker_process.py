@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -13,12 +14,12 @@ class WorkerStartError(RuntimeError):
 
 
 def start_worker_process(
-    env: dict[str, str], log_path: Path, timeout_s: float = 180.0
+    env: dict[str, str], log_path: Path, timeout_s: float = 180.0, args: Sequence[str] = ()
 ) -> subprocess.Popen[bytes]:
-    """Run ``stylize worker`` with ``env``, logging to ``log_path``; return once it is ready."""
+    """Run ``stylize worker [args]`` with ``env``, logging to ``log_path``; return once ready."""
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "cli", "worker", "--loglevel", "INFO"],
+            [sys.executable, "-m", "cli", "worker", "--loglevel", "INFO", *args],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -196,16 +196,17 @@ def start_and_wait(stack: list[Service], env: dict[str, str], stopping: list[int
 
 
 def announce(stack: list[Service], broker: str, secret: str | None) -> None:
-    """Print, once, where everything answers and how to get a key."""
+    """Print, once, where everything answers and how to get a key (``label  value`` lines)."""
     api = stack[0]
-    lines = ["stylize: ready", f"  API      {api.url}", f"  docs     {api.url}/docs"]
-    lines += [f"  metrics  {api.url}/metrics"]
-    lines += [f"  Flower   {s.url}" for s in stack if s.name == "Flower"]
-    lines += [f"  {s.name} metrics: {s.url}" for s in stack[1:] if s.name != "Flower" and s.url]
-    lines += [f"  broker   {broker}"]
+    rows = [("API", api.url), ("docs", f"{api.url}/docs"), ("metrics", f"{api.url}/metrics")]
+    rows += [(s.name, s.url) for s in stack if s.name == "Flower"]
+    rows += [(f"{s.name.split()[-1]}", s.url) for s in stack[1:] if s.name != "Flower" and s.url]
+    rows += [("broker", broker)]
     if secret:
-        lines += ["  first API key (shown only now, keep it):", f"    {secret}"]
-    lines += ["  another key: stylize keys create NAME", "  Ctrl-C stops everything"]
+        rows += [("key", f"{secret}  (the first API key, shown only this once: keep it)")]
+    rows += [("keys", "stylize keys create NAME"), ("stop", "Ctrl-C stops everything")]
+    width = max(len(label) for label, _ in rows) + 2
+    lines = ["stylize: ready", *(f"  {label:<{width}}{value}" for label, value in rows)]
     click.echo("\n".join(lines), err=True)
 
 
