@@ -120,6 +120,8 @@ def worker(
         except OSError as exc:
             raise click.ClickException(f"--metrics-port {metrics_port}: {exc.strerror}") from None
         log.info("metrics on http://0.0.0.0:%d/metrics", metrics_port)
+    if wants_json(settings.log_format, sys.stderr):
+        say_through_logging()
     app = make_celery(settings)
     argv = [
         *(["--quiet"] if wants_json(settings.log_format, sys.stderr) else []),  # no banner
@@ -139,6 +141,16 @@ def worker(
     else:
         worker_process_init.connect(lambda **_: load_model(), weak=False)
     app.worker_main(argv)
+
+
+def say_through_logging() -> None:
+    """Celery prints its shutdown notes straight to stdout; log them instead (JSON lines)."""
+    import logging
+
+    import celery.apps.worker
+
+    log = logging.getLogger("celery.apps.worker")
+    celery.apps.worker.safe_say = lambda message, *_: log.info(message.strip())
 
 
 def require_flower_auth(host: str, basic_auth: str | None) -> None:

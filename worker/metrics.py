@@ -3,7 +3,7 @@
 The task calls ``record_job_end`` once per job it ends; the context records the model load.
 Values live in ``PROMETHEUS_MULTIPROC_DIR`` when ``stylize worker`` sets it, so the prefork
 pool's children are summed; the GPU memory in use is read at scrape time by the process
-that holds the model (the solo and threads pools: the one serving the port).
+that holds the model (with the threads pool, the one serving the port).
 """
 
 from __future__ import annotations
