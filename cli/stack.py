@@ -1,6 +1,6 @@
 """``stylize up``: check every part, start the services, wait until each answers, supervise.
 
-Nothing starts until the settings, database, storage, broker and ports have answered; a
+Nothing starts until the settings, ports, storage, broker and database have answered; a
 failure is one line naming the part and what to do, and leaves no process behind.
 ``services`` is the list of child processes: add one there to run it with the stack.
 """
@@ -236,9 +236,13 @@ def run_stack(settings: Settings, options: StackOptions) -> None:
     if options.flower:
         require_flower_auth(settings.flower_host, settings.flower_basic_auth)
     check_ports(services(settings, options, settings.broker_url))
-    check_database(settings)
     check_storage(settings)
     broker_url, redis_process = ensure_broker(settings.broker_url)
+    try:
+        check_database(settings)  # last: its migrations log what they apply
+    except BaseException:  # a bad database, or Ctrl-C meanwhile: the embedded Redis goes too
+        stop([], redis_process)
+        raise
     stack = services(settings, options, broker_url)
     env = {**os.environ, "STYLIZE_BROKER_URL": broker_url}
     broker = f"{mask_url_password(broker_url)} ({'embedded' if redis_process else 'configured'})"

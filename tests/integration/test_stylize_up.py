@@ -198,7 +198,7 @@ def listening_socket() -> Iterator[int]:
 @pytest.mark.parametrize(
     ("case", "expected"),
     [
-        ("api_port_taken", "is in use by another program; pass --port or set STYLIZE_API_PORT"),
+        ("api_port_taken", "for the API is in use; pass --port or set STYLIZE_API_PORT"),
         ("broker_silent", "does not answer (Timeout reading from"),
         ("database_down", "(is it up? has `stylize db upgrade` run?)"),
         ("flower_open", "without a password; set STYLIZE_FLOWER_BASIC_AUTH=user:password"),
