@@ -114,6 +114,8 @@ def worker(
     nodename = host_format(default_nodename(hostname))
     if pinned:
         log.info("pinned to %s (CUDA_VISIBLE_DEVICES)", pinned)
+    elif gpu == "auto":
+        log.info("--gpu auto: no NVIDIA GPU on this host; running on the CPU")
     if metrics_port is not None:
         try:
             metrics.serve(metrics_port)
