@@ -6,7 +6,6 @@ import os
 import shutil
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 
 import click
@@ -84,75 +83,28 @@ def worker(
     loglevel: str | None,
 ) -> None:
     """Run one Celery worker with a warm VGG16 model."""
-    import logging
-
+    from cli import worker_start
     from shared.broker import check_visibility_timeout
-    from shared.logs import wants_json
 
     settings = get_settings()  # a bad variable fails here, before TensorFlow loads
     check_visibility_timeout(settings)
     pinned = pin_gpu(gpu, gpu_claims)
     if metrics_port is not None:
         fresh_metrics_dir(f"worker-{metrics_port}")  # before prometheus_client is imported
-    from celery.exceptions import SecurityWarning
-    from celery.signals import setup_logging, worker_process_init
-    from celery.utils.nodenames import default_nodename, host_format
-
-    from worker import metrics
-    from worker.backend_import import backend_noise_dropped
-    from worker.celery_app import make_celery
-    from worker.job_context import preload
-
-    def load_model() -> None:
-        with backend_noise_dropped():
-            preload(worker=nodename)
-
-    # Root is refused only with pickle; the service accepts JSON messages alone.
-    warnings.filterwarnings("ignore", category=SecurityWarning)
-    setup_logging.connect(lambda **_: None, weak=False)  # shared.logs configured it
-    log = logging.getLogger("stylize.worker")
-    nodename = host_format(default_nodename(hostname))
-    if pinned:
-        log.info("pinned to %s (CUDA_VISIBLE_DEVICES)", pinned)
-    elif gpu == "auto":
-        log.info("--gpu auto: no NVIDIA GPU on this host; running on the CPU")
+    nodename = worker_start.node_name(hostname)
+    worker_start.quiet_celery(settings)
+    worker_start.log_gpu(pinned, gpu)
     if metrics_port is not None:
-        try:
-            metrics.serve(metrics_port)
-        except OSError as exc:
-            raise click.ClickException(f"--metrics-port {metrics_port}: {exc.strerror}") from None
-        log.info("metrics on http://0.0.0.0:%d/metrics", metrics_port)
-    if wants_json(settings.log_format, sys.stderr):
-        say_through_logging()
-    app = make_celery(settings)
-    argv = [
-        *(["--quiet"] if wants_json(settings.log_format, sys.stderr) else []),  # no banner
-        "worker",
-        f"--loglevel={loglevel or settings.log_level}",
-        f"--queues={queues or settings.gpu_queue}",
-        f"--concurrency={concurrency}",
-        f"--hostname={nodename}",
-        "--without-gossip",
-        "--without-mingle",
-    ]
+        worker_start.serve_metrics(metrics_port)
+    argv = worker_start.celery_argv(settings, nodename, concurrency, queues, loglevel)
     if concurrency == 1:
         # The job runs in a pool thread while the main thread keeps the broker connection,
         # event heartbeats and remote control alive; the model is built here, once.
-        load_model()
+        worker_start.load_model(nodename)
         argv.append("--pool=threads")
     else:
-        worker_process_init.connect(lambda **_: load_model(), weak=False)
-    app.worker_main(argv)
-
-
-def say_through_logging() -> None:
-    """Celery prints its shutdown notes straight to stdout; log them instead (JSON lines)."""
-    import logging
-
-    import celery.apps.worker
-
-    log = logging.getLogger("celery.apps.worker")
-    celery.apps.worker.safe_say = lambda message, *_: log.info(message.strip())
+        worker_start.load_model_in_each_child(nodename)
+    worker_start.run(settings, argv)
 
 
 def require_flower_auth(host: str, basic_auth: str | None) -> None:
