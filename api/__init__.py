@@ -13,9 +13,9 @@ if TYPE_CHECKING:
 
 def create_app(settings: Settings | None = None, *, task_sender: TaskSender | None = None) -> Flask:
     """Build the app from ``settings`` (default: the environment); nothing runs at import."""
-    from api import db, docs, errors, events, health, jobs, web
+    from api import db, docs, errors, events, health, jobs, metrics, request_id, web
     from api.task_queue import celery_sender
-    from shared.broker import redis_client
+    from shared.broker import broker_queues, queue_depths, redis_client
     from shared.progress_channel import ProgressChannel
     from shared.settings import get_settings
     from shared.storage import open_storage
@@ -29,8 +29,10 @@ def create_app(settings: Settings | None = None, *, task_sender: TaskSender | No
     app.extensions["stylize_channel"] = ProgressChannel(client)
     app.extensions["stylize_storage"] = open_storage(settings)
     app.extensions["stylize_task_sender"] = task_sender or celery_sender(settings)
+    request_id.init_app(app)
     errors.init_app(app)
     db.init_app(app)
+    metrics.init_app(app, lambda: queue_depths(client, broker_queues(settings)))
     for blueprint in (jobs.bp, events.bp, health.bp, docs.bp, web.bp):
         app.register_blueprint(blueprint)
     return app

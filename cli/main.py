@@ -51,6 +51,11 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup)
 def cli() -> None:
     """Stylize: neural style transfer as a job service."""
+    from shared.logs import configure_logging
+    from shared.settings import get_settings
+
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
 
 
 def main() -> None:

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-import logging
 import os
-import signal
-import subprocess
+import shutil
 import sys
-import time
+import tempfile
+from pathlib import Path
 
 import click
 
+from cli.gpu_claim import DEFAULT_CLAIMS_DIR, pin_gpu
 from shared.settings import get_settings
+
+
+def fresh_metrics_dir(name: str) -> Path:
+    """An empty ``PROMETHEUS_MULTIPROC_DIR`` for one service, set in this process's environment.
+
+    Emptied at every start so a restarted service never adds its predecessor's counts.
+    """
+    path = Path(tempfile.gettempdir()) / f"stylize-metrics-{name}"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    return path
 
 
 @click.command()
@@ -19,30 +31,20 @@ from shared.settings import get_settings
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="STYLIZE_API_PORT.")
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
 def api(host: str | None, port: int | None, workers: int) -> None:
-    """Serve the HTTP API with gunicorn (threads keep SSE streams cheap)."""
+    """Serve the HTTP API with gunicorn; ``/metrics`` sums all its worker processes."""
     settings = get_settings()
-    bind = f"{host or settings.api_host}:{port or settings.api_port}"
-    os.execvp(
-        sys.executable,
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            bind,
-            "--workers",
-            str(workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            "16",
-            "--timeout",
-            "0",
-            "--access-logfile",
-            "-",
-            "api:create_app()",
-        ],
-    )
+    port = port or settings.api_port
+    fresh_metrics_dir(f"api-{port}")
+    argv = [sys.executable, "-m", "gunicorn", "--config", "python:api.gunicorn_config"]
+    argv += ["--bind", f"{host or settings.api_host}:{port}", "--workers", str(workers)]
+    os.execvp(sys.executable, [*argv, "api:create_app()"])
+
+
+def gpu_choice(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """``--gpu``: a GPU index or ``auto``."""
+    if value is None or value == "auto" or value.isdigit():
+        return value
+    raise click.BadParameter("use a GPU index (0, 1, ...) or auto")
 
 
 @click.command()
@@ -54,58 +56,88 @@ def api(host: str | None, port: int | None, workers: int) -> None:
     help="Jobs at once; 1 per GPU. Above 1, each process loads its own model.",
 )
 @click.option("--queues", default=None, help="Comma-separated queues (default STYLIZE_GPU_QUEUE).")
-@click.option("--loglevel", default="INFO", show_default=True)
-def worker(concurrency: int, queues: str | None, loglevel: str) -> None:
+@click.option(
+    "--hostname", default="celery@%h", show_default=True, help="Node name; %h is this host."
+)
+@click.option(
+    "--gpu", default=None, callback=gpu_choice, help="Pin to GPU INDEX, or auto: a free one."
+)
+@click.option(
+    "--gpu-claims",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_CLAIMS_DIR,
+    show_default=True,
+    help="Where --gpu auto keeps its per-GPU locks (shared by the host's workers).",
+)
+@click.option(
+    "--metrics-port", type=click.IntRange(1, 65535), default=None, help="Serve /metrics here."
+)
+@click.option("--loglevel", default=None, help="Default STYLIZE_LOG_LEVEL.")
+def worker(
+    concurrency: int,
+    queues: str | None,
+    hostname: str,
+    gpu: str | None,
+    gpu_claims: Path,
+    metrics_port: int | None,
+    loglevel: str | None,
+) -> None:
     """Run one Celery worker with a warm VGG16 model."""
+    from cli import worker_start
     from shared.broker import check_visibility_timeout
 
     settings = get_settings()  # a bad variable fails here, before TensorFlow loads
     check_visibility_timeout(settings)
-    logging.basicConfig(
-        level=loglevel.upper(), format="[%(asctime)s: %(levelname)s/%(processName)s] %(message)s"
-    )
-    from celery.signals import worker_process_init
-
-    from worker.celery_app import make_celery
-    from worker.job_context import preload
-
-    app = make_celery(settings)
-    argv = [
-        "worker",
-        f"--loglevel={loglevel}",
-        f"--queues={queues or settings.gpu_queue}",
-        f"--concurrency={concurrency}",
-        "--without-gossip",
-        "--without-mingle",
-    ]
+    pinned = pin_gpu(gpu, gpu_claims)
+    if metrics_port is not None:
+        fresh_metrics_dir(f"worker-{metrics_port}")  # before prometheus_client is imported
+    nodename = worker_start.node_name(hostname)
+    worker_start.quiet_celery(settings)
+    worker_start.log_gpu(pinned, gpu)
+    if metrics_port is not None:
+        worker_start.serve_metrics(metrics_port)
+    argv = worker_start.celery_argv(settings, nodename, concurrency, queues, loglevel)
     if concurrency == 1:
-        preload()  # the solo pool runs jobs in this process: build its context before consuming
-        argv.append("--pool=solo")
+        # The job runs in a pool thread while the main thread keeps the broker connection,
+        # event heartbeats and remote control alive; the model is built here, once.
+        worker_start.load_model(nodename)
+        argv.append("--pool=threads")
     else:
-        worker_process_init.connect(preload, weak=False)
-    app.worker_main(argv)
+        worker_start.load_model_in_each_child(nodename)
+    worker_start.run(settings, argv)
+
+
+def require_flower_auth(host: str, basic_auth: str | None) -> None:
+    """A one-line error when Flower would listen beyond loopback without a password."""
+    from cli.net import is_loopback
+
+    if not basic_auth and not is_loopback(host):
+        raise click.ClickException(
+            f"Flower would listen on {host} without a password; set "
+            "STYLIZE_FLOWER_BASIC_AUTH=user:password or STYLIZE_FLOWER_HOST=127.0.0.1"
+        )
 
 
 @click.command()
+@click.option("--host", default=None, help="Bind address (default STYLIZE_FLOWER_HOST).")
 @click.option(
     "--port", type=click.IntRange(1, 65535), default=None, help="Port (STYLIZE_FLOWER_PORT)."
 )
-def flower(port: int | None) -> None:
-    """Run Flower on the configured broker to watch queues and workers."""
+def flower(host: str | None, port: int | None) -> None:
+    """Run Flower on the configured broker to watch queues and workers (login if configured)."""
+    from celery import Celery
+
+    from shared.broker import celery_options
+
     settings = get_settings()
-    os.execvp(
-        sys.executable,
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "--broker",
-            settings.broker_url,
-            "flower",
-            f"--port={port or settings.flower_port}",
-            "--address=127.0.0.1",
-        ],
-    )
+    host = host or settings.flower_host
+    require_flower_auth(host, settings.flower_basic_auth)
+    app = Celery("stylize-flower")
+    app.conf.update(celery_options(settings))
+    argv = ["flower", f"--address={host}", f"--port={port or settings.flower_port}"]
+    if settings.flower_basic_auth:  # in-process argv: not visible in ps
+        argv.append(f"--basic-auth={settings.flower_basic_auth}")
+    app.start(argv)
 
 
 @click.command()
@@ -118,55 +150,20 @@ def flower(port: int | None) -> None:
     help="Worker processes (one per GPU).",
 )
 @click.option("--no-flower", is_flag=True, help="Do not start Flower.")
-def up(port: int | None, workers: int, no_flower: bool) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve worker metrics from this port on (one port per worker).",
+)
+def up(port: int | None, workers: int, no_flower: bool, metrics_port: int | None) -> None:
     """Run the whole stack on one machine: migrations, Redis if needed, API, workers, webhook
     delivery, Flower."""
-    from cli.embedded_redis import ensure_broker
-    from migrations import upgrade
+    from cli.stack import StackOptions, run_stack
 
-    settings = get_settings()
-    upgrade(settings.database_url)
-    env = dict(os.environ)
-    broker_url, redis_process = ensure_broker(settings.broker_url)
-    env["STYLIZE_BROKER_URL"] = broker_url
-    stylize = [sys.executable, "-m", "cli"]
-    commands = [[*stylize, "api", "--port", str(port or settings.api_port)]]
-    commands += [[*stylize, "worker"] for _ in range(workers)]
-    commands.append([*stylize, "webhooks"])
-    if not no_flower:
-        commands.append([*stylize, "flower"])
-    children = [subprocess.Popen(command, env=env) for command in commands]
-    if redis_process is not None:
-        children.append(redis_process)
-    click.echo(
-        f"stylize: API on http://{settings.api_host}:{port or settings.api_port} "
-        f"(broker {broker_url}); Ctrl-C stops everything",
-        err=True,
+    run_stack(
+        get_settings(),
+        StackOptions(
+            api_port=port, workers=workers, flower=not no_flower, metrics_port=metrics_port
+        ),
     )
-    supervise(children)
-
-
-def supervise(children: list[subprocess.Popen[bytes]]) -> None:
-    """Wait until a signal arrives or a child exits, then stop every child cleanly."""
-    stopping = False
-
-    def request_stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
-    while not stopping and all(child.poll() is None for child in children):
-        time.sleep(0.2)
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 20
-    for child in children:
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
-    failed = [child.args for child in children if child.returncode not in (0, -15, None)]
-    if failed and not stopping:
-        raise click.ClickException(f"a service exited unexpectedly: {failed[0]}")

@@ -50,6 +50,19 @@ def check_visibility_timeout(settings: Settings) -> None:
         )
 
 
+def broker_queues(settings: Settings) -> list[str]:
+    """Every Celery queue of the service (each is a Redis list named after it)."""
+    return [settings.gpu_queue]
+
+
+def queue_depths(client: redis.Redis, queues: list[str]) -> dict[str, int]:
+    """Messages waiting in each of ``queues`` (``LLEN`` of its list), in one round trip."""
+    pipe = client.pipeline(transaction=False)
+    for queue in queues:
+        pipe.llen(queue)
+    return dict(zip(queues, pipe.execute(), strict=True))
+
+
 def redis_client(url: str) -> redis.Redis:
     """A Redis client for ``url`` with the service's one set of timeouts."""
     return redis.Redis.from_url(

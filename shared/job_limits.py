@@ -18,7 +18,7 @@ def soft_time_limit_s(params: JobParams) -> float:
 def hard_time_limit_s(params: JobParams) -> float:
     """Seconds after which Celery kills the task outright (a backstop to the soft limit).
 
-    Only a pool that enforces time limits applies it: prefork (``--concurrency`` > 1), not solo.
+    Only a pool that enforces time limits applies it: prefork (``--concurrency`` > 1), not threads.
     """
     return soft_time_limit_s(params) * 1.25 + 60.0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shared.webhook_address import AllowList
 
 ENV_PREFIX = "STYLIZE_"
-SECRET_FIELDS = frozenset({"s3_secret_key", "s3_access_key"})
+SECRET_FIELDS = frozenset({"s3_secret_key", "s3_access_key", "flower_basic_auth"})
 _QUERY_SECRET = re.compile(r"((?:^|&)[^=&]*(?:password|secret|token)[^=&]*=)[^&]*", re.IGNORECASE)
 
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -25,39 +25,77 @@ class SettingsError(ValueError):
 
 
 class Settings(BaseSettings):
-    """Effective configuration; defaults run everything on one machine with nothing set."""
+    """Effective configuration; defaults run everything on one machine with nothing set.
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+    Each field's docstring is its documentation: README's settings table is generated from it.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", frozen=True, use_attribute_docstrings=True
+    )
 
     database_url: str = "sqlite:///./var/stylize.db"
+    """The job database: `sqlite:///PATH` (one machine) or `postgresql+psycopg://USER:PASSWORD@HOST/DB`."""
     storage_url: str = "file://./var/storage"
+    """Where images live: `file://PATH` (one machine) or `s3://BUCKET[/PREFIX]`."""
     broker_url: str = "redis://127.0.0.1:6379/0"
+    """Redis for the queue and live progress: `redis://[:PASSWORD@]HOST:PORT/DB`."""
     vgg_weights: str = "auto"
+    """VGG16 weights: `auto` (ImageNet if cached, else hed), `imagenet`, `hed` or a path to an
+    `.h5` file."""
 
     s3_endpoint_url: str | None = None
+    """S3 endpoint for MinIO and other S3-compatible stores, e.g. `http://minio:9000`; unset
+    means AWS."""
     s3_region: str = "us-east-1"
+    """S3 region."""
     s3_access_key: str | None = None
+    """S3 access key id (secret; unset means boto3's own credential chain)."""
     s3_secret_key: str | None = None
+    """S3 secret access key (secret)."""
 
     api_host: str = "127.0.0.1"
+    """Address `stylize api` and `stylize up` bind, and where the CLI client looks for the API."""
     api_port: Annotated[int, Field(gt=0, lt=65536)] = 8000
+    """Port of the API."""
+    flower_host: str = "127.0.0.1"
+    """Address Flower binds; anything beyond loopback requires `STYLIZE_FLOWER_BASIC_AUTH`."""
     flower_port: Annotated[int, Field(gt=0, lt=65536)] = 5555
+    """Port of Flower."""
+    flower_basic_auth: str | None = None
+    """Flower's login as `user:password` (several: comma-separated); secret."""
     gpu_queue: str = "gpu"
-    # Webhook deliveries: their own queue (consumed by `stylize webhooks`, no model), and the
-    # non-public addresses they may reach all the same (comma-separated IPs, networks, hosts).
+    """Celery queue the API sends jobs to and workers consume."""
     webhook_queue: str = "webhooks"
+    """Celery queue of webhook deliveries, consumed by `stylize webhooks` (no model, no GPU)."""
     webhook_allow: str = ""
+    """Non-public addresses webhooks may reach all the same: comma-separated IPs, networks
+    (`10.0.0.0/8`) or host names; empty refuses loopback, private, link-local and metadata."""
+
+    log_format: Literal["auto", "text", "json"] = "auto"
+    """`text` (lines for people), `json` (one object per line) or `auto`: text when stderr is a
+    terminal, else JSON."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """Lowest level every process logs."""
 
     max_upload_bytes: PositiveInt = 20 * 1024 * 1024
+    """Largest request body the API accepts (413 above)."""
     max_image_pixels: PositiveInt = 40_000_000
+    """Largest decoded image, in pixels (decompression bombs are refused)."""
     max_styles: PositiveInt = 4
+    """Most style images one job may have."""
     rate_limit_per_minute: PositiveInt = 120
+    """Requests per minute per API key (429 above)."""
     max_active_jobs_per_key: PositiveInt = 8
+    """Most queued or running jobs per API key (429 above)."""
 
     job_max_attempts: PositiveInt = 3
+    """How often a job may be started before it ends `failed`."""
     progress_db_interval_s: PositiveFloat = 1.0
-    # Longer than the hard time limit of the largest job (~111 h); the worker checks it at start.
+    """Seconds between writes of a running job's progress to the database."""
     visibility_timeout_s: PositiveInt = 5 * 24 * 3600
+    """Seconds Redis hides a delivered job from other workers; must outlast the largest job's
+    hard time limit (~111 h)."""
 
     @field_validator("database_url")
     @classmethod
@@ -118,6 +156,17 @@ class Settings(BaseSettings):
     def webhook_allow_list(self) -> AllowList:
         """``STYLIZE_WEBHOOK_ALLOW`` parsed."""
         return AllowList.parse(self.webhook_allow)
+
+    @field_validator("flower_basic_auth")
+    @classmethod
+    def _flower_basic_auth(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        for login in value.split(","):
+            user, _, password = login.partition(":")
+            if not user or not password:
+                raise ValueError("use user:password (several: user1:pw1,user2:pw2)")
+        return value
 
     def masked(self) -> dict[str, object]:
         """The settings as a dict, with passwords in URLs and secret keys masked."""

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from celery import Celery
+from typing import Any
+
+from celery import Celery, Task
+from celery.signals import task_postrun, task_prerun
 
 from shared.broker import celery_options
+from shared.logs import bind, unbind
 from shared.settings import Settings
 from shared.task_names import DELIVER_WEBHOOK_TASK, RUN_JOB_TASK
 
@@ -31,4 +35,19 @@ def make_celery(settings: Settings) -> Celery:
         task_send_sent_event=True,
         worker_hijack_root_logger=False,
     )
+    task_prerun.connect(bind_job_to_log_lines, weak=False, dispatch_uid="stylize-log-job")
+    task_postrun.connect(unbind_job_from_log_lines, weak=False, dispatch_uid="stylize-log-job")
     return app
+
+
+def bind_job_to_log_lines(task: Task, args: tuple[Any, ...], **_: Any) -> None:
+    """Signal handler: every line logged while the job task runs carries its ``job_id``."""
+    if task.name == RUN_JOB_TASK and args:
+        task.request.log_token = bind(job_id=str(args[0]))
+
+
+def unbind_job_from_log_lines(task: Task, **_: Any) -> None:
+    """Signal handler: the job's fields leave the log lines once its task has ended."""
+    token = getattr(task.request, "log_token", None)
+    if token is not None:
+        unbind(token)

@@ -16,6 +16,7 @@ from shared.db.session import session_factory
 from shared.progress_channel import ProgressChannel
 from shared.settings import Settings, get_settings
 from shared.storage import Storage, open_storage
+from worker.metrics import record_model_load
 from worker.webhook_events import WebhookSender, celery_webhook_sender
 
 if TYPE_CHECKING:
@@ -42,16 +43,21 @@ class JobContext:
     webhook_sender: WebhookSender | None = None
 
 
-def load_context() -> JobContext:
-    """Open the configured database, storage and Redis, and load VGG16 (logged)."""
+def load_context(worker: str | None = None) -> JobContext:
+    """Open the configured database, storage and Redis, and load VGG16 (logged).
+
+    ``worker`` is the name recorded on the jobs (default: this host's name).
+    """
     from worker.engine import StyleEngine
 
     settings = get_settings()
     started = time.perf_counter()
     engine = StyleEngine.load()
+    seconds = time.perf_counter() - started
+    record_model_load(seconds)
     log.info(
         "VGG16 loaded from %s (%s) in %.1f s",
-        engine.weights_source, engine.weights_path or "random", time.perf_counter() - started,
+        engine.weights_source, engine.weights_path or "random", seconds,
     )  # fmt: skip
     return JobContext(
         settings=settings,
@@ -60,6 +66,7 @@ def load_context() -> JobContext:
         channel=ProgressChannel.from_url(settings.broker_url),
         engine=engine,
         webhook_sender=celery_webhook_sender(settings),
+        worker=worker or socket.gethostname(),
     )
 
 
@@ -67,15 +74,15 @@ _lock = threading.Lock()
 _context: JobContext | None = None
 
 
-def process_context() -> JobContext:
+def process_context(worker: str | None = None) -> JobContext:
     """This process's context, built on the first call (the worker's start makes that call)."""
     global _context
     with _lock:
         if _context is None:
-            _context = load_context()
+            _context = load_context(worker)
         return _context
 
 
-def preload(**_: object) -> None:
-    """Signal handler: build the context as the worker (process) starts, not on the first job."""
-    process_context()
+def preload(worker: str | None = None) -> None:
+    """Build the context as the worker (process) starts, not on the first job."""
+    process_context(worker)

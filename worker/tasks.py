@@ -14,10 +14,12 @@ from shared.db.job import FailureCode, Job, JobStatus
 from shared.images import OUTPUT_FORMATS, ImageError, decode_image, encode_image
 from shared.job_events import round_ms, status_event
 from shared.job_limits import soft_time_limit_s
+from shared.logs import bind
 from shared.params import JobParams
 from shared.storage import Storage, StorageError
 from shared.storage.keys import result_key
 from shared.task_names import RUN_JOB_TASK
+from worker import metrics as job_metrics
 from worker.engine import EngineInputError, EngineResult, Stop
 from worker.job_context import JobContext, process_context
 from worker.progress_reporter import PreviewWriter, ProgressReporter
@@ -49,6 +51,7 @@ def execute_job(job_id: uuid.UUID, ctx: JobContext) -> str:
             return "skipped"
         job = job_store.get_job(session, job_id)
         assert job is not None
+    bind(attempt=job.attempts)  # on every log line until the job's task ends
     publish(ctx, job_id, status_event(JobStatus.RUNNING))
     queue_webhook(ctx.webhook_sender, job, "running")
     try:
@@ -167,6 +170,7 @@ def end_job(ctx: JobContext, job_id: uuid.UUID, status: JobStatus, **fields: Any
             log.warning("job %s was no longer running; kept its state", job_id)
             return "skipped"
         ended = job_store.get_job(session, job_id)
+        job_metrics.record_job_end(ended)
     error_code, error_message = fields.get("error_code"), fields.get("error_message")
     publish(ctx, job_id, status_event(status, error_code, error_message))
     if ended is not None:

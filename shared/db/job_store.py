@@ -63,6 +63,12 @@ def count_active_jobs(session: Session, owner_id: uuid.UUID) -> int:
     return session.scalar(query.where(Job.owner_id == owner_id, Job.status.in_(statuses))) or 0
 
 
+def count_jobs_by_status(session: Session) -> dict[JobStatus, int]:
+    """How many jobs there are in each status (statuses without jobs are left out)."""
+    rows = session.execute(select(Job.status, func.count()).group_by(Job.status))
+    return {JobStatus(status): count for status, count in rows}
+
+
 def get_job(session: Session, job_id: uuid.UUID, owner_id: uuid.UUID | None = None) -> Job | None:
     """The job, or None when it does not exist or belongs to another owner."""
     job = session.get(Job, job_id)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
+from cli.config_cmd import settings_markdown
 from shared.broker import check_visibility_timeout
 from shared.job_limits import longest_hard_time_limit_s
 from shared.settings import Settings, SettingsError, load_settings
@@ -60,6 +63,9 @@ def test_defaults_work_on_one_machine(monkeypatch: pytest.MonkeyPatch) -> None:
         ("STYLIZE_MAX_UPLOAD_BYTES", "lots"),
         ("STYLIZE_API_PORT", "70000"),
         ("STYLIZE_WEBHOOK_ALLOW", "10.0.0.0/8,not a host!"),
+        ("STYLIZE_LOG_FORMAT", "xml"),
+        ("STYLIZE_LOG_LEVEL", "loud"),
+        ("STYLIZE_FLOWER_PORT", "0"),
     ],
 )
 def test_bad_value_is_one_line_naming_the_variable(variable: str, value: str) -> None:
@@ -126,3 +132,38 @@ def test_postgres_password_in_query_is_masked() -> None:
 def test_settings_object_is_frozen() -> None:
     with pytest.raises(ValueError):
         Settings().max_styles = 3  # type: ignore[misc]
+
+
+def load_settings_table_script() -> ModuleType:
+    path = Path(__file__).resolve().parents[2] / "docs" / "settings_table.py"
+    spec = importlib.util.spec_from_file_location("settings_table", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_setting_is_documented() -> None:
+    undocumented = [name for name, field in Settings.model_fields.items() if not field.description]
+    assert undocumented == [], "give each setting a docstring: README's table is made from it"
+
+
+def test_readme_settings_table_matches_the_settings_class() -> None:
+    script = load_settings_table_script()
+    table = script.readme_table(script.README.read_text())
+    assert table == settings_markdown(), "run: .venv/bin/python docs/settings_table.py"
+    for name in Settings.model_fields:
+        assert f"`STYLIZE_{name.upper()}`" in table
+
+
+def test_config_markdown_prints_the_table() -> None:
+    result = run_stylize("config", "--markdown")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == settings_markdown()
+
+
+def test_flower_basic_auth_must_be_user_and_password() -> None:
+    bad = run_config(STYLIZE_FLOWER_BASIC_AUTH="admin")
+    assert_one_line_naming(bad, "STYLIZE_FLOWER_BASIC_AUTH")
+    shown = json.loads(run_config(STYLIZE_FLOWER_BASIC_AUTH="admin:pw1,ops:pw2").stdout)
+    assert shown["flower_basic_auth"] == "****"

