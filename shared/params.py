@@ -52,6 +52,11 @@ class JobParams(BaseModel):
     optimizer: Literal["lbfgs", "adam"] = Field(
         "lbfgs", description="L-BFGS converges in far fewer iterations; Adam is cheaper per step."
     )
+    precision: Literal["auto", "float32", "bfloat16"] = Field(
+        "float32",
+        description="Arithmetic of the VGG16 passes: bfloat16 is faster where the hardware "
+        "has it (losses and the image stay float32); auto picks it there.",
+    )
     learning_rate: float = Field(
         10.0, gt=0, le=255, description="Adam step size in pixel units (unused by L-BFGS)."
     )

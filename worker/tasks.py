@@ -153,6 +153,7 @@ def result_metrics(result: EngineResult, worker: str) -> dict[str, object]:
         "seconds": round(result.seconds, 3),
         "ms_per_iter": round_ms(result.ms_per_iter),
         "warmup_s": round(result.warmup_s, 3),
+        "precision": result.precision,
         "losses": result.losses,
         "initial_losses": result.initial_losses,
         "weights_source": result.weights_source,

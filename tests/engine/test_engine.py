@@ -81,7 +81,7 @@ def test_previews_every_k_and_pyramid_counts_across_levels(
 
 def test_model_is_cut_after_the_deepest_layer_used(random_engine: StyleEngine) -> None:
     params = quick(content_layers=["block2_conv2"], style_layers=["block1_conv1", "block2_conv1"])
-    names = [layer.name for layer in random_engine._feature_model(params).layers]
+    names = [layer.name for layer in random_engine._feature_model(params, "float32").layers]
     assert names[-1] == "block2_conv2" and not any(n.startswith("block3") for n in names)
 
 

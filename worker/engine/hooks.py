@@ -87,3 +87,4 @@ class EngineResult:
     weights_source: str
     stopped: Stop | None
     quality: Quality
+    precision: str = "float32"  # the arithmetic the network ran in

@@ -41,6 +41,7 @@ def objective(outputs: Sequence, image, targets, weights, n_content: int):  # ty
     the optimiser's); style layers weigh equally.
     """
     content_targets, style_targets = targets
+    outputs = [ops.cast(features, "float32") for features in outputs]  # bfloat16 networks
     content = sum(
         content_loss(f, t) for f, t in zip(outputs[:n_content], content_targets, strict=True)
     ) / len(content_targets)

@@ -11,8 +11,9 @@ import numpy as np
 from keras import ops
 
 from shared.params import JobParams
-from worker.engine import imaging
+from worker.engine import imaging, precision
 from worker.engine.backend import get_backend
+from worker.engine.gram_cache import GramCache
 from worker.engine.hooks import EngineResult, PreviewHook, ProgressHook, Quality
 from worker.engine.inputs import check_job
 from worker.engine.iteration_hook import IterationHook, loss_dict
@@ -27,7 +28,7 @@ from worker.engine.optimize import (
     run_lbfgs,
 )
 from worker.engine.quality import measure
-from worker.engine.vgg import build_vgg16, feature_model
+from worker.engine.vgg import build_vgg16, feature_model, with_dtype
 from worker.engine.weights import read_conv_weights, resolve_source
 
 
@@ -39,7 +40,9 @@ class StyleEngine:
         self.weights_source = weights_source  # what the weights are, safe to show users
         self.weights_path = weights_path  # where they were read from, for the worker's log
         self.backend = get_backend()
+        self._vggs: dict[str, keras.Model] = {"float32": vgg}
         self._models: dict[tuple[str, ...], keras.Model] = {}
+        self.grams = GramCache()
         self._steps: dict[tuple[Any, ...], CompiledStep] = {}
 
     @classmethod
@@ -82,8 +85,9 @@ class StyleEngine:
         longest = min(params.max_size, max(content.shape[:2]))
         sizes = imaging.pyramid_sizes(*imaging.fit_size(*content.shape[:2], longest), params.scales)
         budgets = imaging.split_iterations(params.iterations, params.scales)
-        model = self._feature_model(params)
-        step = self._step(params, model)
+        arithmetic = precision.resolve(params.precision)
+        model = self._feature_model(params, arithmetic)
+        step = self._step(params, model, arithmetic)
         state = self.backend.model_state(model)
         weights = ops.convert_to_tensor(np.array(
             [params.content_weight, params.style_weight, params.tv_weight,
@@ -95,7 +99,7 @@ class StyleEngine:
         for size, budget in zip(sizes, budgets, strict=True):
             content_l, styles_l = self._level_inputs(content, styles, params, size)
             content_o, styles_o = self._optimised_space(content_l, styles_l, params)
-            targets = self._targets(model, content_o, styles_o, params)
+            targets = self._targets(model, content_o, styles_o, params, arithmetic)
             if level is None:
                 image = self._start_image(content_l, styles_l, params)
             else:
@@ -114,7 +118,7 @@ class StyleEngine:
 
         assert level is not None
         final = imaging.to_uint8(hook.finish(level.image[0]))
-        quality = self._measure(model, targets, final, content_l, styles_l, params)
+        quality = self.quality(content, styles, params, final)  # in float32, whatever ran
         seconds = time.perf_counter() - started
         return EngineResult(
             image=final,
@@ -128,29 +132,35 @@ class StyleEngine:
             weights_source=self.weights_source,
             stopped=level.stopped,
             quality=quality,
+            precision=arithmetic,
         )
 
     def quality(
         self, content: np.ndarray, styles: list[np.ndarray], params: JobParams,
         picture: np.ndarray,
     ) -> Quality:  # fmt: skip
-        """The ratios of ``picture`` (RGB uint8, e.g. a saved result) for this job's inputs."""
+        """The ratios of ``picture`` (RGB uint8, e.g. a saved result) for this job's inputs,
+        measured in float32."""
         content, styles, params = check_job(content, styles, params)
         picture = check_job(picture, styles, params)[0]
-        model = self._feature_model(params)
+        model = self._feature_model(params, "float32")
         content_l, styles_l = self._level_inputs(content, styles, params, picture.shape[:2])
         content_o, styles_o = self._optimised_space(content_l, styles_l, params)
-        targets = self._targets(model, content_o, styles_o, params)
+        targets = self._targets(model, content_o, styles_o, params, "float32")
         return self._measure(model, targets, picture, content_l, styles_l, params)
 
-    def _feature_model(self, params: JobParams) -> keras.Model:
+    def _feature_model(self, params: JobParams, arithmetic: str) -> keras.Model:
+        """VGG16 cut after the job's deepest layer, computing in ``arithmetic``."""
         outputs = (*params.content_layers, *params.style_layers)
-        if outputs not in self._models:
-            self._models[outputs] = feature_model(self.vgg, outputs)
-        return self._models[outputs]
+        if arithmetic not in self._vggs:
+            self._vggs[arithmetic] = with_dtype(self.vgg, precision.DTYPE_POLICIES[arithmetic])
+        if (arithmetic, *outputs) not in self._models:
+            self._models[(arithmetic, *outputs)] = feature_model(self._vggs[arithmetic], outputs)
+        return self._models[(arithmetic, *outputs)]
 
-    def _step(self, params: JobParams, model: keras.Model) -> CompiledStep:
-        key = (params.optimizer, tuple(params.content_layers), tuple(params.style_layers))
+    def _step(self, params: JobParams, model: keras.Model, arithmetic: str) -> CompiledStep:
+        key = (params.optimizer, arithmetic, tuple(params.content_layers),
+               tuple(params.style_layers))  # fmt: skip
         if key not in self._steps:
             n_content = len(params.content_layers)
 
@@ -200,19 +210,22 @@ class StyleEngine:
         return blend / blend.sum()
 
     def _targets(
-        self, model: keras.Model, content: np.ndarray, styles: list[np.ndarray], params: JobParams
-    ) -> tuple[list[Any], list[Any]]:
-        """Content feature maps and blended style Gram matrices, computed once per level."""
+        self, model: keras.Model, content: np.ndarray, styles: list[np.ndarray],
+        params: JobParams, arithmetic: str,
+    ) -> tuple[list[Any], list[Any]]:  # fmt: skip
+        """Content feature maps and blended style Gram matrices, computed once per level; each
+        style's Grams come from the cache when a job used the same style before."""
         n_content = len(params.content_layers)
-        content_features = model(content[None])[:n_content]
+        content_features = [ops.cast(f, "float32") for f in model(content[None])[:n_content]]
         grams: list[Any] = [0.0] * len(params.style_layers)
         for share, style in zip(self._blend(params, len(styles)), styles, strict=True):
-            features = model(style[None])[n_content:]
-            grams = [
-                gram + float(share) * gram_matrix(feature)
-                for gram, feature in zip(grams, features, strict=True)
-            ]
-        return list(content_features), grams
+            key = GramCache.key(style, tuple(params.style_layers), arithmetic)
+            style_grams = self.grams.get(key, lambda style=style: [
+                gram_matrix(ops.cast(f, "float32")) for f in model(style[None])[n_content:]
+            ])  # fmt: skip
+            grams = [gram + float(share) * style_gram
+                     for gram, style_gram in zip(grams, style_grams, strict=True)]  # fmt: skip
+        return content_features, grams
 
     def _measure(
         self, model: keras.Model, targets: tuple[list[Any], list[Any]], picture: np.ndarray,

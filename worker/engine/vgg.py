@@ -21,13 +21,14 @@ class CaffePreprocess(layers.Layer):
         return bgr - ops.convert_to_tensor(BGR_MEAN, dtype=rgb.dtype)
 
 
-def build_vgg16(weights: LayerWeights | None) -> keras.Model:
+def build_vgg16(weights: LayerWeights | None, dtype: str = "float32") -> keras.Model:
     """The 13 conv layers of VGG16 (as keras.applications names them) on RGB input.
 
-    ``weights=None`` keeps Keras's random initialisation; only tests ask for that.
+    ``weights=None`` keeps Keras's random initialisation; only tests ask for that. ``dtype`` is
+    a Keras dtype policy: ``mixed_bfloat16`` computes in bfloat16 with float32 weights.
     """
     rgb = keras.Input(shape=(None, None, 3), name="rgb")
-    x = CaffePreprocess(name="caffe_preprocess")(rgb)
+    x = CaffePreprocess(name="caffe_preprocess", dtype=dtype)(rgb)
     for block, size in enumerate(BLOCK_SIZES, start=1):
         for conv in range(1, size + 1):
             x = layers.Conv2D(
@@ -36,14 +37,23 @@ def build_vgg16(weights: LayerWeights | None) -> keras.Model:
                 padding="same",
                 activation="relu",
                 name=f"block{block}_conv{conv}",
+                dtype=dtype,
             )(x)
         if block < len(BLOCK_SIZES):
-            x = layers.MaxPooling2D(2, strides=2, name=f"block{block}_pool")(x)
+            x = layers.MaxPooling2D(2, strides=2, name=f"block{block}_pool", dtype=dtype)(x)
     model = keras.Model(rgb, x, name="vgg16_features")
     if weights is not None:
         for name in VGG16_LAYERS:
             model.get_layer(name).set_weights(list(weights[name]))
     return model
+
+
+def with_dtype(vgg: keras.Model, dtype: str) -> keras.Model:
+    """A copy of ``vgg`` (same weights) computing under the dtype policy ``dtype``."""
+    copy = build_vgg16(None, dtype)
+    for name in VGG16_LAYERS:
+        copy.get_layer(name).set_weights(vgg.get_layer(name).get_weights())
+    return copy
 
 
 def feature_model(vgg: keras.Model, outputs: tuple[str, ...]) -> keras.Model:
