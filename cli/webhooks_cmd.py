@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 
 from shared.settings import get_settings
@@ -17,24 +15,15 @@ from shared.settings import get_settings
     show_default=True,
     help="Deliveries at once (threads: they mostly wait on the network).",
 )
-@click.option("--loglevel", default="INFO", show_default=True)
-def webhooks(concurrency: int, loglevel: str) -> None:
+@click.option("--loglevel", default=None, help="Log level (default STYLIZE_LOG_LEVEL).")
+def webhooks(concurrency: int, loglevel: str | None) -> None:
     """Deliver webhooks from STYLIZE_WEBHOOK_QUEUE; loads no model, so it needs no GPU."""
-    settings = get_settings()
-    logging.basicConfig(
-        level=loglevel.upper(), format="[%(asctime)s: %(levelname)s/%(processName)s] %(message)s"
-    )
-    from worker.celery_app import make_celery
+    from cli import worker_start
 
-    make_celery(settings).worker_main(
-        [
-            "worker",
-            f"--loglevel={loglevel}",
-            f"--queues={settings.webhook_queue}",
-            "--pool=threads",
-            f"--concurrency={concurrency}",
-            "--hostname=webhooks@%h",
-            "--without-gossip",
-            "--without-mingle",
-        ]
+    settings = get_settings()
+    worker_start.quiet_celery(settings)
+    nodename = worker_start.node_name("webhooks@%h")
+    argv = worker_start.celery_argv(
+        settings, nodename, concurrency, settings.webhook_queue, loglevel
     )
+    worker_start.run(settings, [*argv, "--pool=threads"])
