@@ -15,7 +15,7 @@ from api.errors import ApiProblem, field_error, invalid_request
 from api.job_json import job_json
 from api.validation import Submission, parse_submission
 from shared.db import job_store
-from shared.db.job import FailureCode, Job, JobStatus
+from shared.db.job import Job, JobStatus
 from shared.images import OUTPUT_FORMATS, PREVIEW_FORMAT
 from shared.job_events import status_event
 from shared.progress_channel import ProgressChannel
@@ -67,7 +67,10 @@ def load_job(job_id: str) -> Job:
 
 @bp.post("")
 def submit() -> tuple[Response, int, dict[str, str]] | tuple[Response, int]:
-    """Validate, store inputs, write the row, then enqueue; 202 + Location."""
+    """Validate, store inputs, write the row ``queued``, then send; 202 + Location.
+
+    A failed send still answers 202: the job is recorded, and the reaper sends it later.
+    """
     settings = _settings()
     idempotency_key = request.headers.get("Idempotency-Key")
     if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
@@ -103,21 +106,10 @@ def submit() -> tuple[Response, int, dict[str, str]] | tuple[Response, int]:
             raise RuntimeError("idempotency conflict without a job holding the key")
         return replay(existing, submission)
     try:
-        current_app.extensions["stylize_task_sender"](str(job.id), submission.params)
-    except Exception:
-        log.exception("could not enqueue job %s", job.id)
-        job_store.fail_queued_job(
-            session,
-            job.id,
-            FailureCode.ENQUEUE_FAILED,
-            "the job could not be queued (broker unavailable); submit again",
-        )
-        raise ApiProblem(
-            503,
-            "Service Unavailable",
-            "the job queue is unavailable; the job was not queued, submit it again",
-            headers={"Retry-After": "10"},
-        ) from None
+        current_app.extensions["stylize_task_sender"](str(job.id), 1, submission.params)
+    except Exception as exc:  # the row is the truth: the reaper sends it once the broker is back
+        log.warning("job %s accepted, not sent (%s); the reaper will send it", job.id, exc)
+        job_store.mark_unsent(session, job.id)
     return jsonify(job_json(job)), 202, {"Location": f"/v1/jobs/{job.id}"}
 
 

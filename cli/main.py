@@ -24,6 +24,7 @@ COMMANDS = {
     "api": "cli.service_cmd:api",
     "worker": "cli.service_cmd:worker",
     "flower": "cli.service_cmd:flower",
+    "reaper": "cli.reaper_cmd:reaper",
     "submit": "cli.client_cmd:submit",
     "jobs": "cli.client_cmd:jobs",
 }

@@ -119,7 +119,8 @@ def flower(port: int | None) -> None:
 )
 @click.option("--no-flower", is_flag=True, help="Do not start Flower.")
 def up(port: int | None, workers: int, no_flower: bool) -> None:
-    """Run the whole stack on one machine: migrations, Redis if needed, API, workers, Flower."""
+    """Run the whole stack on one machine: migrations, Redis if needed, API, workers, reaper,
+    Flower."""
     from cli.embedded_redis import ensure_broker
     from migrations import upgrade
 
@@ -131,6 +132,7 @@ def up(port: int | None, workers: int, no_flower: bool) -> None:
     stylize = [sys.executable, "-m", "cli"]
     commands = [[*stylize, "api", "--port", str(port or settings.api_port)]]
     commands += [[*stylize, "worker"] for _ in range(workers)]
+    commands.append([*stylize, "reaper"])
     if not no_flower:
         commands.append([*stylize, "flower"])
     children = [subprocess.Popen(command, env=env) for command in commands]
@@ -141,10 +143,10 @@ def up(port: int | None, workers: int, no_flower: bool) -> None:
         f"(broker {broker_url}); Ctrl-C stops everything",
         err=True,
     )
-    supervise(children)
+    supervise(children, grace_s=settings.worker_shutdown_s + 10)
 
 
-def supervise(children: list[subprocess.Popen[bytes]]) -> None:
+def supervise(children: list[subprocess.Popen[bytes]], grace_s: float = 20) -> None:
     """Wait until a signal arrives or a child exits, then stop every child cleanly."""
     stopping = False
 
@@ -159,7 +161,7 @@ def supervise(children: list[subprocess.Popen[bytes]]) -> None:
     for child in children:
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + grace_s  # a worker may finish its job or hand it back
     for child in children:
         try:
             child.wait(timeout=max(0.1, deadline - time.monotonic()))

@@ -16,6 +16,7 @@ _QUERY_SECRET = re.compile(r"((?:^|&)[^=&]*(?:password|secret|token)[^=&]*=)[^&]
 
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
 
 
 class SettingsError(ValueError):
@@ -50,6 +51,15 @@ class Settings(BaseSettings):
 
     job_max_attempts: PositiveInt = 3
     progress_db_interval_s: PositiveFloat = 1.0
+    # Recovery (docs/jobs.md): a running job whose heartbeat is older than this is reaped.
+    heartbeat_timeout_s: PositiveFloat = 30.0
+    reaper_interval_s: PositiveFloat = 10.0
+    # A queued job that no worker claimed is sent again after this (then after longer waits).
+    resend_after_s: PositiveFloat = 60.0
+    # SIGTERM: finish the job if it can end within this, else hand it back at once.
+    worker_shutdown_s: NonNegativeFloat = 30.0
+    # How long the worker retries a database write (with backoff) before giving up.
+    db_retry_s: PositiveFloat = 300.0
     # Longer than the hard time limit of the largest job (~111 h); the worker checks it at start.
     visibility_timeout_s: PositiveInt = 5 * 24 * 3600
 

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from celery import Celery
+from celery.signals import worker_shutting_down
 
 from shared.broker import celery_options
 from shared.settings import Settings
 from shared.task_names import RUN_JOB_TASK
+from worker.shutdown import request_shutdown
 
 
 def make_celery(settings: Settings) -> Celery:
     """A Celery app on the broker of ``settings`` with the job task registered.
 
     Late acks plus reject-on-worker-lost give at-least-once delivery; the task's
-    compare-and-set on the job row turns that into exactly-once effect.
+    compare-and-set on the job row turns that into exactly-once effect. A warm shutdown
+    (SIGTERM, Ctrl-C) sets the flag that makes a running job finish or hand itself back.
     """
+    worker_shutting_down.connect(request_shutdown, weak=False)
     app = Celery("stylize", include=["worker.tasks"])
     app.conf.update(
         celery_options(settings),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 import time
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 class JobContext:
     """The settings, session factory, storage, Redis channel and warm engine jobs run with.
 
-    ``worker`` is the name recorded on the jobs; ``clock`` times their deadlines.
+    ``worker`` (host:pid) is the name recorded on the jobs; ``clock`` times their deadlines.
     """
 
     settings: Settings
@@ -35,7 +36,7 @@ class JobContext:
     storage: Storage
     channel: ProgressChannel
     engine: StyleEngine
-    worker: str = field(default_factory=socket.gethostname)
+    worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     clock: Callable[[], float] = time.monotonic
 
 

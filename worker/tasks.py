@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 from celery import shared_task
+from sqlalchemy.orm import Session
 
 from shared.db import job_store
 from shared.db.job import FailureCode, Job, JobStatus
@@ -18,11 +20,16 @@ from shared.params import JobParams
 from shared.storage import Storage, StorageError
 from shared.storage.keys import result_key
 from shared.task_names import RUN_JOB_TASK
+from worker.db_writes import write_with_retry
 from worker.engine import EngineInputError, EngineResult, Stop
+from worker.heartbeat import Heartbeat
 from worker.job_context import JobContext, process_context
 from worker.progress_reporter import PreviewWriter, ProgressReporter
+from worker.run_guard import RunGuard
+from worker.shutdown import ShutdownRule, shutdown_requested_at
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class JobFailure(Exception):
@@ -35,39 +42,50 @@ class JobFailure(Exception):
 
 
 @shared_task(name=RUN_JOB_TASK, ignore_result=True)
-def run_job(job_id: str) -> str:
-    """Celery entry point: run job ``job_id`` once, however often it is delivered."""
-    return execute_job(uuid.UUID(job_id), process_context())
+def run_job(job_id: str, attempt: int) -> str:
+    """Celery entry point: run ``attempt`` of job ``job_id`` once, however often it is delivered."""
+    return execute_job(uuid.UUID(job_id), attempt, process_context())
 
 
-def execute_job(job_id: uuid.UUID, ctx: JobContext) -> str:
-    """Run the job and return its final status; duplicate deliveries return 'skipped'."""
+def db(ctx: JobContext, action: Callable[[Session], T]) -> T:
+    """A database write of this worker, retried through an outage."""
+    return write_with_retry(ctx.sessions, ctx.settings.db_retry_s, action)
+
+
+def execute_job(job_id: uuid.UUID, attempt: int, ctx: JobContext) -> str:
+    """Run the job and return how it ended; a message that claims nothing returns 'skipped'."""
+    if shutdown_requested_at() is not None:  # stopping: leave it to the next worker
+        db(ctx, lambda session: job_store.mark_unsent(session, job_id))
+        return "handed back"
+    if not db(ctx, lambda session: job_store.claim_job(session, job_id, ctx.worker, attempt)):
+        log.info("job %s attempt %d not due (missing, claimed or finished): skipped",
+                 job_id, attempt)  # fmt: skip
+        return "skipped"
     with ctx.sessions() as session:
-        if not job_store.claim_job(session, job_id, ctx.worker):
-            log.info("job %s not queued (missing, running or finished): skipped", job_id)
-            return "skipped"
         job = job_store.get_job(session, job_id)
         assert job is not None
     publish(ctx, job_id, status_event(JobStatus.RUNNING))
-    try:
-        return run_claimed_job(job, ctx)
-    except JobFailure as failure:
-        return end_job(
-            ctx, job_id, JobStatus.FAILED, error_code=failure.code, error_message=failure.message
-        )
-    except Exception:
-        log.exception("job %s failed unexpectedly", job_id)
-        return end_job(
-            ctx,
-            job_id,
-            JobStatus.FAILED,
-            error_code=FailureCode.INTERNAL_ERROR,
-            error_message="the worker hit an unexpected error; submit the job again, "
-            "and report it if it repeats",
-        )
+    timeout_s = ctx.settings.heartbeat_timeout_s
+    with Heartbeat.for_timeout(ctx.sessions, job_id, attempt, timeout_s) as heartbeat:
+        try:
+            return run_claimed_job(job, attempt, ctx, heartbeat)
+        except JobFailure as failure:
+            return end_job(ctx, job_id, attempt, JobStatus.FAILED,
+                           error_code=failure.code, error_message=failure.message)  # fmt: skip
+        except Exception:
+            log.exception("job %s failed unexpectedly", job_id)
+            return end_job(
+                ctx,
+                job_id,
+                attempt,
+                JobStatus.FAILED,
+                error_code=FailureCode.INTERNAL_ERROR,
+                error_message="the worker hit an unexpected error; submit the job again, "
+                "and report it if it repeats",
+            )
 
 
-def run_claimed_job(job: Job, ctx: JobContext) -> str:
+def run_claimed_job(job: Job, attempt: int, ctx: JobContext, heartbeat: Heartbeat) -> str:
     """Load inputs, optimise with progress hooks, store the result and end the row."""
     params = JobParams.model_validate(job.params)
     max_pixels = ctx.settings.max_image_pixels
@@ -78,22 +96,28 @@ def run_claimed_job(job: Job, ctx: JobContext) -> str:
     ]
     reporter = ProgressReporter(
         job_id=job.id,
+        attempt=attempt,
         channel=ctx.channel,
         sessions=ctx.sessions,
         db_interval_s=ctx.settings.progress_db_interval_s,
         deadline=ctx.clock() + soft_time_limit_s(params),
         clock=ctx.clock,
     )
-    previews = PreviewWriter(job.id, ctx.storage, ctx.channel, ctx.sessions)
+    guard = RunGuard(reporter, heartbeat.lost, ShutdownRule(ctx.settings.worker_shutdown_s))
+    previews = PreviewWriter(job.id, attempt, ctx.storage, ctx.channel, ctx.sessions)
     try:
-        result = ctx.engine.run(content, styles, params, on_progress=reporter, on_preview=previews)
+        result = ctx.engine.run(content, styles, params, on_progress=guard, on_preview=previews)
     except EngineInputError as exc:
         raise JobFailure(FailureCode.BAD_INPUT, str(exc)) from None
+    if heartbeat.lost.is_set() or result.stopped is Stop.LOST:
+        log.warning("job %s attempt %d was taken over; dropped its run", job.id, attempt)
+        return "lost"
+    if result.stopped is Stop.SHUTDOWN:
+        return hand_back(ctx, job.id, attempt)
     metrics = result_metrics(result, ctx.worker)
     if result.stopped is Stop.CANCELED:
-        return end_job(
-            ctx, job.id, JobStatus.CANCELED, metrics=metrics, weights_source=result.weights_source
-        )
+        return end_job(ctx, job.id, attempt, JobStatus.CANCELED,
+                       metrics=metrics, weights_source=result.weights_source)  # fmt: skip
     if result.stopped is Stop.TIME_LIMIT:
         raise JobFailure(
             FailureCode.TIME_LIMIT,
@@ -101,11 +125,12 @@ def run_claimed_job(job: Job, ctx: JobContext) -> str:
             f"{result.iterations} iterations; lower iterations or max_size",
         )
     output = OUTPUT_FORMATS[params.output_format]
-    key = result_key(job.id, output.extension)
-    ctx.storage.put(key, encode_image(result.image, output.name))
-    return end_job(
+    key = result_key(job.id, output.extension, attempt)
+    ctx.storage.put(key, encode_image(result.image, output.name))  # stored before the row says so
+    ended = end_job(
         ctx,
         job.id,
+        attempt,
         JobStatus.SUCCEEDED,
         result_key=key,
         metrics=metrics,
@@ -114,6 +139,18 @@ def run_claimed_job(job: Job, ctx: JobContext) -> str:
         losses=result.losses,
         ms_per_iter=result.ms_per_iter,
     )
+    if ended != JobStatus.SUCCEEDED.value:  # another run owns the row: one result object only
+        ctx.storage.delete(key)
+    return ended
+
+
+def hand_back(ctx: JobContext, job_id: uuid.UUID, attempt: int) -> str:
+    """The worker is stopping: give the job back to the queue for another worker."""
+    if not db(ctx, lambda session: job_store.hand_back(session, job_id, attempt)):
+        return "lost"
+    log.warning("job %s attempt %d handed back: the worker is shutting down", job_id, attempt)
+    publish(ctx, job_id, status_event(JobStatus.QUEUED))
+    return "handed back"
 
 
 def load_image(storage: Storage, key: str, field: str, max_pixels: int) -> np.ndarray:
@@ -145,15 +182,31 @@ def result_metrics(result: EngineResult, worker: str) -> dict[str, object]:
     }
 
 
-def end_job(ctx: JobContext, job_id: uuid.UUID, status: JobStatus, **fields: Any) -> str:
-    """Compare-and-set running -> ``status`` and announce it; the first ending wins."""
-    with ctx.sessions() as session:
-        if not job_store.finish_job(session, job_id, status, **fields):
-            log.warning("job %s was no longer running; kept its state", job_id)
-            return "skipped"
+def end_job(
+    ctx: JobContext, job_id: uuid.UUID, attempt: int, status: JobStatus, **fields: Any
+) -> str:
+    """Compare-and-set this run's row to ``status`` and announce it; the first ending wins."""
+    won = db(ctx, lambda s: job_store.finish_job(s, job_id, attempt, status, **fields))
+    if not won and not already_ended(ctx, job_id, attempt, status, fields):
+        log.warning("job %s attempt %d was no longer running; kept its state", job_id, attempt)
+        return "skipped"
     error_code, error_message = fields.get("error_code"), fields.get("error_message")
     publish(ctx, job_id, status_event(status, error_code, error_message))
     return status.value
+
+
+def already_ended(
+    ctx: JobContext, job_id: uuid.UUID, attempt: int, status: JobStatus, fields: dict[str, Any]
+) -> bool:
+    """Whether the row already shows this very ending (a retried write whose first try landed)."""
+    with ctx.sessions() as session:
+        job = job_store.get_job(session, job_id)
+    return (
+        job is not None
+        and (job.status, job.attempts, job.worker) == (status.value, attempt, ctx.worker)
+        and job.result_key == fields.get("result_key")
+        and job.error_code == fields.get("error_code")
+    )
 
 
 def publish(ctx: JobContext, job_id: uuid.UUID, event: dict[str, Any]) -> None:
