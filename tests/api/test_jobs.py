@@ -118,7 +118,7 @@ def test_cancel_running_sets_the_redis_flag(
 ) -> None:
     job_id = submit(client, auth).get_json()["id"]
     with session_factory(settings.database_url)() as session:
-        job_store.claim_job(session, uuid.UUID(job_id), "w")
+        job_store.claim_job(session, uuid.UUID(job_id), "w", 1)
     response = client.post(f"/v1/jobs/{job_id}/cancel", headers=auth)
     assert response.status_code == 202 and response.get_json()["status"] == "running"
     assert ProgressChannel.from_url(REDIS_URL).cancel_requested(job_id)
@@ -136,7 +136,7 @@ def test_live_progress_is_merged_and_never_behind(
 ) -> None:
     job_id = submit(client, auth, iterations="10").get_json()["id"]
     with session_factory(settings.database_url)() as session:
-        job_store.claim_job(session, uuid.UUID(job_id), "w")
+        job_store.claim_job(session, uuid.UUID(job_id), "w", 1)
     channel = ProgressChannel.from_url(REDIS_URL)
     channel.publish(
         job_id,
@@ -160,10 +160,11 @@ def test_finished_job_shows_the_database_not_stale_live_progress(
 ) -> None:
     job_id = submit(client, auth, iterations="10").get_json()["id"]
     with session_factory(settings.database_url)() as session:
-        job_store.claim_job(session, uuid.UUID(job_id), "w")
+        job_store.claim_job(session, uuid.UUID(job_id), "w", 1)
         job_store.finish_job(
             session,
             uuid.UUID(job_id),
+            1,
             JobStatus.FAILED,
             iteration=3,
             error_code=FailureCode.TIME_LIMIT,
@@ -189,10 +190,14 @@ def test_result_and_preview_once_there(client: FlaskClient, auth: dict, settings
     storage.put(f"jobs/{job_id}/result.jpg", jpeg)
     storage.put(f"jobs/{job_id}/preview.png", png)
     with session_factory(settings.database_url)() as session:
-        job_store.set_preview(session, uuid.UUID(job_id), f"jobs/{job_id}/preview.png")
-        job_store.claim_job(session, uuid.UUID(job_id), "w")
+        job_store.claim_job(session, uuid.UUID(job_id), "w", 1)
+        job_store.set_preview(session, uuid.UUID(job_id), 1, f"jobs/{job_id}/preview.png")
         job_store.finish_job(
-            session, uuid.UUID(job_id), JobStatus.SUCCEEDED, result_key=f"jobs/{job_id}/result.jpg"
+            session,
+            uuid.UUID(job_id),
+            1,
+            JobStatus.SUCCEEDED,
+            result_key=f"jobs/{job_id}/result.jpg",
         )
     result = client.get(f"/v1/jobs/{job_id}/result", headers=auth)
     assert (result.status_code, result.mimetype, result.data) == (200, "image/jpeg", jpeg)
@@ -249,8 +254,9 @@ def test_database_failure_removes_the_stored_inputs(
     monkeypatch.setattr(Session, "commit", refuse)
     response = submit(client, auth)
     monkeypatch.undo()
-    assert response.status_code == 500 and response.mimetype == "application/problem+json"
+    assert response.status_code == 503 and response.mimetype == "application/problem+json"
     assert "disk I/O" not in response.get_data(as_text=True)
+    assert response.headers["Retry-After"]
     assert [p for p in (tmp_path / "storage").rglob("*") if p.is_file()] == []
     assert sender.sent == [] and client.get("/v1/jobs", headers=auth).get_json()["jobs"] == []
 

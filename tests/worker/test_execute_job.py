@@ -6,7 +6,10 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -22,6 +25,7 @@ from shared.storage.local import LocalStorage
 from tests.support import RecordingChannel, noise_png, png_bytes
 from worker.engine import StyleEngine
 from worker.job_context import JobContext
+from worker.shutdown import request_shutdown, reset_shutdown
 from worker.tasks import execute_job
 
 
@@ -103,10 +107,10 @@ def test_succeeded_stores_the_result_and_reports_every_step(
     ctx: JobContext, channel: RecordingChannel, tmp_path: Path
 ) -> None:
     job_id = queued_job(ctx, output_format="jpeg", preview_every=2)
-    assert execute_job(job_id, ctx) == "succeeded"
+    assert execute_job(job_id, 1, ctx) == "succeeded"
     job = row(ctx, job_id)
     assert job.status == "succeeded" and job.worker == "test-worker" and job.attempts == 1
-    assert job.result_key == result_key(job_id, "jpg")
+    assert job.result_key == result_key(job_id, "jpg", 1)
     with Image.open(ctx.storage.root / job.result_key) as picture:
         assert (picture.format, picture.size) == ("JPEG", (36, 24))
     assert job.preview_key == preview_key(job_id, "png") and ctx.storage.exists(job.preview_key)
@@ -120,10 +124,10 @@ def test_succeeded_stores_the_result_and_reports_every_step(
 
 def test_a_duplicate_delivery_is_skipped(ctx: JobContext, channel: RecordingChannel) -> None:
     job_id = queued_job(ctx)
-    assert execute_job(job_id, ctx) == "succeeded"
+    assert execute_job(job_id, 1, ctx) == "succeeded"
     finished = row(ctx, job_id)
     published = len(channel.events)
-    assert execute_job(job_id, ctx) == "skipped"
+    assert execute_job(job_id, 1, ctx) == "skipped"
     again = row(ctx, job_id)
     assert (again.status, again.attempts, again.finished_at) == (
         "succeeded",
@@ -136,7 +140,7 @@ def test_a_duplicate_delivery_is_skipped(ctx: JobContext, channel: RecordingChan
 def test_a_missing_input_fails_input_missing(ctx: JobContext, channel: RecordingChannel) -> None:
     job_id = queued_job(ctx)
     ctx.storage.delete(content_key(job_id, "png"))
-    assert execute_job(job_id, ctx) == "failed"
+    assert execute_job(job_id, 1, ctx) == "failed"
     job = assert_failed(ctx, channel, job_id, "input_missing")
     assert "content image is no longer in storage" in job.error_message
     assert statuses(channel) == ["running", "failed"]
@@ -155,7 +159,7 @@ def test_bad_input_fails_bad_input(
     ctx: JobContext, channel: RecordingChannel, inputs: dict, params: dict, message: str
 ) -> None:
     job_id = queued_job(ctx, **inputs, **params)
-    assert execute_job(job_id, ctx) == "failed"
+    assert execute_job(job_id, 1, ctx) == "failed"
     assert message in assert_failed(ctx, channel, job_id, "bad_input").error_message
 
 
@@ -163,7 +167,7 @@ def test_past_the_deadline_fails_time_limit(ctx: JobContext, channel: RecordingC
     hours_pass = itertools.count(start=0, step=3600)  # each reading of the clock an hour later
     late = dataclasses.replace(ctx, clock=lambda: float(next(hours_pass)))
     job_id = queued_job(ctx, iterations=50)
-    assert execute_job(job_id, late) == "failed"
+    assert execute_job(job_id, 1, late) == "failed"
     job = assert_failed(ctx, channel, job_id, "time_limit")
     assert "after 1 iterations" in job.error_message
     assert [event["iteration"] for event in channel.of_type("progress")] == [1]
@@ -172,7 +176,7 @@ def test_past_the_deadline_fails_time_limit(ctx: JobContext, channel: RecordingC
 def test_a_cancel_stops_within_one_iteration(ctx: JobContext, channel: RecordingChannel) -> None:
     job_id = queued_job(ctx, iterations=50)
     channel.cancel = True  # what the API's cancel sets in Redis, read back by each publish
-    assert execute_job(job_id, ctx) == "canceled"
+    assert execute_job(job_id, 1, ctx) == "canceled"
     job = row(ctx, job_id)
     assert job.status == "canceled" and job.metrics["iterations"] == 1
     assert job.result_key is None and job.error_code is None
@@ -184,13 +188,99 @@ def test_an_unexpected_error_fails_internal_error(
 ) -> None:
     class BrokenDisk(LocalStorage):
         def put(self, key: str, data: bytes) -> None:
-            if "/result." in key:
+            if "/result-" in key:
                 raise RuntimeError("disk on fire")
             super().put(key, data)
 
     broken = dataclasses.replace(ctx, storage=BrokenDisk(storage.root))
     job_id = queued_job(ctx)
-    assert execute_job(job_id, broken) == "failed"
+    assert execute_job(job_id, 1, broken) == "failed"
     job = assert_failed(ctx, channel, job_id, "internal_error")
     assert "disk on fire" not in job.error_message and "submit the job again" in job.error_message
     assert row(ctx, job_id).status == JobStatus.FAILED
+
+
+@dataclass
+class ShutdownAtIteration(RecordingChannel):
+    """A channel that asks the worker to stop (as SIGTERM does) when ``iteration`` is published."""
+
+    iteration: int = 2
+
+    def publish(self, job_id: str, event: dict[str, Any]) -> bool:
+        if event.get("iteration") == self.iteration:
+            request_shutdown()
+        return super().publish(job_id, event)
+
+
+@pytest.fixture
+def stopping(ctx: JobContext) -> Iterator[ShutdownAtIteration]:
+    channel = ShutdownAtIteration()
+    yield channel
+    reset_shutdown()
+
+
+def test_a_shutdown_hands_the_job_back_with_the_same_attempts(
+    ctx: JobContext, stopping: ShutdownAtIteration
+) -> None:
+    quick = dataclasses.replace(
+        ctx, channel=stopping, settings=ctx.settings.model_copy(update={"worker_shutdown_s": 0})
+    )
+    job_id = queued_job(ctx, iterations=50)
+    assert execute_job(job_id, 1, quick) == "handed back"
+    job = row(ctx, job_id)
+    assert (job.status, job.attempts, job.worker, job.sent_at) == ("queued", 1, None, None)
+    assert job.result_key is None and not ctx.storage.exists(result_key(job_id, "png", 1))
+    assert statuses(stopping) == ["running", "queued"]
+    assert [event["iteration"] for event in stopping.of_type("progress")] == [1, 2]
+    reset_shutdown()  # the next worker runs it as attempt 2
+    assert execute_job(job_id, 2, ctx) == "succeeded"
+    assert row(ctx, job_id).attempts == 2
+
+
+def test_a_shutdown_lets_a_job_that_ends_within_the_grace_finish(
+    ctx: JobContext, stopping: ShutdownAtIteration
+) -> None:
+    patient = dataclasses.replace(ctx, channel=stopping)  # 30 s of grace for a 1 s job
+    job_id = queued_job(ctx, iterations=5)
+    assert execute_job(job_id, 1, patient) == "succeeded"
+    assert statuses(stopping) == ["running", "succeeded"]
+
+
+def test_a_stopping_worker_claims_nothing(ctx: JobContext) -> None:
+    job_id = queued_job(ctx)
+    request_shutdown()
+    try:
+        assert execute_job(job_id, 1, ctx) == "handed back"
+    finally:
+        reset_shutdown()
+    job = row(ctx, job_id)
+    assert (job.status, job.attempts, job.sent_at) == ("queued", 0, None), "the reaper sends it"
+
+
+@dataclass
+class TakenOverAtIteration(RecordingChannel):
+    """While attempt 1 runs, the reaper requeues it and another worker claims attempt 2."""
+
+    sessions: Any = None
+    iteration: int = 2
+
+    def publish(self, job_id: str, event: dict[str, Any]) -> bool:
+        if event.get("iteration") == self.iteration:
+            with self.sessions() as session:
+                assert job_store.hand_back(session, uuid.UUID(job_id), 1)
+                assert job_store.claim_job(session, uuid.UUID(job_id), "other-worker", 2)
+        return super().publish(job_id, event)
+
+
+def test_a_run_that_lost_its_row_leaves_no_result_and_no_change(ctx: JobContext) -> None:
+    channel = TakenOverAtIteration(sessions=ctx.sessions)
+    zombie = dataclasses.replace(
+        ctx, channel=channel, settings=ctx.settings.model_copy(update={"heartbeat_timeout_s": 0.2})
+    )
+    job_id = queued_job(ctx, iterations=40)
+    assert execute_job(job_id, 1, zombie) in ("lost", "skipped")
+    job = row(ctx, job_id)
+    assert (job.status, job.attempts, job.worker) == ("running", 2, "other-worker")
+    assert job.result_key is None
+    assert not list((ctx.storage.root / "jobs" / str(job_id)).glob("result*")), "no result object"
+    assert statuses(channel) == ["running"], "it announced no ending"
