@@ -106,3 +106,18 @@ class RecordingChannel:
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         """The recorded events whose ``type`` is ``kind``."""
         return [event for event in self.events if event["type"] == kind]
+
+
+def portrait_photo_bytes(width: int = 20, height: int = 40) -> bytes:
+    """A JPEG as a phone stores a portrait photo: landscape pixels, EXIF orientation 6.
+
+    Upright it is ``width`` x ``height``, red in its top half and blue in its bottom half.
+    """
+    upright = Image.new("RGB", (width, height), (255, 0, 0))
+    upright.paste((0, 0, 255), (0, height // 2, width, height))
+    stored = upright.transpose(Image.Transpose.ROTATE_90)  # the sensor's landscape pixels
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90° clockwise to display
+    buffer = io.BytesIO()
+    stored.save(buffer, format="JPEG", quality=95, exif=exif)
+    return buffer.getvalue()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from PIL import Image
 from sqlalchemy import func, select
 
 from shared.db import job_store
@@ -201,3 +202,21 @@ def test_broker_down_still_accepts_the_job_for_the_reaper(
         assert job is not None and job.sent_at is None, "marked for the reaper to send"
     assert open_storage(settings).exists(job.content_key), "its inputs are kept"
     assert f"job {job_id} accepted, not sent" in caplog.text
+
+
+def test_the_type_comes_from_the_bytes_not_the_name_or_content_type(
+    client: FlaskClient, auth: dict, settings: Settings
+) -> None:
+    gif = io.BytesIO()
+    Image.new("RGB", (20, 20), (0, 0, 255)).save(gif, format="GIF")
+    data = {
+        "content": (io.BytesIO(png_bytes(32, 24)), "holiday.jpg", "image/jpeg"),
+        "style": (io.BytesIO(gif.getvalue()), "style.png", "image/png"),
+    }
+    response = client.post("/v1/jobs", headers=auth, data=data)
+    assert response.status_code == 202, response.get_data(as_text=True)
+    job_id = response.get_json()["id"]
+    storage = open_storage(settings)
+    assert storage.exists(f"jobs/{job_id}/content.png")
+    assert storage.exists(f"jobs/{job_id}/style-1.gif")
+    assert not storage.exists(f"jobs/{job_id}/content.jpg")

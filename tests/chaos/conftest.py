@@ -49,7 +49,14 @@ class OwnRedis:
         command += ["--save", "", "--appendonly", "no", "--dir", str(self.workdir)]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
         client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
-        wait_until(client.ping, 60, f"redis-server on {self.port}")
+
+        def answers() -> bool:
+            try:
+                return bool(client.ping())
+            except redis.RedisError:
+                return False
+
+        wait_until(answers, 60, f"redis-server on {self.port}")
 
     def kill(self) -> None:
         """SIGKILL: everything it held is gone."""

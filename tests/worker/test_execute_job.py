@@ -22,7 +22,7 @@ from shared.params import JobParams
 from shared.settings import Settings
 from shared.storage.keys import content_key, preview_key, result_key, style_key
 from shared.storage.local import LocalStorage
-from tests.support import RecordingChannel, noise_png, png_bytes
+from tests.support import RecordingChannel, noise_png, png_bytes, portrait_photo_bytes
 from worker.engine import StyleEngine
 from worker.job_context import JobContext
 from worker.shutdown import request_shutdown, reset_shutdown
@@ -284,3 +284,10 @@ def test_a_run_that_lost_its_row_leaves_no_result_and_no_change(ctx: JobContext)
     assert job.result_key is None
     assert not list((ctx.storage.root / "jobs" / str(job_id)).glob("result*")), "no result object"
     assert statuses(channel) == ["running"], "it announced no ending"
+
+
+def test_a_portrait_phone_photo_gives_an_upright_result(ctx: JobContext) -> None:
+    job_id = queued_job(ctx, content=portrait_photo_bytes(24, 36), max_size=36)
+    assert execute_job(job_id, 1, ctx) == "succeeded"
+    with Image.open(ctx.storage.root / row(ctx, job_id).result_key) as picture:
+        assert picture.size == (24, 36), "portrait, as the phone showed it"
