@@ -53,13 +53,17 @@ def _live(job: Job) -> dict | None:
         return None
 
 
-def load_job(job_id: str) -> Job:
-    """The caller's job, or 404 (also for another key's job)."""
+def load_job(job_id: str, *, to_change: bool = False) -> Job:
+    """The caller's job, or 404 (also for another key's job).
+
+    An admin key reads every key's jobs; only the owner may change one (``to_change``).
+    """
     try:
         parsed = uuid.UUID(job_id)
     except ValueError:
         raise ApiProblem(404, "Not Found", f"no job {job_id!r}; job ids are UUIDs") from None
-    job = job_store.get_job(get_session(), parsed, owner_id=g.owner_id)
+    owner = None if g.api_key.is_admin and not to_change else g.owner_id
+    job = job_store.get_job(get_session(), parsed, owner_id=owner)
     if job is None:
         raise ApiProblem(404, "Not Found", f"no job {job_id} for this key")
     return job
@@ -82,12 +86,13 @@ def submit() -> tuple[Response, int, dict[str, str]] | tuple[Response, int]:
         if existing is not None:
             return replay(existing, submission)
     active = job_store.count_active_jobs(session, g.owner_id)
-    if active >= settings.max_active_jobs_per_key:
+    most = g.api_key.max_active_jobs or settings.max_active_jobs_per_key
+    if active >= most:
         raise ApiProblem(
             429,
             "Too Many Requests",
             f"this key already has {active} queued or running jobs (the limit is "
-            f"{settings.max_active_jobs_per_key}); wait for one to finish",
+            f"{most}); wait for one to finish",
             headers={"Retry-After": "30"},
         )
     try:
@@ -165,10 +170,23 @@ def store_new_job(submission: Submission, idempotency_key: str | None) -> Job | 
 
 @bp.get("")
 def list_jobs() -> Response:
-    """The caller's jobs newest first; ``status``, ``limit`` (1-100) and ``cursor``."""
+    """The caller's jobs newest first; ``status``, ``limit`` (1-100), ``cursor``, ``owner``.
+
+    ``owner=all`` (admin keys only) lists every key's jobs; an empty ``cursor`` is the start.
+    """
     status = request.args.get("status")
     raw_limit = request.args.get("limit", "20")
+    owner = request.args.get("owner", "me")
+    if owner == "all" and not g.api_key.is_admin:
+        raise ApiProblem(
+            403,
+            "Forbidden",
+            "owner=all needs an admin key (stylize keys create NAME --admin); "
+            "leave owner out to list this key's jobs",
+        )
     errors = []
+    if owner not in ("me", "all"):
+        errors.append({"field": "owner", "message": "must be 'me' or 'all' (admin keys)"})
     if status is not None and status not in {s.value for s in JobStatus}:
         statuses = ", ".join(s.value for s in JobStatus)
         errors.append({"field": "status", "message": f"must be one of {statuses}"})
@@ -179,10 +197,10 @@ def list_jobs() -> Response:
     try:
         jobs, next_cursor = job_store.list_jobs(
             get_session(),
-            g.owner_id,
+            None if owner == "all" else g.owner_id,
             status=status,
             limit=int(raw_limit),
-            cursor=request.args.get("cursor"),
+            cursor=request.args.get("cursor") or None,
         )
     except job_store.CursorError as exc:
         raise field_error("cursor", str(exc)) from None
@@ -199,7 +217,7 @@ def get_job(job_id: str) -> Response:
 @bp.post("/<job_id>/cancel")
 def cancel(job_id: str) -> tuple[Response, int]:
     """Queued: canceled at once. Running: the worker stops within one iteration."""
-    job = load_job(job_id)
+    job = load_job(job_id, to_change=True)
     was = JobStatus(job.status)
     session = get_session()
     status = JobStatus(job.status) if was.terminal else job_store.request_cancel(session, job.id)

@@ -97,16 +97,16 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 def list_jobs(
     session: Session,
-    owner_id: uuid.UUID,
+    owner_id: uuid.UUID | None,
     *,
     status: str | None = None,
     limit: int = 20,
     cursor: str | None = None,
 ) -> tuple[Sequence[Job], str | None]:
-    """The owner's jobs newest first, and the cursor of the next page (None on the last)."""
+    """The owner's (None: everyone's) jobs newest first, and the next page's cursor (or None)."""
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
-    query = select(Job).where(Job.owner_id == owner_id)
+    query = select(Job) if owner_id is None else select(Job).where(Job.owner_id == owner_id)
     if status is not None:
         query = query.where(Job.status == status)
     if cursor is not None:

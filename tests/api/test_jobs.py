@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from api import auth as auth_module
 from api import create_app
+from shared.api_keys import create_key
 from shared.db import job_store
 from shared.db.job import FailureCode, JobStatus
 from shared.db.session import session_factory
@@ -280,3 +281,51 @@ def test_storage_failure_is_503_and_leaves_nothing(
     assert response.status_code == 503 and response.mimetype == "application/problem+json"
     assert [p for p in (tmp_path / "storage").rglob("*") if p.is_file()] == []
     assert sender.sent == [] and client.get("/v1/jobs", headers=auth).get_json()["jobs"] == []
+
+
+def make_admin_key(settings: Settings, **limits: int) -> dict[str, str]:
+    with session_factory(settings.database_url)() as session:
+        _, secret = create_key(session, "admin", admin=True, **limits)
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def test_an_admin_key_lists_and_reads_every_job_but_changes_none(
+    client: FlaskClient, auth: dict, settings: Settings
+) -> None:
+    theirs = submit(client, auth).get_json()["id"]
+    admin = make_admin_key(settings)
+    mine = submit(client, admin).get_json()["id"]
+    everyone = client.get("/v1/jobs?owner=all", headers=admin).get_json()["jobs"]
+    assert [job["id"] for job in everyone] == [mine, theirs]
+    assert [job["id"] for job in client.get("/v1/jobs", headers=admin).get_json()["jobs"]] == [
+        mine
+    ], "without owner=all an admin sees its own jobs"
+    assert client.get(f"/v1/jobs/{theirs}", headers=admin).status_code == 200
+    assert client.get(f"/v1/jobs/{theirs}/result", headers=admin).status_code == 409, "read"
+    assert client.post(f"/v1/jobs/{theirs}/cancel", headers=admin).status_code == 404
+    assert client.get(f"/v1/jobs/{theirs}", headers=auth).get_json()["status"] == "queued"
+
+
+def test_owner_all_needs_an_admin_key(client: FlaskClient, auth: dict, settings: Settings) -> None:
+    submit(client, make_admin_key(settings))
+    refused = client.get("/v1/jobs?owner=all", headers=auth)
+    assert refused.status_code == 403 and refused.mimetype == "application/problem+json"
+    assert "--admin" in refused.get_json()["detail"]
+    wrong = client.get("/v1/jobs?owner=everyone", headers=auth)
+    assert wrong.status_code == 422 and wrong.get_json()["errors"][0]["field"] == "owner"
+
+
+def test_a_key_s_own_limits_replace_the_defaults(
+    settings: Settings, sender: RecordingSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(auth_module, "time", SimpleNamespace(time=lambda: 7_000_030.0))
+    client = create_app(settings, task_sender=sender).test_client()
+    with session_factory(settings.database_url)() as session:
+        _, secret = create_key(session, "small", max_active_jobs=1, rate_limit_per_minute=4)
+    small = {"Authorization": f"Bearer {secret}"}
+    assert submit(client, small).status_code == 202
+    second = submit(client, small)
+    assert second.status_code == 429 and "limit is 1" in second.get_json()["detail"]
+    statuses = [client.get("/v1/jobs", headers=small).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429], "2 submits + 2 reads = its 4 a minute"
+    assert client.get("/v1/jobs", headers=make_key(settings, "default")).status_code == 200
