@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, render_template_string
+from flask import Blueprint, Response, current_app, jsonify, render_template_string
 
 from api.openapi import openapi_document
 
@@ -54,13 +54,13 @@ def allowed(field: dict) -> str:
 @bp.get("/openapi.json")
 def openapi() -> Response:
     """The OpenAPI 3.1 spec."""
-    return jsonify(openapi_document())
+    return jsonify(openapi_document(current_app.config["STYLIZE"].max_styles))
 
 
 @bp.get("/docs")
 def docs() -> str:
     """A readable page generated from the spec."""
-    spec = openapi_document()
+    spec = openapi_document(current_app.config["STYLIZE"].max_styles)
     schemas = spec["components"]["schemas"]
     return render_template_string(
         PAGE,

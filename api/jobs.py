@@ -28,6 +28,7 @@ bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
 protect(bp)
 
 MAX_IDEMPOTENCY_KEY = 255
+LIST_QUERY = frozenset({"status", "limit", "cursor", "owner"})
 
 
 def _settings() -> Settings:
@@ -184,7 +185,10 @@ def list_jobs() -> Response:
             "owner=all needs an admin key (stylize keys create NAME --admin); "
             "leave owner out to list this key's jobs",
         )
-    errors = []
+    errors = [
+        {"field": name, "message": "unknown query parameter; use status, limit, cursor, owner"}
+        for name in sorted(set(request.args) - LIST_QUERY)
+    ]
     if owner not in ("me", "all"):
         errors.append({"field": "owner", "message": "must be 'me' or 'all' (admin keys)"})
     if status is not None and status not in {s.value for s in JobStatus}:

@@ -117,6 +117,8 @@ def params_json(
             "send parameters either as 'params' JSON or as form fields, not both "
             f"(also got {', '.join(sorted(form_fields))})"
         )
+    elif not text.strip():
+        return {}  # an empty params part: every parameter at its default
     else:
         try:
             raw = json.loads(text)

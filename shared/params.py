@@ -27,12 +27,31 @@ MAX_SIZE = 2048
 MAX_ITERATIONS = 5000
 
 Weight = Annotated[float, Field(ge=0, le=1e9)]
+LAYER_LIST_SCHEMA = {"items": {"type": "string", "enum": list(VGG16_LAYERS)}, "uniqueItems": True}
+# What pydantic's HttpUrl accepts, narrowed so that every string the schema allows is accepted.
+WEBHOOK_URL_PATTERN = r"^https?://[a-z0-9]+(\.[a-z0-9]+)*(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]*)*$"
+
+
+def _cross_field_rules(schema: dict[str, object]) -> None:
+    """State the pyramid rule in the JSON Schema too: each level needs >= 32 px and an iteration."""
+    schema["allOf"] = [
+        {
+            "if": {"properties": {"scales": {"const": scales}}, "required": ["scales"]},
+            "then": {
+                "properties": {
+                    "max_size": {"minimum": 32 << (scales - 1)},
+                    "iterations": {"minimum": scales},
+                }
+            },
+        }
+        for scales in range(2, 5)
+    ]
 
 
 class JobParams(BaseModel):
     """Everything that shapes one style transfer. Each default gives a good picture."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_cross_field_rules)
 
     max_size: int = Field(
         512,
@@ -73,12 +92,14 @@ class JobParams(BaseModel):
         min_length=1,
         max_length=13,
         description="VGG16 layers whose features the output keeps from the content.",
+        json_schema_extra=LAYER_LIST_SCHEMA,
     )
     style_layers: list[str] = Field(
         default_factory=lambda: list(DEFAULT_STYLE_LAYERS),
         min_length=1,
         max_length=13,
         description="VGG16 layers whose Gram matrices the output takes from the styles.",
+        json_schema_extra=LAYER_LIST_SCHEMA,
     )
     scales: int = Field(
         1, ge=1, le=4, description="Coarse-to-fine pyramid levels (each half the size of the next)."
@@ -90,6 +111,7 @@ class JobParams(BaseModel):
     webhook_url: HttpUrl | None = Field(
         None,
         description="Stored with the job; webhook delivery is not built yet, so nothing is called.",
+        json_schema_extra={"pattern": WEBHOOK_URL_PATTERN},
     )
 
     @field_validator("content_layers", "style_layers")

@@ -329,3 +329,16 @@ def test_a_key_s_own_limits_replace_the_defaults(
     statuses = [client.get("/v1/jobs", headers=small).status_code for _ in range(3)]
     assert statuses == [200, 200, 429], "2 submits + 2 reads = its 4 a minute"
     assert client.get("/v1/jobs", headers=make_key(settings, "default")).status_code == 200
+
+
+def test_what_the_fuzzer_found_schema_valid_is_accepted(client: FlaskClient, auth: dict) -> None:
+    """An empty cursor is the first page, an empty params part means every default."""
+    job_id = submit(client, auth, params="").get_json()["id"]
+    first = client.get("/v1/jobs?cursor=", headers=auth)
+    assert first.status_code == 200 and [job["id"] for job in first.get_json()["jobs"]] == [job_id]
+    unknown = client.get("/v1/jobs?stauts=queued", headers=auth)
+    assert unknown.status_code == 422
+    assert unknown.get_json()["errors"] == [
+        {"field": "stauts", "message": "unknown query parameter; use status, limit, cursor, owner"}
+    ]
+    assert client.get("/v1/jobs?cursor=1-" + "0" * 32, headers=auth).get_json()["jobs"] == []
