@@ -3,12 +3,17 @@ and the races: a cancel, a slow worker, two reapers at once."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pytest
+import redis
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +27,7 @@ from shared.params import JobParams
 from shared.reaper import reap
 from shared.settings import Settings
 
+REAPER_REDIS_URL = "redis://127.0.0.1:6379/14"
 TIMEOUT_S = 30.0
 RESEND_S = 60.0
 
@@ -240,3 +246,27 @@ def test_two_reapers_at_once_act_on_each_job_once(
     expected = sorted([(str(j), 2) for j in stale] + [(str(j), 1) for j in unsent])
     assert sorted(sender.sent) == expected, "each job sent exactly once"
     assert {row(sessions, j).status for j in stale + unsent} == {"queued"}
+
+
+def test_stylize_reaper_once_sends_what_the_broker_never_got(
+    sessions: sessionmaker[Session], owner: uuid.UUID, settings: Settings
+) -> None:
+    """The command as ``stylize up`` and docker compose run it, one pass, on a real Redis."""
+    job_id = new_job(sessions, owner)
+    with sessions() as session:
+        job_store.mark_unsent(session, job_id)
+    queue = f"gpu-reaper-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "STYLIZE_DATABASE_URL": settings.database_url,
+           "STYLIZE_BROKER_URL": REAPER_REDIS_URL, "STYLIZE_GPU_QUEUE": queue}  # fmt: skip
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "cli", "reaper", "--once"],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        message = json.loads(redis.Redis.from_url(REAPER_REDIS_URL).lpop(queue))
+    finally:
+        redis.Redis.from_url(REAPER_REDIS_URL).delete(queue)
+    assert message["headers"]["argsrepr"] == f"['{job_id}', 1]"
+    assert row(sessions, job_id).sent_at is not None
+    assert "sent 1" in result.stderr

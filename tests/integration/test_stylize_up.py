@@ -92,6 +92,7 @@ def test_up_runs_a_job_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
         wait_http(f"http://127.0.0.1:{flower_port}/healthcheck", 120, up, log)
         broker = [line for line in log.read_text().splitlines() if "broker redis://" in line]
         assert broker, "stylize up names the broker it uses"
+        assert "reaper: every" in log.read_text(), "stylize up runs the reaper"
     finally:
         up.send_signal(signal.SIGINT)
         returncode = up.wait(timeout=120)
