@@ -26,11 +26,14 @@ def test_kill_9_mid_job_then_a_new_worker_finishes_it_once(chaos: Chaos) -> None
     assert chaos.workers.running(body["worker"]) is first
     chaos.workers.kill(first)
     killed = time.monotonic()
+    chaos.wait(job_id, lambda b: b["status"] == "queued", 120, "the reaper requeuing it")
+    measured("kill -9 -> requeued by the reaper", time.monotonic() - killed)
     chaos.workers.start(1)
     ready = time.monotonic()
     final = chaos.wait(job_id, lambda b: b["status"] in ENDED, 60, "its end within 60 s")
-    measured("kill -9 -> succeeded (incl. new worker start)", time.monotonic() - killed)
     measured("new worker ready -> succeeded", time.monotonic() - ready)
+    measured("  of which attempt 2 ran (run_s)", final["timings"]["run_s"] or 0)
+    measured("kill -9 -> succeeded (incl. the new worker's start)", time.monotonic() - killed)
     assert final["status"] == "succeeded", final
     assert final["attempts"] == 2
     assert len(chaos.results(job_id)) == 1, "exactly one result object"
@@ -76,6 +79,7 @@ def test_sigterm_mid_job_hands_it_back_and_it_still_succeeds(chaos: Chaos) -> No
     os.kill(stopping.pid, signal.SIGTERM)  # STYLIZE_WORKER_SHUTDOWN_S=0: hand back at once
     signalled = time.monotonic()
     assert stopping.wait(timeout=120) == 0, chaos.workers.log_tail()
+    measured("SIGTERM -> worker exited, job handed back", time.monotonic() - signalled)
     now = chaos.job(job_id)  # queued again, or already running on the other worker
     assert (now["status"], now["worker"]) != ("running", body["worker"]), "not left running"
     final = chaos.wait(job_id, lambda b: b["status"] in ENDED, 120, "its end")
@@ -105,3 +109,4 @@ def test_postgres_connections_cut_while_a_job_runs(chaos: Chaos) -> None:
     final = chaos.wait(job_id, lambda b: b["status"] in ENDED, 180, "its end")
     assert final["status"] == "succeeded", final
     assert len(chaos.results(job_id)) == 1
+    measured(f"connections cut 3 times: succeeded on attempt {final['attempts']}", 0)
