@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 
 import psycopg
@@ -109,4 +110,5 @@ def test_postgres_connections_cut_while_a_job_runs(chaos: Chaos) -> None:
     final = chaos.wait(job_id, lambda b: b["status"] in ENDED, 180, "its end")
     assert final["status"] == "succeeded", final
     assert len(chaos.results(job_id)) == 1
-    measured(f"connections cut 3 times: succeeded on attempt {final['attempts']}", 0)
+    print(f"\nrecovery: connections cut 3 times mid-job: succeeded on attempt {final['attempts']}",
+          file=sys.stderr)  # fmt: skip
