@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from flask import Flask
 
 if TYPE_CHECKING:
-    from api.task_queue import TaskSender
     from shared.settings import Settings
+    from shared.task_names import TaskSender
 
 
 def create_app(settings: Settings | None = None, *, task_sender: TaskSender | None = None) -> Flask:

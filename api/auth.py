@@ -10,10 +10,11 @@ from flask import Blueprint, current_app, g, request
 from api.db import get_session
 from api.errors import ApiProblem
 from shared.api_keys import authenticate
+from shared.db.api_key import ApiKey
 
 
 def require_key() -> None:
-    """``before_request`` for /v1: set ``g.owner_id`` or answer 401/429."""
+    """``before_request`` for /v1: set ``g.owner_id`` and ``g.api_key`` or answer 401/429."""
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
     key = authenticate(get_session(), secret.strip()) if scheme.lower() == "bearer" else None
@@ -29,14 +30,15 @@ def require_key() -> None:
             headers={"WWW-Authenticate": challenge},
         )
     g.owner_id = key.id
-    check_rate_limit(str(key.id))
+    g.api_key = key
+    check_rate_limit(key)
 
 
-def check_rate_limit(key_id: str) -> None:
-    """At most STYLIZE_RATE_LIMIT_PER_MINUTE requests per key per minute (Redis counter)."""
-    limit = current_app.config["STYLIZE"].rate_limit_per_minute
+def check_rate_limit(key: ApiKey) -> None:
+    """At most the key's own limit, else STYLIZE_RATE_LIMIT_PER_MINUTE, requests per minute."""
+    limit = key.rate_limit_per_minute or current_app.config["STYLIZE"].rate_limit_per_minute
     window = int(time.time() // 60)
-    counter = f"stylize:rate:{key_id}:{window}"
+    counter = f"stylize:rate:{key.id}:{window}"
     client: redis.Redis = current_app.extensions["stylize_redis"]
     try:
         pipe = client.pipeline()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template_string, request
+from flask import Blueprint, Response, current_app, jsonify, render_template_string, request
 
 from api.openapi import openapi_document
 from shared.webhook_signature import VERIFY_SNIPPET
@@ -96,7 +96,9 @@ def index() -> Response:
     return jsonify(
         {
             "name": "Stylize",
-            "description": openapi_document()["info"]["description"],
+            "description": openapi_document(current_app.config["STYLIZE"].max_styles)["info"][
+                "description"
+            ],
             "links": {
                 "docs": "/docs",
                 "openapi": "/openapi.json",
@@ -111,13 +113,13 @@ def index() -> Response:
 @bp.get("/openapi.json")
 def openapi() -> Response:
     """The OpenAPI 3.1 spec."""
-    return jsonify(openapi_document())
+    return jsonify(openapi_document(current_app.config["STYLIZE"].max_styles))
 
 
 @bp.get("/docs")
 def docs() -> str:
     """A readable page generated from the spec."""
-    spec = openapi_document()
+    spec = openapi_document(current_app.config["STYLIZE"].max_styles)
     schemas = spec["components"]["schemas"]
     return render_template_string(
         PAGE,

@@ -6,6 +6,8 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -90,6 +92,18 @@ def _http_exception(exc: HTTPException) -> Response:
     return problem_response(ApiProblem(status, exc.name, detail, headers=headers))
 
 
+def _database_unavailable(exc: Exception) -> Response:
+    log.warning("database unavailable: %s", exc)
+    return problem_response(
+        ApiProblem(
+            503,
+            "Service Unavailable",
+            "the database did not answer; retry shortly (an Idempotency-Key makes that safe)",
+            headers={"Retry-After": "5"},
+        )
+    )
+
+
 def _unexpected(exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
     return problem_response(
@@ -105,4 +119,6 @@ def init_app(app: Flask) -> None:
     """Register the handlers that turn every error into problem+json."""
     app.register_error_handler(ApiProblem, problem_response)
     app.register_error_handler(HTTPException, _http_exception)
+    for error in (OperationalError, InterfaceError, PoolTimeoutError):  # lost or refused
+        app.register_error_handler(error, _database_unavailable)
     app.register_error_handler(Exception, _unexpected)

@@ -14,8 +14,7 @@ from api.db import get_session
 from api.errors import ApiProblem, field_error, invalid_request
 from api.validation import Submission, parse_submission
 from shared.db import job_store
-from shared.db.api_key import ApiKey
-from shared.db.job import FailureCode, Job, JobStatus
+from shared.db.job import Job, JobStatus
 from shared.images import OUTPUT_FORMATS, PREVIEW_FORMAT
 from shared.job_events import status_event
 from shared.job_json import job_json
@@ -29,6 +28,7 @@ bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
 protect(bp)
 
 MAX_IDEMPOTENCY_KEY = 255
+LIST_QUERY = frozenset({"status", "limit", "cursor", "owner"})
 
 
 def _settings() -> Settings:
@@ -54,13 +54,17 @@ def _live(job: Job) -> dict | None:
         return None
 
 
-def load_job(job_id: str) -> Job:
-    """The caller's job, or 404 (also for another key's job)."""
+def load_job(job_id: str, *, to_change: bool = False) -> Job:
+    """The caller's job, or 404 (also for another key's job).
+
+    An admin key reads every key's jobs; only the owner may change one (``to_change``).
+    """
     try:
         parsed = uuid.UUID(job_id)
     except ValueError:
         raise ApiProblem(404, "Not Found", f"no job {job_id!r}; job ids are UUIDs") from None
-    job = job_store.get_job(get_session(), parsed, owner_id=g.owner_id)
+    owner = None if g.api_key.is_admin and not to_change else g.owner_id
+    job = job_store.get_job(get_session(), parsed, owner_id=owner)
     if job is None:
         raise ApiProblem(404, "Not Found", f"no job {job_id} for this key")
     return job
@@ -68,32 +72,34 @@ def load_job(job_id: str) -> Job:
 
 @bp.post("")
 def submit() -> tuple[Response, int, dict[str, str]] | tuple[Response, int]:
-    """Validate, store inputs, write the row, then enqueue; 202 + Location."""
+    """Validate, store inputs, write the row ``queued``, then send; 202 + Location.
+
+    A failed send still answers 202: the job is recorded, and the reaper sends it later.
+    """
     settings = _settings()
     idempotency_key = request.headers.get("Idempotency-Key")
     if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
         raise field_error("Idempotency-Key", f"must be 1-{MAX_IDEMPOTENCY_KEY} characters")
     submission = parse_submission(request, settings)
     session = get_session()
-    if submission.params.webhook_url is not None:
-        key = session.get(ApiKey, g.owner_id)
-        if key is None or key.webhook_secret is None:
-            raise field_error(
-                "webhook_url",
-                "this API key has no webhook signing secret (it predates webhooks); create a "
-                "new key with 'stylize keys create NAME' to use webhooks",
-            )
+    if submission.params.webhook_url is not None and g.api_key.webhook_secret is None:
+        raise field_error(
+            "webhook_url",
+            "this API key has no webhook signing secret (it predates webhooks); create a "
+            "new key with 'stylize keys create NAME' to use webhooks",
+        )
     if idempotency_key:
         existing = job_store.find_by_idempotency_key(session, g.owner_id, idempotency_key)
         if existing is not None:
             return replay(existing, submission)
     active = job_store.count_active_jobs(session, g.owner_id)
-    if active >= settings.max_active_jobs_per_key:
+    most = g.api_key.max_active_jobs or settings.max_active_jobs_per_key
+    if active >= most:
         raise ApiProblem(
             429,
             "Too Many Requests",
             f"this key already has {active} queued or running jobs (the limit is "
-            f"{settings.max_active_jobs_per_key}); wait for one to finish",
+            f"{most}); wait for one to finish",
             headers={"Retry-After": "30"},
         )
     try:
@@ -112,21 +118,10 @@ def submit() -> tuple[Response, int, dict[str, str]] | tuple[Response, int]:
             raise RuntimeError("idempotency conflict without a job holding the key")
         return replay(existing, submission)
     try:
-        current_app.extensions["stylize_task_sender"](str(job.id), submission.params)
-    except Exception:
-        log.exception("could not enqueue job %s", job.id)
-        job_store.fail_queued_job(
-            session,
-            job.id,
-            FailureCode.ENQUEUE_FAILED,
-            "the job could not be queued (broker unavailable); submit again",
-        )
-        raise ApiProblem(
-            503,
-            "Service Unavailable",
-            "the job queue is unavailable; the job was not queued, submit it again",
-            headers={"Retry-After": "10"},
-        ) from None
+        current_app.extensions["stylize_task_sender"](str(job.id), 1, submission.params)
+    except Exception as exc:  # the row is the truth: the reaper sends it once the broker is back
+        log.warning("job %s accepted, not sent (%s); the reaper will send it", job.id, exc)
+        job_store.mark_unsent(session, job.id)
     return jsonify(job_json(job)), 202, {"Location": f"/v1/jobs/{job.id}"}
 
 
@@ -182,10 +177,26 @@ def store_new_job(submission: Submission, idempotency_key: str | None) -> Job | 
 
 @bp.get("")
 def list_jobs() -> Response:
-    """The caller's jobs newest first; ``status``, ``limit`` (1-100) and ``cursor``."""
+    """The caller's jobs newest first; ``status``, ``limit`` (1-100), ``cursor``, ``owner``.
+
+    ``owner=all`` (admin keys only) lists every key's jobs; an empty ``cursor`` is the start.
+    """
     status = request.args.get("status")
     raw_limit = request.args.get("limit", "20")
-    errors = []
+    owner = request.args.get("owner", "me")
+    if owner == "all" and not g.api_key.is_admin:
+        raise ApiProblem(
+            403,
+            "Forbidden",
+            "owner=all needs an admin key (stylize keys create NAME --admin); "
+            "leave owner out to list this key's jobs",
+        )
+    errors = [
+        {"field": name, "message": "unknown query parameter; use status, limit, cursor, owner"}
+        for name in sorted(set(request.args) - LIST_QUERY)
+    ]
+    if owner not in ("me", "all"):
+        errors.append({"field": "owner", "message": "must be 'me' or 'all' (admin keys)"})
     if status is not None and status not in {s.value for s in JobStatus}:
         statuses = ", ".join(s.value for s in JobStatus)
         errors.append({"field": "status", "message": f"must be one of {statuses}"})
@@ -196,10 +207,10 @@ def list_jobs() -> Response:
     try:
         jobs, next_cursor = job_store.list_jobs(
             get_session(),
-            g.owner_id,
+            None if owner == "all" else g.owner_id,
             status=status,
             limit=int(raw_limit),
-            cursor=request.args.get("cursor"),
+            cursor=request.args.get("cursor") or None,
         )
     except job_store.CursorError as exc:
         raise field_error("cursor", str(exc)) from None
@@ -216,7 +227,7 @@ def get_job(job_id: str) -> Response:
 @bp.post("/<job_id>/cancel")
 def cancel(job_id: str) -> tuple[Response, int]:
     """Queued: canceled at once. Running: the worker stops within one iteration."""
-    job = load_job(job_id)
+    job = load_job(job_id, to_change=True)
     was = JobStatus(job.status)
     session = get_session()
     status = JobStatus(job.status) if was.terminal else job_store.request_cancel(session, job.id)

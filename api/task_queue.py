@@ -1,8 +1,6 @@
-"""Sending the job task to the broker: the API names the task, it never imports worker/."""
+"""Sending the job task to the broker (API and reaper): names the task, never imports worker/."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from celery import Celery
 
@@ -10,13 +8,11 @@ from shared.broker import celery_options
 from shared.job_limits import hard_time_limit_s
 from shared.params import JobParams
 from shared.settings import Settings
-from shared.task_names import RUN_JOB_TASK
-
-TaskSender = Callable[[str, JobParams], None]
+from shared.task_names import RUN_JOB_TASK, TaskSender
 
 
 def celery_sender(settings: Settings) -> TaskSender:
-    """A sender that publishes ``RUN_JOB_TASK(job_id)`` to the GPU queue.
+    """A sender that publishes ``RUN_JOB_TASK(job_id, attempt)`` to the GPU queue.
 
     Only the hard time limit travels with the message, as a backstop for pools that enforce
     it (prefork); the soft limit is the worker's own deadline, which every pool applies.
@@ -24,10 +20,10 @@ def celery_sender(settings: Settings) -> TaskSender:
     client = Celery("stylize-api")
     client.conf.update(celery_options(settings))
 
-    def send(job_id: str, params: JobParams) -> None:
+    def send(job_id: str, attempt: int, params: JobParams) -> None:
         client.send_task(
             RUN_JOB_TASK,
-            args=[job_id],
+            args=[job_id, attempt],
             queue=settings.gpu_queue,
             time_limit=hard_time_limit_s(params),
             retry=False,

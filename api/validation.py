@@ -11,7 +11,7 @@ from flask import Request
 from pydantic import ValidationError
 
 from api.errors import ApiProblem, invalid_request
-from shared.images import ImageError, decode_image
+from shared.images import ImageError, decode_image, input_extension
 from shared.params import JobParams
 from shared.settings import Settings
 from shared.webhook_address import WebhookAddressError, check_webhook_url
@@ -123,6 +123,8 @@ def params_json(
             "send parameters either as 'params' JSON or as form fields, not both "
             f"(also got {', '.join(sorted(form_fields))})"
         )
+    elif not text.strip():
+        return {}  # an empty params part: every parameter at its default
     else:
         try:
             raw = json.loads(text)
@@ -182,15 +184,4 @@ def read_upload(
     except ImageError as exc:
         errors.append({"field": field, "message": str(exc)})
         return None
-    return Upload(data, sniff_extension(data))
-
-
-def sniff_extension(data: bytes) -> str:
-    """File extension from the magic bytes of an image that already decoded."""
-    if data.startswith(b"\x89PNG"):
-        return "png"
-    if data.startswith(b"\xff\xd8"):
-        return "jpg"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    return "img"
+    return Upload(data, input_extension(data))

@@ -158,6 +158,7 @@ def measure_progress(settings: Settings, size: int, iterations: int, rounds: int
     job_id = running_job(sessions, params)
     reporter = ProgressReporter(
         job_id=job_id,
+        attempt=1,
         channel=ProgressChannel.from_url(settings.broker_url),
         sessions=sessions,
         db_interval_s=settings.progress_db_interval_s,
@@ -195,7 +196,7 @@ def running_job(sessions: sessionmaker[Session], params: JobParams) -> uuid.UUID
             style_keys=["bench/style.png"],
             max_attempts=get_settings().job_max_attempts,
         )
-        job_store.claim_job(session, job.id, "bench")
+        job_store.claim_job(session, job.id, "bench", 1)
         return job.id
 
 

@@ -18,14 +18,20 @@ def start_worker_process(
     log_path: Path,
     timeout_s: float = 180.0,
     command: Sequence[str] = ("worker", "--loglevel", "INFO"),
+    *,
+    new_session: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """Run ``stylize <command>`` with ``env``, logging to ``log_path``; return once it is ready."""
+    """Run ``stylize <command>`` with ``env``, logging to ``log_path``; return once it is ready.
+
+    ``new_session`` makes it the leader of its own process group (``os.killpg`` reaches it all).
+    """
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "cli", *command],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=new_session,
         )
     deadline = time.monotonic() + timeout_s
     while "ready." not in log_path.read_text(errors="replace"):

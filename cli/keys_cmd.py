@@ -32,14 +32,36 @@ def keys() -> None:
 
 @keys.command()
 @click.argument("name")
-def create(name: str) -> None:
+@click.option("--admin", is_flag=True, help="May list and read every key's jobs (?owner=all).")
+@click.option(
+    "--max-active-jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Queued or running jobs at once (default STYLIZE_MAX_ACTIVE_JOBS_PER_KEY).",
+)
+@click.option(
+    "--rate-limit-per-minute",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Requests per minute (default STYLIZE_RATE_LIMIT_PER_MINUTE).",
+)
+def create(
+    name: str, admin: bool, max_active_jobs: int | None, rate_limit_per_minute: int | None
+) -> None:
     """Create a key; its secret is printed once, alone on the last line.
 
     The line before it is the key's webhook signing secret, also shown only now.
     """
     with _session() as session:
-        key, secret = create_key(session, name)
-    click.echo(f"created key {key.id} ({key.name}); both secrets are shown only now.")
+        key, secret = create_key(
+            session,
+            name,
+            admin=admin,
+            max_active_jobs=max_active_jobs,
+            rate_limit_per_minute=rate_limit_per_minute,
+        )
+    kind = "admin key" if admin else "key"
+    click.echo(f"created {kind} {key.id} ({key.name}); both secrets are shown only now.")
     click.echo(f"webhook signing secret (verifies X-Stylize-Signature): {key.webhook_secret}")
     click.echo("API key (Authorization: Bearer ...), alone on the next line:")
     click.echo(secret)
@@ -47,11 +69,19 @@ def create(name: str) -> None:
 
 @keys.command("list")
 def list_() -> None:
-    """List keys: id, prefix, name, created, revoked."""
+    """List keys: id, prefix, name, created, revoked, admin, limits."""
     with _session() as session:
         for key in list_keys(session):
             revoked = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
-            click.echo(f"{key.id}  {key.prefix}…  {key.name}  {key.created_at:%Y-%m-%d}  {revoked}")
+            extras = ["admin"] if key.is_admin else []
+            if key.max_active_jobs is not None:
+                extras.append(f"max {key.max_active_jobs} active")
+            if key.rate_limit_per_minute is not None:
+                extras.append(f"{key.rate_limit_per_minute}/min")
+            click.echo(
+                f"{key.id}  {key.prefix}…  {key.name}  {key.created_at:%Y-%m-%d}  {revoked}"
+                + "".join(f"  {extra}" for extra in extras)
+            )
 
 
 @keys.command()

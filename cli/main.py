@@ -25,6 +25,7 @@ COMMANDS = {
     "worker": "cli.service_cmd:worker",
     "flower": "cli.service_cmd:flower",
     "webhooks": "cli.webhooks_cmd:webhooks",
+    "reaper": "cli.reaper_cmd:reaper",
     "submit": "cli.client_cmd:submit",
     "jobs": "cli.client_cmd:jobs",
 }

@@ -157,8 +157,8 @@ def flower(host: str | None, port: int | None) -> None:
     help="Serve worker metrics from this port on (one port per worker).",
 )
 def up(port: int | None, workers: int, no_flower: bool, metrics_port: int | None) -> None:
-    """Run the whole stack on one machine: migrations, Redis if needed, API, workers, webhook
-    delivery, Flower."""
+    """Run the whole stack on one machine: migrations, Redis if needed, API, workers, reaper,
+    webhook delivery, Flower."""
     from cli.stack import StackOptions, run_stack
 
     run_stack(

@@ -22,7 +22,7 @@ from cli.net import http_ok, port_is_free
 from shared.settings import Settings, mask_url_password
 
 READY_TIMEOUT_S = 900  # a first start on a loaded CPU host loads TensorFlow slowly
-STOP_GRACE_S = 60
+STOP_GRACE_S = 60  # at least STYLIZE_WORKER_SHUTDOWN_S + 10: a worker may finish its job
 STYLIZE = [sys.executable, "-m", "cli"]
 
 
@@ -104,6 +104,7 @@ def services(settings: Settings, options: StackOptions, broker_url: str) -> list
                 port_hint="pass a --metrics-port with enough free ports after it",
             )
         )
+    stack.append(Service("the reaper", [*STYLIZE, "reaper"], lambda: True))
     webhooks = f"webhooks@{socket.gethostname()}"
     stack.append(
         Service(
@@ -218,13 +219,16 @@ def announce(stack: list[Service], broker: str, secret: str | None) -> None:
     click.echo("\n".join(lines), err=True)
 
 
-def stop(stack: list[Service], redis_process: subprocess.Popen[bytes] | None) -> None:
-    """SIGTERM every child (workers finish or hand back their job), then the embedded Redis."""
+def stop(
+    stack: list[Service], redis_process: subprocess.Popen[bytes] | None, grace_s: float
+) -> None:
+    """SIGTERM every child (workers finish or hand back their job within ``grace_s``), then
+    the embedded Redis."""
     processes = [s.process for s in stack if s.process is not None]
     for process in processes:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE_S
+    deadline = time.monotonic() + grace_s
     for process in processes:
         try:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
@@ -249,7 +253,7 @@ def run_stack(settings: Settings, options: StackOptions) -> None:
     try:
         check_database(settings)  # last: its migrations log what they apply
     except BaseException:  # a bad database, or Ctrl-C meanwhile: the embedded Redis goes too
-        stop([], redis_process)
+        stop([], redis_process, STOP_GRACE_S)
         raise
     stack = services(settings, options, broker_url)
     env = {**os.environ, "STYLIZE_BROKER_URL": broker_url}
@@ -269,7 +273,7 @@ def run_stack(settings: Settings, options: StackOptions) -> None:
             if not stopping and died is not None:
                 failure = f"{died.name} exited unexpectedly; its log is above"
     finally:
-        stop(stack, redis_process)
+        stop(stack, redis_process, max(STOP_GRACE_S, settings.worker_shutdown_s + 10))
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     if failure is not None:

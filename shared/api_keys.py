@@ -1,4 +1,5 @@
-"""API keys: create (the secret is shown once), authenticate by hash, list, revoke."""
+"""API keys: create (the secret is shown once; admin or not; own limits), authenticate by
+hash, list, revoke."""
 
 from __future__ import annotations
 
@@ -27,20 +28,36 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_key(session: Session, name: str) -> tuple[ApiKey, str]:
+def create_key(
+    session: Session,
+    name: str,
+    *,
+    admin: bool = False,
+    max_active_jobs: int | None = None,
+    rate_limit_per_minute: int | None = None,
+) -> tuple[ApiKey, str]:
     """Create a key named ``name``; return the row and the secret (never stored).
 
-    The row's ``webhook_secret`` is new too; like the secret, it is shown to the user only once.
+    An ``admin`` key may list and read every key's jobs. The limits default (None) to the
+    STYLIZE_MAX_ACTIVE_JOBS_PER_KEY and STYLIZE_RATE_LIMIT_PER_MINUTE settings. The row's
+    ``webhook_secret`` is new too; like the secret, it is shown to the user only once.
     """
     name = name.strip()
     if not name or len(name) > 100:
         raise ApiKeyError("a key name must be 1-100 characters")
+    for label, limit in (("max active jobs", max_active_jobs),
+                         ("rate limit per minute", rate_limit_per_minute)):  # fmt: skip
+        if limit is not None and limit < 1:
+            raise ApiKeyError(f"the {label} must be at least 1 (leave it out for the default)")
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(
         name=name,
         prefix=secret[:DISPLAY_PREFIX_LENGTH],
         secret_hash=hash_secret(secret),
         webhook_secret=WEBHOOK_SECRET_PREFIX + secrets.token_urlsafe(32),
+        is_admin=admin,
+        max_active_jobs=max_active_jobs,
+        rate_limit_per_minute=rate_limit_per_minute,
     )
     session.add(key)
     session.commit()

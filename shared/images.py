@@ -8,10 +8,15 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF"})
+# Input formats, as Pillow names them when it sniffs the bytes -> the stored file's extension.
+INPUT_EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "BMP": "bmp", "TIFF": "tif",
+                    "GIF": "gif"}  # fmt: skip
+ACCEPTED_FORMATS = frozenset(INPUT_EXTENSIONS)
 DEFAULT_MAX_PIXELS = 40_000_000
+SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
+WHITE = (255, 255, 255)
 
 
 @dataclass(frozen=True)
@@ -45,11 +50,25 @@ class ImageError(ValueError):
 
 
 def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Decode ``data`` to an RGB uint8 array of shape (H, W, 3).
+    """Decode ``data`` to an upright RGB uint8 array of shape (H, W, 3), whatever was sent.
 
-    Raises ImageError for empty data, non-images, truncated files, and images over
-    ``max_pixels`` (checked from the header, before any pixel is decompressed).
+    The type is sniffed from the bytes alone. EXIF orientation is applied; CMYK, grey,
+    16-bit, palette and alpha images become 8-bit RGB (transparency over white); an animated
+    image gives its first frame. Raises ImageError for empty data, non-images, truncated files,
+    and images over ``max_pixels`` (checked from the header, before any pixel is decompressed).
     """
+    image = open_image(data, max_pixels)
+    try:
+        image.seek(0)  # an animation's first frame
+        image.load()
+        image = ImageOps.exif_transpose(image)
+    except (OSError, SyntaxError, ValueError, EOFError):
+        raise ImageError("the image file is truncated or corrupt; upload it again") from None
+    return np.asarray(to_rgb(image), dtype=np.uint8).copy()
+
+
+def open_image(data: bytes, max_pixels: int) -> Image.Image:
+    """Open ``data`` lazily (header only) and check its format and pixel count."""
     if not data:
         raise ImageError("the file is empty; send a JPEG, PNG or WebP image")
     try:
@@ -74,17 +93,28 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
             f"the image is {width}x{height} = {width * height} pixels, over the limit of "
             f"{max_pixels}; downscale it first"
         )
-    try:
-        image.load()
-    except (OSError, SyntaxError, ValueError):
-        raise ImageError("the image file is truncated or corrupt; upload it again") from None
-    if image.mode != "RGB":
-        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
-        if image.mode == "RGBA":
-            background = Image.new("RGB", image.size, (255, 255, 255))
-            background.paste(image, mask=image.getchannel("A"))
-            image = background
-    return np.asarray(image, dtype=np.uint8).copy()
+    return image
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB: 16-bit scaled (not clipped), CMYK and grey converted, alpha over white."""
+    if image.mode in SIXTEEN_BIT_MODES:
+        grey = np.asarray(image, dtype=np.float64) / 257.0
+        image = Image.fromarray(np.clip(np.rint(grey), 0, 255).astype(np.uint8), mode="L")
+    elif image.mode == "F":
+        image = Image.fromarray(np.clip(np.asarray(image), 0, 255).astype(np.uint8), mode="L")
+    if "A" in image.getbands() or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, WHITE)
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def input_extension(data: bytes) -> str:
+    """The stored file's extension for an accepted image, sniffed from its bytes (never a name)."""
+    with Image.open(io.BytesIO(data)) as image:
+        return INPUT_EXTENSIONS[str(image.format)]
 
 
 def read_image(path: str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:

@@ -30,12 +30,31 @@ MAX_SIZE = 2048
 MAX_ITERATIONS = 5000
 
 Weight = Annotated[float, Field(ge=0, le=1e9)]
+LAYER_LIST_SCHEMA = {"items": {"type": "string", "enum": list(VGG16_LAYERS)}, "uniqueItems": True}
+# What pydantic's HttpUrl accepts, narrowed so that every string the schema allows is accepted.
+WEBHOOK_URL_PATTERN = r"^https?://[a-z0-9]+(\.[a-z0-9]+)*(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]*)*$"
+
+
+def _cross_field_rules(schema: dict[str, object]) -> None:
+    """State the pyramid rule in the JSON Schema too: each level needs >= 32 px and an iteration."""
+    schema["allOf"] = [
+        {
+            "if": {"properties": {"scales": {"const": scales}}, "required": ["scales"]},
+            "then": {
+                "properties": {
+                    "max_size": {"minimum": 32 << (scales - 1)},
+                    "iterations": {"minimum": scales},
+                }
+            },
+        }
+        for scales in range(2, 5)
+    ]
 
 
 class JobParams(BaseModel):
     """Everything that shapes one style transfer. Each default gives a good picture."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_cross_field_rules)
 
     max_size: int = Field(
         512,
@@ -81,12 +100,14 @@ class JobParams(BaseModel):
         min_length=1,
         max_length=13,
         description="VGG16 layers whose features the output keeps from the content.",
+        json_schema_extra=LAYER_LIST_SCHEMA,
     )
     style_layers: list[str] = Field(
         default=list(DEFAULT_STYLE_LAYERS),
         min_length=1,
         max_length=13,
         description="VGG16 layers whose Gram matrices the output takes from the styles.",
+        json_schema_extra=LAYER_LIST_SCHEMA,
     )
     scales: int = Field(
         1, ge=1, le=4, description="Coarse-to-fine pyramid levels (each half the size of the next)."
@@ -104,6 +125,7 @@ class JobParams(BaseModel):
             "public address (loopback, private and link-local ones are refused unless the "
             "operator's STYLIZE_WEBHOOK_ALLOW names them)."
         ),
+        json_schema_extra={"pattern": WEBHOOK_URL_PATTERN},
     )
     webhook_events: list[WebhookEvent] = Field(
         default=["completed"],

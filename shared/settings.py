@@ -18,6 +18,7 @@ _QUERY_SECRET = re.compile(r"((?:^|&)[^=&]*(?:password|secret|token)[^=&]*=)[^&]
 
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
 
 
 class SettingsError(ValueError):
@@ -93,6 +94,18 @@ class Settings(BaseSettings):
     """How often a job may be started before it ends `failed`."""
     progress_db_interval_s: PositiveFloat = 1.0
     """Seconds between writes of a running job's progress to the database."""
+    heartbeat_timeout_s: PositiveFloat = 30.0
+    """A running job whose heartbeat is older than this is reaped: requeued, or ended
+    `worker_lost` after `STYLIZE_JOB_MAX_ATTEMPTS` (docs/jobs.md)."""
+    reaper_interval_s: PositiveFloat = 10.0
+    """Seconds between the passes of `stylize reaper`."""
+    resend_after_s: PositiveFloat = 60.0
+    """A queued job that no worker claimed is sent again after this (then after longer waits)."""
+    worker_shutdown_s: NonNegativeFloat = 30.0
+    """On SIGTERM a worker finishes its job if it can end within this many seconds, else hands
+    it back `queued` at once."""
+    db_retry_s: PositiveFloat = 300.0
+    """How long a worker retries a database write (with backoff) before giving up."""
     visibility_timeout_s: PositiveInt = 5 * 24 * 3600
     """Seconds Redis hides a delivered job from other workers; must outlast the largest job's
     hard time limit (~111 h)."""

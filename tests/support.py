@@ -3,8 +3,10 @@ a webhook receiver."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import io
+import socket
 import threading
 import time
 import uuid
@@ -166,3 +168,81 @@ class WebhookReceiver:
         """Stop serving."""
         self._server.shutdown()
         self._server.server_close()
+
+
+def portrait_photo_bytes(width: int = 20, height: int = 40) -> bytes:
+    """A JPEG as a phone stores a portrait photo: landscape pixels, EXIF orientation 6.
+
+    Upright it is ``width`` x ``height``, red in its top half and blue in its bottom half.
+    """
+    upright = Image.new("RGB", (width, height), (255, 0, 0))
+    upright.paste((0, 0, 255), (0, height // 2, width, height))
+    stored = upright.transpose(Image.Transpose.ROTATE_90)  # the sensor's landscape pixels
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90° clockwise to display
+    buffer = io.BytesIO()
+    stored.save(buffer, format="JPEG", quality=95, exif=exif)
+    return buffer.getvalue()
+
+
+class TcpProxy:
+    """A TCP forwarder on a free 127.0.0.1 port to ``target``: ``stop()`` drops every connection
+    and refuses new ones (a database server that went down), ``start()`` serves again."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self._listener: socket.socket | None = None
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._listener is not None:
+                with contextlib.suppress(OSError):  # wakes the thread blocked in accept()
+                    self._listener.shutdown(socket.SHUT_RDWR)
+                self._listener.close()
+                self._listener = None
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            self._sockets.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # stopped
+            try:
+                upstream = socket.create_connection(self.target, timeout=10)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                sink.shutdown(socket.SHUT_WR)

@@ -5,20 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_shutting_down
 
 from shared.broker import celery_options
 from shared.logs import bind, unbind
 from shared.settings import Settings
 from shared.task_names import DELIVER_WEBHOOK_TASK, RUN_JOB_TASK
+from worker.shutdown import request_shutdown
 
 
 def make_celery(settings: Settings) -> Celery:
     """A Celery app on the broker of ``settings`` with the job and webhook tasks registered.
 
     Late acks plus reject-on-worker-lost give at-least-once delivery; the task's
-    compare-and-set on the job row turns that into exactly-once effect.
+    compare-and-set on the job row turns that into exactly-once effect. A warm shutdown
+    (SIGTERM, Ctrl-C) sets the flag that makes a running job finish or hand itself back.
     """
+    worker_shutting_down.connect(request_shutdown, weak=False)
     app = Celery("stylize", include=["worker.tasks", "worker.webhook_delivery"])
     app.conf.update(
         celery_options(settings),

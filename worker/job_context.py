@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 import time
@@ -38,7 +39,7 @@ class JobContext:
     storage: Storage
     channel: ProgressChannel
     engine: StyleEngine
-    worker: str = field(default_factory=socket.gethostname)
+    worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     clock: Callable[[], float] = time.monotonic
     webhook_sender: WebhookSender | None = None
 
@@ -66,7 +67,7 @@ def load_context(worker: str | None = None) -> JobContext:
         channel=ProgressChannel.from_url(settings.broker_url),
         engine=engine,
         webhook_sender=celery_webhook_sender(settings),
-        worker=worker or socket.gethostname(),
+        worker=worker or f"{socket.gethostname()}:{os.getpid()}",
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import redis
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import job_store
@@ -33,11 +34,13 @@ class ProgressReporter:
     """The engine's progress hook for one job.
 
     Every iteration: one pipelined Redis round trip (state hash, publish, cancel flag).
-    At most every ``db_interval_s``: the job row's progress columns and heartbeat.
+    At most every ``db_interval_s``: the row's progress columns and heartbeat, written only
+    while the row is still run ``attempt``'s (best effort: the heartbeat thread keeps trying).
     Returns Stop.CANCELED once a cancel was asked for, Stop.TIME_LIMIT after ``deadline``.
     """
 
     job_id: uuid.UUID
+    attempt: int
     channel: ProgressChannel
     sessions: sessionmaker[Session]
     db_interval_s: float
@@ -76,22 +79,28 @@ class ProgressReporter:
         return None
 
     def flush(self, progress: Progress) -> None:
-        """Write ``progress`` to the job row."""
-        with self.sessions() as session:
-            job_store.record_progress(
-                session,
-                self.job_id,
-                iteration=progress.iteration,
-                losses=progress.losses,
-                ms_per_iter=round_ms(self.pace.ms_per_iter),
-            )
+        """Write ``progress`` to the job row; a database outage only skips this write."""
+        try:
+            with self.sessions() as session:
+                job_store.record_progress(
+                    session,
+                    self.job_id,
+                    self.attempt,
+                    iteration=progress.iteration,
+                    losses=progress.losses,
+                    ms_per_iter=round_ms(self.pace.ms_per_iter),
+                )
+        except SQLAlchemyError as exc:
+            log.warning("progress write failed for job %s (%s); going on", self.job_id, exc)
 
 
 @dataclass
 class PreviewWriter:
-    """The engine's preview hook: store the image and announce it."""
+    """The engine's preview hook: store the image and announce it (best effort: a database or
+    Redis outage skips the announcement, never the job)."""
 
     job_id: uuid.UUID
+    attempt: int
     storage: Storage
     channel: ProgressChannel
     sessions: sessionmaker[Session]
@@ -101,7 +110,10 @@ class PreviewWriter:
         started = time.perf_counter()
         key = preview_key(self.job_id, PREVIEW_FORMAT.extension)
         self.storage.put(key, encode_image(image, PREVIEW_FORMAT.name))
-        with self.sessions() as session:
-            job_store.set_preview(session, self.job_id, key)
-        self.channel.publish(str(self.job_id), preview_event(iteration))
+        try:
+            with self.sessions() as session:
+                job_store.set_preview(session, self.job_id, self.attempt, key)
+            self.channel.publish(str(self.job_id), preview_event(iteration))
+        except (SQLAlchemyError, redis.RedisError) as exc:
+            log.warning("preview of job %s not announced (%s)", self.job_id, exc)
         self.seconds = time.perf_counter() - started

@@ -4,28 +4,36 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 from celery import shared_task
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from shared.db import job_store
 from shared.db.job import FailureCode, Job, JobStatus
 from shared.images import OUTPUT_FORMATS, ImageError, decode_image, encode_image
 from shared.job_events import round_ms, status_event
 from shared.job_limits import soft_time_limit_s
-from shared.logs import bind
+from shared.logs import bind, unbind
 from shared.params import JobParams
 from shared.storage import Storage, StorageError
 from shared.storage.keys import result_key
 from shared.task_names import RUN_JOB_TASK
 from worker import metrics as job_metrics
+from worker.db_writes import write_with_retry
 from worker.engine import EngineInputError, EngineResult, Stop
+from worker.heartbeat import Heartbeat
 from worker.job_context import JobContext, process_context
 from worker.progress_reporter import PreviewWriter, ProgressReporter
+from worker.run_guard import RunGuard
+from worker.shutdown import ShutdownRule, shutdown_requested_at
 from worker.webhook_events import queue_webhook, with_progress_webhooks
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class JobFailure(Exception):
@@ -38,41 +46,62 @@ class JobFailure(Exception):
 
 
 @shared_task(name=RUN_JOB_TASK, ignore_result=True)
-def run_job(job_id: str) -> str:
-    """Celery entry point: run job ``job_id`` once, however often it is delivered."""
-    return execute_job(uuid.UUID(job_id), process_context())
+def run_job(job_id: str, attempt: int) -> str:
+    """Celery entry point: run ``attempt`` of job ``job_id`` once, however often it is delivered."""
+    return execute_job(uuid.UUID(job_id), attempt, process_context())
 
 
-def execute_job(job_id: uuid.UUID, ctx: JobContext) -> str:
-    """Run the job and return its final status; duplicate deliveries return 'skipped'."""
+def db(ctx: JobContext, action: Callable[[Session], T]) -> T:
+    """A database write of this worker, retried through an outage."""
+    return write_with_retry(ctx.sessions, ctx.settings.db_retry_s, action)
+
+
+def execute_job(job_id: uuid.UUID, attempt: int, ctx: JobContext) -> str:
+    """Run the job and return how it ended; a message that claims nothing returns 'skipped'."""
+    if shutdown_requested_at() is not None:  # stopping: leave it to the next worker
+        db(ctx, lambda session: job_store.mark_unsent(session, job_id))
+        return "handed back"
+    weights = ctx.engine.weights_source
+    if not db(ctx, lambda s: job_store.claim_job(s, job_id, ctx.worker, attempt, weights)):
+        log.info("job %s attempt %d not due (missing, claimed or finished): skipped",
+                 job_id, attempt)  # fmt: skip
+        return "skipped"
     with ctx.sessions() as session:
-        if not job_store.claim_job(session, job_id, ctx.worker, ctx.engine.weights_source):
-            log.info("job %s not queued (missing, running or finished): skipped", job_id)
-            return "skipped"
         job = job_store.get_job(session, job_id)
         assert job is not None
-    bind(attempt=job.attempts)  # on every log line until the job's task ends
-    publish(ctx, job_id, status_event(JobStatus.RUNNING))
-    queue_webhook(ctx.webhook_sender, job, "running")
+    token = bind(attempt=attempt)  # on every log line of this run
     try:
-        return run_claimed_job(job, ctx)
-    except JobFailure as failure:
-        return end_job(
-            ctx, job_id, JobStatus.FAILED, error_code=failure.code, error_message=failure.message
-        )
-    except Exception:
-        log.exception("job %s failed unexpectedly", job_id)
-        return end_job(
-            ctx,
-            job_id,
-            JobStatus.FAILED,
-            error_code=FailureCode.INTERNAL_ERROR,
-            error_message="the worker hit an unexpected error; submit the job again, "
-            "and report it if it repeats",
-        )
+        publish(ctx, job_id, status_event(JobStatus.RUNNING))
+        queue_webhook(ctx.webhook_sender, job, "running")
+        return run_with_heartbeat(job, attempt, ctx)
+    finally:
+        unbind(token)
 
 
-def run_claimed_job(job: Job, ctx: JobContext) -> str:
+def run_with_heartbeat(job: Job, attempt: int, ctx: JobContext) -> str:
+    """Run the claimed job with its heartbeat thread; any failure ends the row ``failed``."""
+    job_id = job.id
+    timeout_s = ctx.settings.heartbeat_timeout_s
+    with Heartbeat.for_timeout(ctx.sessions, job_id, attempt, timeout_s) as heartbeat:
+        try:
+            return run_claimed_job(job, attempt, ctx, heartbeat)
+        except JobFailure as failure:
+            return end_job(ctx, job_id, attempt, JobStatus.FAILED,
+                           error_code=failure.code, error_message=failure.message)  # fmt: skip
+        except Exception:
+            log.exception("job %s failed unexpectedly", job_id)
+            return end_job(
+                ctx,
+                job_id,
+                attempt,
+                JobStatus.FAILED,
+                error_code=FailureCode.INTERNAL_ERROR,
+                error_message="the worker hit an unexpected error; submit the job again, "
+                "and report it if it repeats",
+            )
+
+
+def run_claimed_job(job: Job, attempt: int, ctx: JobContext, heartbeat: Heartbeat) -> str:
     """Load inputs, optimise with progress hooks, store the result and end the row."""
     params = JobParams.model_validate(job.params)
     max_pixels = ctx.settings.max_image_pixels
@@ -81,9 +110,10 @@ def run_claimed_job(job: Job, ctx: JobContext) -> str:
         load_image(ctx.storage, key, f"style[{n}]", max_pixels)
         for n, key in enumerate(job.style_keys, start=1)
     ]
-    previews = PreviewWriter(job.id, ctx.storage, ctx.channel, ctx.sessions)
+    previews = PreviewWriter(job.id, attempt, ctx.storage, ctx.channel, ctx.sessions)
     reporter = ProgressReporter(
         job_id=job.id,
+        attempt=attempt,
         channel=ctx.channel,
         sessions=ctx.sessions,
         db_interval_s=ctx.settings.progress_db_interval_s,
@@ -92,18 +122,21 @@ def run_claimed_job(job: Job, ctx: JobContext) -> str:
         preview_every=params.preview_every,
         preview_s=lambda: previews.seconds,
     )
-    on_progress = with_progress_webhooks(reporter, job, ctx.webhook_sender)
+    report = with_progress_webhooks(reporter, job, ctx.webhook_sender)
+    guard = RunGuard(report, heartbeat.lost, ShutdownRule(ctx.settings.worker_shutdown_s))
     try:
-        result = ctx.engine.run(
-            content, styles, params, on_progress=on_progress, on_preview=previews
-        )
+        result = ctx.engine.run(content, styles, params, on_progress=guard, on_preview=previews)
     except EngineInputError as exc:
         raise JobFailure(FailureCode.BAD_INPUT, str(exc)) from None
+    if heartbeat.lost.is_set() or result.stopped is Stop.LOST:
+        log.warning("job %s attempt %d was taken over; dropped its run", job.id, attempt)
+        return "lost"
+    if result.stopped is Stop.SHUTDOWN:
+        return hand_back(ctx, job.id, attempt)
     metrics = result_metrics(result, ctx.worker)
     if result.stopped is Stop.CANCELED:
-        return end_job(
-            ctx, job.id, JobStatus.CANCELED, metrics=metrics, weights_source=result.weights_source
-        )
+        return end_job(ctx, job.id, attempt, JobStatus.CANCELED,
+                       metrics=metrics, weights_source=result.weights_source)  # fmt: skip
     if result.stopped is Stop.TIME_LIMIT:
         raise JobFailure(
             FailureCode.TIME_LIMIT,
@@ -117,11 +150,12 @@ def run_claimed_job(job: Job, ctx: JobContext) -> str:
             job.id, 100 * result.quality.style_drop, result.quality.style_ratio,
         )  # fmt: skip
     output = OUTPUT_FORMATS[params.output_format]
-    key = result_key(job.id, output.extension)
-    ctx.storage.put(key, encode_image(result.image, output.name))
-    return end_job(
+    key = result_key(job.id, output.extension, attempt)
+    ctx.storage.put(key, encode_image(result.image, output.name))  # stored before the row says so
+    ended = end_job(
         ctx,
         job.id,
+        attempt,
         JobStatus.SUCCEEDED,
         result_key=key,
         metrics=metrics,
@@ -130,6 +164,18 @@ def run_claimed_job(job: Job, ctx: JobContext) -> str:
         losses=result.losses,
         ms_per_iter=round_ms(result.ms_per_iter),
     )
+    if ended != JobStatus.SUCCEEDED.value:  # another run owns the row: one result object only
+        ctx.storage.delete(key)
+    return ended
+
+
+def hand_back(ctx: JobContext, job_id: uuid.UUID, attempt: int) -> str:
+    """The worker is stopping: give the job back to the queue for another worker."""
+    if not db(ctx, lambda session: job_store.hand_back(session, job_id, attempt)):
+        return "lost"
+    log.warning("job %s attempt %d handed back: the worker is shutting down", job_id, attempt)
+    publish(ctx, job_id, status_event(JobStatus.QUEUED))
+    return "handed back"
 
 
 def load_image(storage: Storage, key: str, field: str, max_pixels: int) -> np.ndarray:
@@ -164,19 +210,46 @@ def result_metrics(result: EngineResult, worker: str) -> dict[str, object]:
     }
 
 
-def end_job(ctx: JobContext, job_id: uuid.UUID, status: JobStatus, **fields: Any) -> str:
-    """Compare-and-set running -> ``status`` and announce it; the first ending wins."""
-    with ctx.sessions() as session:
-        if not job_store.finish_job(session, job_id, status, **fields):
-            log.warning("job %s was no longer running; kept its state", job_id)
-            return "skipped"
-        ended = job_store.get_job(session, job_id)
-        job_metrics.record_job_end(ended)
+def end_job(
+    ctx: JobContext, job_id: uuid.UUID, attempt: int, status: JobStatus, **fields: Any
+) -> str:
+    """Compare-and-set this run's row to ``status`` and announce it; the first ending wins."""
+    won = db(ctx, lambda s: job_store.finish_job(s, job_id, attempt, status, **fields))
+    if not won and not already_ended(ctx, job_id, attempt, status, fields):
+        log.warning("job %s attempt %d was no longer running; kept its state", job_id, attempt)
+        return "skipped"
+    announce_end(ctx, job_id)
     error_code, error_message = fields.get("error_code"), fields.get("error_message")
     publish(ctx, job_id, status_event(status, error_code, error_message))
-    if ended is not None:
-        queue_webhook(ctx.webhook_sender, ended, "completed")
     return status.value
+
+
+def announce_end(ctx: JobContext, job_id: uuid.UUID) -> None:
+    """Count the ended job in the metrics and queue its ``completed`` webhook (best effort:
+    the row already says how it ended)."""
+    try:
+        with ctx.sessions() as session:
+            ended = job_store.get_job(session, job_id)
+    except SQLAlchemyError as exc:
+        log.warning("job %s ended; metrics and webhook skipped (%s)", job_id, exc)
+        return
+    if ended is not None:
+        job_metrics.record_job_end(ended)
+        queue_webhook(ctx.webhook_sender, ended, "completed")
+
+
+def already_ended(
+    ctx: JobContext, job_id: uuid.UUID, attempt: int, status: JobStatus, fields: dict[str, Any]
+) -> bool:
+    """Whether the row already shows this very ending (a retried write whose first try landed)."""
+    with ctx.sessions() as session:
+        job = job_store.get_job(session, job_id)
+    return (
+        job is not None
+        and (job.status, job.attempts, job.worker) == (status.value, attempt, ctx.worker)
+        and job.result_key == fields.get("result_key")
+        and job.error_code == fields.get("error_code")
+    )
 
 
 def publish(ctx: JobContext, job_id: uuid.UUID, event: dict[str, Any]) -> None:

@@ -1,11 +1,12 @@
-"""API keys: a hashed secret, a webhook signing secret, a name, and when it was made or revoked."""
+"""API keys: a hashed secret, a webhook signing secret, a name, admin or not, its own limits,
+and when it was made or revoked."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import String, Uuid
+from sqlalchemy import String, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base, utcnow
@@ -27,5 +28,9 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16), index=True)
     secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
     webhook_secret: Mapped[str | None] = mapped_column(String(64))
+    is_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Per-key limits; None: the STYLIZE_* defaults.
+    max_active_jobs: Mapped[int | None] = mapped_column()
+    rate_limit_per_minute: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column()

@@ -59,7 +59,11 @@ class FailureCode(enum.StrEnum):
     INPUT_MISSING = "input_missing", "an input image is no longer in storage; submit the job again"
     TIME_LIMIT = "time_limit", "the job ran past its time limit; lower iterations or max_size"
     INTERNAL_ERROR = "internal_error", "the worker hit an unexpected error; submit the job again"
-    ENQUEUE_FAILED = "enqueue_failed", "the job could not be queued (broker down); submit again"
+    WORKER_LOST = (
+        "worker_lost",
+        "the job's worker stopped answering on every attempt; submit it again with fewer "
+        "iterations or a smaller max_size, and tell the operator if it repeats",
+    )
 
 
 class Job(Base):
@@ -98,6 +102,8 @@ class Job(Base):
     cancel_requested: Mapped[bool] = mapped_column(default=False)
 
     worker: Mapped[str | None] = mapped_column(String(255))
+    # When the task message was last sent; None: not sent (the reaper sends it).
+    sent_at: Mapped[datetime | None] = mapped_column()
     heartbeat_at: Mapped[datetime | None] = mapped_column()
     weights_source: Mapped[str | None] = mapped_column(String(255))
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)

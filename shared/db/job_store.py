@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import base64
+import re
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from shared.db.base import utcnow
-from shared.db.job import ACTIVE_STATUSES, FailureCode, Job, JobStatus
+from shared.db.job import ACTIVE_STATUSES, Job, JobStatus
 from shared.params import JobParams
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class CursorError(ValueError):
@@ -46,6 +48,7 @@ def create_job(
         style_keys=list(style_keys),
         total_iterations=params.iterations,
         max_attempts=max_attempts,
+        sent_at=utcnow(),  # the caller sends next; mark_unsent if that fails
     )
     session.add(job)
     try:
@@ -84,34 +87,38 @@ def find_by_idempotency_key(session: Session, owner_id: uuid.UUID, key: str) -> 
     )
 
 
+# A position in newest-first order: the created_at (µs since the epoch) and id of the last job
+# seen. Every string of this shape is a position, so any cursor the pattern allows is served.
+CURSOR_PATTERN = r"^[0-9]{1,16}-[0-9a-f]{32}$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+
+
 def encode_cursor(job: Job) -> str:
-    """An opaque cursor pointing just after ``job`` in newest-first order."""
-    raw = f"{job.created_at.isoformat()}|{job.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    """The cursor pointing just after ``job`` in newest-first order."""
+    micros = (job.created_at - EPOCH) // timedelta(microseconds=1)
+    return f"{micros}-{job.id.hex}"
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """Parse a cursor from :func:`encode_cursor`; CursorError when it is not one."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, job_id = raw.split("|")
-        return datetime.fromisoformat(created), uuid.UUID(job_id)
-    except (ValueError, UnicodeDecodeError):
-        raise CursorError("cursor is not one this service issued; drop it to start over") from None
+    """Parse a cursor of :func:`encode_cursor`'s shape; CursorError when it is not one."""
+    if not _CURSOR.match(cursor):
+        raise CursorError("cursor is not one this service issued; drop it to start over")
+    micros, job_id = cursor.split("-")
+    return EPOCH + timedelta(microseconds=int(micros)), uuid.UUID(hex=job_id)
 
 
 def list_jobs(
     session: Session,
-    owner_id: uuid.UUID,
+    owner_id: uuid.UUID | None,
     *,
     status: str | None = None,
     limit: int = 20,
     cursor: str | None = None,
 ) -> tuple[Sequence[Job], str | None]:
-    """The owner's jobs newest first, and the cursor of the next page (None on the last)."""
+    """The owner's (None: everyone's) jobs newest first, and the next page's cursor (or None)."""
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
-    query = select(Job).where(Job.owner_id == owner_id)
+    query = select(Job) if owner_id is None else select(Job).where(Job.owner_id == owner_id)
     if status is not None:
         query = query.where(Job.status == status)
     if cursor is not None:
@@ -145,42 +152,92 @@ def transition(
 
 
 def claim_job(
-    session: Session, job_id: uuid.UUID, worker: str, weights_source: str | None = None
+    session: Session,
+    job_id: uuid.UUID,
+    worker: str,
+    attempt: int,
+    weights_source: str | None = None,
 ) -> bool:
-    """Move a queued job to running for ``worker`` (recording the weights it will use);
-    False if another delivery got there first."""
+    """Start ``attempt`` (1-based) of a queued job for ``worker``, recording the weights it
+    will use; False if it is not due.
+
+    The row must be ``queued`` with ``attempts == attempt - 1``: a duplicate, late or stale
+    message (a finished job, or an attempt the reaper has since replaced) claims nothing.
+    """
     now = utcnow()
-    return transition(
-        session,
-        job_id,
-        JobStatus.QUEUED,
-        JobStatus.RUNNING,
-        worker=worker,
-        weights_source=weights_source,
-        started_at=now,
-        heartbeat_at=now,
-        attempts=Job.attempts + 1,
+    result = session.execute(
+        update(Job)
+        .where(
+            Job.id == job_id,
+            Job.status == JobStatus.QUEUED.value,
+            Job.attempts == attempt - 1,
+        )
+        .values(
+            status=JobStatus.RUNNING.value,
+            worker=worker,
+            weights_source=weights_source,
+            started_at=now,
+            heartbeat_at=now,
+            attempts=attempt,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
     )
+    session.commit()
+    return result.rowcount == 1
 
 
-def finish_job(session: Session, job_id: uuid.UUID, status: JobStatus, **fields: Any) -> bool:
-    """End a running job with a terminal ``status``; False if it was not running."""
-    return transition(session, job_id, JobStatus.RUNNING, status, finished_at=utcnow(), **fields)
+def _update_run(session: Session, job_id: uuid.UUID, attempt: int, **values: Any) -> bool:
+    """Update the row only while it is ``running`` this ``attempt``; True if it still was."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.RUNNING.value, Job.attempts == attempt)
+        .values(updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return result.rowcount == 1
 
 
-def fail_queued_job(
-    session: Session, job_id: uuid.UUID, code: FailureCode, message: str
+def finish_job(
+    session: Session, job_id: uuid.UUID, attempt: int, status: JobStatus, **fields: Any
 ) -> bool:
-    """Mark a job that never reached a worker as failed (e.g. the broker refused it)."""
-    return transition(
+    """End ``attempt`` of a running job with a terminal ``status``; False if it is not that run."""
+    return _update_run(
+        session, job_id, attempt, status=status.value, finished_at=utcnow(), **fields
+    )
+
+
+def beat(session: Session, job_id: uuid.UUID, attempt: int) -> bool:
+    """Refresh the heartbeat of ``attempt``; False once the row is no longer that run's."""
+    return _update_run(session, job_id, attempt, heartbeat_at=utcnow())
+
+
+def hand_back(session: Session, job_id: uuid.UUID, attempt: int) -> bool:
+    """Give a running job back to the queue, keeping ``attempts`` (its next run is attempt + 1).
+
+    ``sent_at`` is cleared, so the reaper sends it again on its next pass.
+    """
+    return _update_run(
         session,
         job_id,
-        JobStatus.QUEUED,
-        JobStatus.FAILED,
-        error_code=code,
-        error_message=message,
-        finished_at=utcnow(),
+        attempt,
+        status=JobStatus.QUEUED.value,
+        worker=None,
+        heartbeat_at=None,
+        sent_at=None,
     )
+
+
+def mark_unsent(session: Session, job_id: uuid.UUID) -> None:
+    """Record that the task message of a queued job was not sent (the reaper sends it)."""
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
+        .values(sent_at=None, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
 
 
 def request_cancel(session: Session, job_id: uuid.UUID) -> JobStatus:
@@ -203,35 +260,88 @@ def request_cancel(session: Session, job_id: uuid.UUID) -> JobStatus:
 def record_progress(
     session: Session,
     job_id: uuid.UUID,
+    attempt: int,
     *,
     iteration: int,
     losses: dict[str, float],
     ms_per_iter: float,
-) -> None:
-    """Store the latest progress of a running job and refresh its heartbeat."""
+) -> bool:
+    """Store the latest progress of ``attempt`` and refresh its heartbeat; False if not its run."""
     now = utcnow()
-    session.execute(
+    return _update_run(
+        session,
+        job_id,
+        attempt,
+        iteration=iteration,
+        losses=losses,
+        ms_per_iter=ms_per_iter,
+        progress_at=now,
+        heartbeat_at=now,
+    )
+
+
+def set_preview(session: Session, job_id: uuid.UUID, attempt: int, key: str) -> bool:
+    """Record the storage key of the latest preview of ``attempt``; False if not its run."""
+    return _update_run(session, job_id, attempt, preview_key=key)
+
+
+def stale_running_jobs(session: Session, cutoff: datetime, limit: int = 100) -> Sequence[Job]:
+    """Running jobs whose heartbeat is older than ``cutoff`` (worker gone), oldest first."""
+    query = select(Job).where(Job.status == JobStatus.RUNNING.value, Job.heartbeat_at < cutoff)
+    query = query.order_by(Job.heartbeat_at).limit(limit)
+    return session.scalars(query.execution_options(populate_existing=True)).all()
+
+
+def end_stale_run(
+    session: Session, job: Job, cutoff: datetime, status: JobStatus, **fields: Any
+) -> bool:
+    """Move a stale run to ``status`` if it is still that run and still stale; True if this won.
+
+    Ending it ``queued`` (a requeue) clears the worker and ``sent_at``; terminal ends stamp
+    ``finished_at``.
+    """
+    if status is JobStatus.QUEUED:
+        fields.update(worker=None, heartbeat_at=None, sent_at=None)
+    else:
+        fields.update(finished_at=utcnow())
+    result = session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.status == JobStatus.RUNNING.value)
-        .values(
-            iteration=iteration,
-            losses=losses,
-            ms_per_iter=ms_per_iter,
-            progress_at=now,
-            heartbeat_at=now,
-            updated_at=now,
+        .where(
+            Job.id == job.id,
+            Job.status == JobStatus.RUNNING.value,
+            Job.attempts == job.attempts,
+            Job.heartbeat_at < cutoff,
         )
+        .values(status=status.value, updated_at=utcnow(), **fields)
         .execution_options(synchronize_session=False)
     )
     session.commit()
+    return result.rowcount == 1
 
 
-def set_preview(session: Session, job_id: uuid.UUID, key: str) -> None:
-    """Record the storage key of the job's latest preview image."""
-    session.execute(
+def unsent_queued_jobs(session: Session, sent_before: datetime, limit: int = 100) -> Sequence[Job]:
+    """Queued jobs never sent, or last sent before ``sent_before``, oldest first."""
+    query = select(Job).where(
+        Job.status == JobStatus.QUEUED.value,
+        or_(Job.sent_at.is_(None), Job.sent_at < sent_before),
+    )
+    query = query.order_by(Job.created_at).limit(limit)
+    return session.scalars(query.execution_options(populate_existing=True)).all()
+
+
+def mark_sent(session: Session, job: Job, now: datetime) -> bool:
+    """Compare-and-set ``sent_at`` of a still-queued ``job`` from the value read to ``now``."""
+    last_send = Job.sent_at.is_(None) if job.sent_at is None else Job.sent_at == job.sent_at
+    result = session.execute(
         update(Job)
-        .where(Job.id == job_id)
-        .values(preview_key=key, updated_at=utcnow())
+        .where(
+            Job.id == job.id,
+            Job.status == JobStatus.QUEUED.value,
+            Job.attempts == job.attempts,
+            last_send,
+        )
+        .values(sent_at=now, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     session.commit()
+    return result.rowcount == 1

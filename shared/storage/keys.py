@@ -43,6 +43,10 @@ def preview_key(job_id: uuid.UUID | str, extension: str) -> str:
     return _job_object(job_id, "preview", extension)
 
 
-def result_key(job_id: uuid.UUID | str, extension: str) -> str:
-    """The finished picture."""
-    return _job_object(job_id, "result", extension)
+def result_key(job_id: uuid.UUID | str, extension: str, attempt: int) -> str:
+    """The finished picture of run ``attempt``, e.g. ``jobs/<id>/result-1.png``.
+
+    Each run writes its own object, so a stale run that wakes up can never overwrite (or, when
+    it loses the row, delete) the result of the run that owns the job.
+    """
+    return _job_object(job_id, f"result-{attempt}", extension)

@@ -30,7 +30,7 @@ class RecordingSender:
     sent: list[str] = field(default_factory=list)
     fail: bool = False
 
-    def __call__(self, job_id: str, params: JobParams) -> None:
+    def __call__(self, job_id: str, attempt: int, params: JobParams) -> None:
         if self.fail:
             raise ConnectionError("broker unreachable")
         self.sent.append(job_id)

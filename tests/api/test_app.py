@@ -132,14 +132,14 @@ def test_celery_sender_queues_the_task_and_fails_fast_without_a_broker(
 ) -> None:
     queue = settings.model_copy(update={"gpu_queue": "test-gpu"})
     redis.Redis.from_url(REDIS_URL).delete("test-gpu")
-    celery_sender(queue)("job-1", JobParams())
+    celery_sender(queue)("job-1", 2, JobParams())
     message = json.loads(redis.Redis.from_url(REDIS_URL).lpop("test-gpu"))
     assert message["headers"]["task"] == RUN_JOB_TASK
-    assert message["headers"]["argsrepr"] == "['job-1']"
+    assert message["headers"]["argsrepr"] == "['job-1', 2]"
     # the hard limit as a backstop; the soft limit is the worker's own deadline
     assert message["headers"]["timelimit"] == [hard_time_limit_s(JobParams()), None]
     dead = celery_sender(settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"}))
     started = time.monotonic()
     with pytest.raises(OperationalError):
-        dead("job-2", JobParams())
+        dead("job-2", 1, JobParams())
     assert time.monotonic() - started < 5  # kombu's default retries take ~6 s

@@ -74,7 +74,7 @@ def test_stream_starts_with_live_progress_and_never_goes_back(
 ) -> None:
     job_id = submit(client, auth, iterations="10").get_json()["id"]
     with session_factory(settings.database_url)() as session:
-        job_store.claim_job(session, uuid.UUID(job_id), "w")
+        job_store.claim_job(session, uuid.UUID(job_id), "w", 1)
     channel = ProgressChannel.from_url(REDIS_URL)
     channel.publish(job_id, {"type": "progress", "iteration": 5, "total": 10})
     stream = open_stream(client, auth, job_id)
@@ -95,17 +95,21 @@ def test_silence_sends_keepalives_and_a_missed_end_still_closes(
     assert parse(next(stream))[2]["status"] == "queued"
     assert next(stream) == ": keepalive"
     with session_factory(settings.database_url)() as session:  # ends with no event published
-        job_store.fail_queued_job(
-            session, uuid.UUID(job_id), FailureCode.ENQUEUE_FAILED, "the broker refused it"
+        job_store.claim_job(session, uuid.UUID(job_id), "w", 1)
+        job_store.finish_job(
+            session,
+            uuid.UUID(job_id),
+            1,
+            JobStatus.FAILED,
+            error_code=FailureCode.WORKER_LOST,
+            error_message="the worker stopped answering",
         )
     rest = [parse(frame) for frame in stream]
-    assert [data for _, _, data in rest] == [
-        {
-            "type": "status",
-            "status": JobStatus.FAILED.value,
-            "error": {"code": "enqueue_failed", "message": "the broker refused it"},
-        }
-    ]
+    assert [data for _, _, data in rest][-1] == {
+        "type": "status",
+        "status": JobStatus.FAILED.value,
+        "error": {"code": "worker_lost", "message": "the worker stopped answering"},
+    }
 
 
 def test_redis_down_is_a_503_problem(

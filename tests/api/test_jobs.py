@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from api import auth as auth_module
 from api import create_app
+from shared.api_keys import create_key
 from shared.db import job_store
 from shared.db.job import FailureCode, JobStatus
 from shared.db.session import session_factory
@@ -118,7 +119,7 @@ def test_cancel_running_sets_the_redis_flag(
 ) -> None:
     job_id = submit(client, auth).get_json()["id"]
     with session_factory(settings.database_url)() as session:
-        job_store.claim_job(session, uuid.UUID(job_id), "w")
+        job_store.claim_job(session, uuid.UUID(job_id), "w", 1)
     response = client.post(f"/v1/jobs/{job_id}/cancel", headers=auth)
     assert response.status_code == 202 and response.get_json()["status"] == "running"
     assert ProgressChannel.from_url(REDIS_URL).cancel_requested(job_id)
@@ -136,7 +137,7 @@ def test_live_progress_is_merged_and_never_behind(
 ) -> None:
     job_id = submit(client, auth, iterations="10").get_json()["id"]
     with session_factory(settings.database_url)() as session:
-        job_store.claim_job(session, uuid.UUID(job_id), "w")
+        job_store.claim_job(session, uuid.UUID(job_id), "w", 1)
     channel = ProgressChannel.from_url(REDIS_URL)
     channel.publish(
         job_id,
@@ -160,10 +161,11 @@ def test_finished_job_shows_the_database_not_stale_live_progress(
 ) -> None:
     job_id = submit(client, auth, iterations="10").get_json()["id"]
     with session_factory(settings.database_url)() as session:
-        job_store.claim_job(session, uuid.UUID(job_id), "w")
+        job_store.claim_job(session, uuid.UUID(job_id), "w", 1)
         job_store.finish_job(
             session,
             uuid.UUID(job_id),
+            1,
             JobStatus.FAILED,
             iteration=3,
             error_code=FailureCode.TIME_LIMIT,
@@ -189,10 +191,14 @@ def test_result_and_preview_once_there(client: FlaskClient, auth: dict, settings
     storage.put(f"jobs/{job_id}/result.jpg", jpeg)
     storage.put(f"jobs/{job_id}/preview.png", png)
     with session_factory(settings.database_url)() as session:
-        job_store.set_preview(session, uuid.UUID(job_id), f"jobs/{job_id}/preview.png")
-        job_store.claim_job(session, uuid.UUID(job_id), "w")
+        job_store.claim_job(session, uuid.UUID(job_id), "w", 1)
+        job_store.set_preview(session, uuid.UUID(job_id), 1, f"jobs/{job_id}/preview.png")
         job_store.finish_job(
-            session, uuid.UUID(job_id), JobStatus.SUCCEEDED, result_key=f"jobs/{job_id}/result.jpg"
+            session,
+            uuid.UUID(job_id),
+            1,
+            JobStatus.SUCCEEDED,
+            result_key=f"jobs/{job_id}/result.jpg",
         )
     result = client.get(f"/v1/jobs/{job_id}/result", headers=auth)
     assert (result.status_code, result.mimetype, result.data) == (200, "image/jpeg", jpeg)
@@ -249,8 +255,9 @@ def test_database_failure_removes_the_stored_inputs(
     monkeypatch.setattr(Session, "commit", refuse)
     response = submit(client, auth)
     monkeypatch.undo()
-    assert response.status_code == 500 and response.mimetype == "application/problem+json"
+    assert response.status_code == 503 and response.mimetype == "application/problem+json"
     assert "disk I/O" not in response.get_data(as_text=True)
+    assert response.headers["Retry-After"]
     assert [p for p in (tmp_path / "storage").rglob("*") if p.is_file()] == []
     assert sender.sent == [] and client.get("/v1/jobs", headers=auth).get_json()["jobs"] == []
 
@@ -274,3 +281,64 @@ def test_storage_failure_is_503_and_leaves_nothing(
     assert response.status_code == 503 and response.mimetype == "application/problem+json"
     assert [p for p in (tmp_path / "storage").rglob("*") if p.is_file()] == []
     assert sender.sent == [] and client.get("/v1/jobs", headers=auth).get_json()["jobs"] == []
+
+
+def make_admin_key(settings: Settings, **limits: int) -> dict[str, str]:
+    with session_factory(settings.database_url)() as session:
+        _, secret = create_key(session, "admin", admin=True, **limits)
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def test_an_admin_key_lists_and_reads_every_job_but_changes_none(
+    client: FlaskClient, auth: dict, settings: Settings
+) -> None:
+    theirs = submit(client, auth).get_json()["id"]
+    admin = make_admin_key(settings)
+    mine = submit(client, admin).get_json()["id"]
+    everyone = client.get("/v1/jobs?owner=all", headers=admin).get_json()["jobs"]
+    assert [job["id"] for job in everyone] == [mine, theirs]
+    assert [job["id"] for job in client.get("/v1/jobs", headers=admin).get_json()["jobs"]] == [
+        mine
+    ], "without owner=all an admin sees its own jobs"
+    assert client.get(f"/v1/jobs/{theirs}", headers=admin).status_code == 200
+    assert client.get(f"/v1/jobs/{theirs}/result", headers=admin).status_code == 409, "read"
+    assert client.post(f"/v1/jobs/{theirs}/cancel", headers=admin).status_code == 404
+    assert client.get(f"/v1/jobs/{theirs}", headers=auth).get_json()["status"] == "queued"
+
+
+def test_owner_all_needs_an_admin_key(client: FlaskClient, auth: dict, settings: Settings) -> None:
+    submit(client, make_admin_key(settings))
+    refused = client.get("/v1/jobs?owner=all", headers=auth)
+    assert refused.status_code == 403 and refused.mimetype == "application/problem+json"
+    assert "--admin" in refused.get_json()["detail"]
+    wrong = client.get("/v1/jobs?owner=everyone", headers=auth)
+    assert wrong.status_code == 422 and wrong.get_json()["errors"][0]["field"] == "owner"
+
+
+def test_a_key_s_own_limits_replace_the_defaults(
+    settings: Settings, sender: RecordingSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(auth_module, "time", SimpleNamespace(time=lambda: 7_000_030.0))
+    client = create_app(settings, task_sender=sender).test_client()
+    with session_factory(settings.database_url)() as session:
+        _, secret = create_key(session, "small", max_active_jobs=1, rate_limit_per_minute=4)
+    small = {"Authorization": f"Bearer {secret}"}
+    assert submit(client, small).status_code == 202
+    second = submit(client, small)
+    assert second.status_code == 429 and "limit is 1" in second.get_json()["detail"]
+    statuses = [client.get("/v1/jobs", headers=small).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429], "2 submits + 2 reads = its 4 a minute"
+    assert client.get("/v1/jobs", headers=make_key(settings, "default")).status_code == 200
+
+
+def test_what_the_fuzzer_found_schema_valid_is_accepted(client: FlaskClient, auth: dict) -> None:
+    """An empty cursor is the first page, an empty params part means every default."""
+    job_id = submit(client, auth, params="").get_json()["id"]
+    first = client.get("/v1/jobs?cursor=", headers=auth)
+    assert first.status_code == 200 and [job["id"] for job in first.get_json()["jobs"]] == [job_id]
+    unknown = client.get("/v1/jobs?stauts=queued", headers=auth)
+    assert unknown.status_code == 422
+    assert unknown.get_json()["errors"] == [
+        {"field": "stauts", "message": "unknown query parameter; use status, limit, cursor, owner"}
+    ]
+    assert client.get("/v1/jobs?cursor=1-" + "0" * 32, headers=auth).get_json()["jobs"] == []

@@ -90,9 +90,9 @@ def api_log() -> Iterator[io.StringIO]:
 def test_log_lines_of_a_request_carry_its_id(
     client: FlaskClient, auth: dict, sender: RecordingSender, api_log: io.StringIO
 ) -> None:
-    sender.fail = True  # the API logs why it could not enqueue
+    sender.fail = True  # the API logs that the reaper will send it
     response = submit(client, auth, headers={"X-Request-Id": "req-42"})
-    assert response.status_code == 503
+    assert response.status_code == 202
     lines = [json.loads(line) for line in api_log.getvalue().splitlines()]
-    enqueue = [line for line in lines if "could not enqueue" in line["message"]]
-    assert enqueue and enqueue[0]["request_id"] == "req-42" and enqueue[0]["level"] == "ERROR"
+    unsent = [line for line in lines if "accepted, not sent" in line["message"]]
+    assert unsent and unsent[0]["request_id"] == "req-42" and unsent[0]["level"] == "WARNING"

@@ -40,7 +40,7 @@ def finished_job(app: Flask, client: FlaskClient, auth: dict, settings: Settings
         engine=StyleEngine.load("hed"),  # its file lives in site-packages
         worker="w",
     )
-    assert execute_job(uuid.UUID(job_id), ctx) == "succeeded"
+    assert execute_job(uuid.UUID(job_id), 1, ctx) == "succeeded"
     return job_id
 
 

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from PIL import Image
 from sqlalchemy import func, select, update
 
 from api import create_app
+from shared.db import job_store
 from shared.db.api_key import ApiKey
 from shared.db.job import Job
 from shared.db.session import session_factory
 from shared.settings import Settings
+from shared.storage import open_storage
 from tests.api.conftest import RecordingSender, submit
 from tests.support import png_bytes
 
@@ -192,16 +196,39 @@ def test_bad_idempotency_key(
     assert_nothing_left(settings, sender)
 
 
-def test_broker_down_fails_the_job_with_a_reason(
-    client: FlaskClient, auth: dict, sender: RecordingSender
+def test_broker_down_still_accepts_the_job_for_the_reaper(
+    client: FlaskClient, auth: dict, settings: Settings, sender: RecordingSender,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     sender.fail = True
     response = client.post("/v1/jobs", headers=auth, data=files(png_bytes(), [png_bytes()]))
-    assert response.status_code == 503
-    assert response.mimetype == "application/problem+json"
+    assert response.status_code == 202, response.get_data(as_text=True)
+    job_id = response.get_json()["id"]
     listed = client.get("/v1/jobs", headers=auth).get_json()["jobs"]
-    assert [job["status"] for job in listed] == ["failed"], "never left queued silently"
-    assert listed[0]["error"]["code"] == "enqueue_failed"
+    assert [job["status"] for job in listed] == ["queued"]
+    with session_factory(settings.database_url)() as session:
+        job = job_store.get_job(session, uuid.UUID(job_id))
+        assert job is not None and job.sent_at is None, "marked for the reaper to send"
+    assert open_storage(settings).exists(job.content_key), "its inputs are kept"
+    assert f"job {job_id} accepted, not sent" in caplog.text
+
+
+def test_the_type_comes_from_the_bytes_not_the_name_or_content_type(
+    client: FlaskClient, auth: dict, settings: Settings
+) -> None:
+    gif = io.BytesIO()
+    Image.new("RGB", (20, 20), (0, 0, 255)).save(gif, format="GIF")
+    data = {
+        "content": (io.BytesIO(png_bytes(32, 24)), "holiday.jpg", "image/jpeg"),
+        "style": (io.BytesIO(gif.getvalue()), "style.png", "image/png"),
+    }
+    response = client.post("/v1/jobs", headers=auth, data=data)
+    assert response.status_code == 202, response.get_data(as_text=True)
+    job_id = response.get_json()["id"]
+    storage = open_storage(settings)
+    assert storage.exists(f"jobs/{job_id}/content.png")
+    assert storage.exists(f"jobs/{job_id}/style-1.gif")
+    assert not storage.exists(f"jobs/{job_id}/content.jpg")
 
 
 def test_a_webhook_to_a_private_address_names_it_and_the_allow_list(

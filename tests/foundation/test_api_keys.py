@@ -85,3 +85,33 @@ def test_keys_command_on_unmigrated_database_says_so(tmp_path: Path) -> None:
     result = run_cli("keys", "list", database_url=f"sqlite:///{tmp_path / 'empty.db'}")
     assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
     assert "stylize db upgrade" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_keys_command_makes_admin_keys_with_their_own_limits(sqlite_url: str) -> None:
+    created = run_cli(
+        "keys", "create", "ops", "--admin", "--max-active-jobs", "2",
+        "--rate-limit-per-minute", "30", database_url=sqlite_url,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    assert "created admin key" in created.stdout
+    with session_factory(sqlite_url)() as session:
+        key = authenticate(session, created.stdout.strip().splitlines()[-1])
+        assert key is not None
+        assert (key.is_admin, key.max_active_jobs, key.rate_limit_per_minute) == (True, 2, 30)
+    listed = run_cli("keys", "list", database_url=sqlite_url).stdout
+    assert "admin  max 2 active  30/min" in listed
+
+
+@pytest.mark.parametrize("option", ["--max-active-jobs", "--rate-limit-per-minute"])
+@pytest.mark.parametrize("value", ["0", "-3", "lots"])
+def test_keys_command_refuses_bad_limits(sqlite_url: str, option: str, value: str) -> None:
+    result = run_cli("keys", "create", "x", option, value, database_url=sqlite_url)
+    assert result.returncode == 2 and option in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_limits_below_one_are_refused(session: Session) -> None:
+    with pytest.raises(ApiKeyError, match="at least 1"):
+        create_key(session, "x", max_active_jobs=0)
+    key, _ = create_key(session, "ordinary")
+    assert (key.is_admin, key.max_active_jobs, key.rate_limit_per_minute) == (False, None, None)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from shared.api_keys import create_key
 from shared.db import job_store
 from shared.db.base import utcnow
-from shared.db.job import FailureCode, Job, JobStatus
+from shared.db.job import Job, JobStatus
 from shared.params import JobParams
 
 
@@ -39,8 +39,8 @@ def owner(session: Session) -> uuid.UUID:
 
 def test_claim_succeeds_once(session: Session, owner: uuid.UUID) -> None:
     job = make_job(session, owner)
-    assert job_store.claim_job(session, job.id, "worker-a") is True
-    assert job_store.claim_job(session, job.id, "worker-b") is False
+    assert job_store.claim_job(session, job.id, "worker-a", 1) is True
+    assert job_store.claim_job(session, job.id, "worker-b", 1) is False
     session.refresh(job)
     assert (job.status, job.worker, job.attempts) == ("running", "worker-a", 1)
     assert job.started_at is not None
@@ -53,7 +53,7 @@ def test_concurrent_claims_have_one_winner(session: Session, owner: uuid.UUID) -
     def claim(n: int) -> None:
         with Session(session.get_bind()) as own:
             barrier.wait()
-            results.append(job_store.claim_job(own, job.id, f"worker-{n}"))
+            results.append(job_store.claim_job(own, job.id, f"worker-{n}", 1))
 
     threads = [threading.Thread(target=claim, args=(n,)) for n in range(8)]
     for thread in threads:
@@ -67,7 +67,7 @@ def test_concurrent_claims_have_one_winner(session: Session, owner: uuid.UUID) -
 
 def test_timestamps_come_back_aware_utc(session: Session, owner: uuid.UUID) -> None:
     job = make_job(session, owner)
-    job_store.claim_job(session, job.id, "w")
+    job_store.claim_job(session, job.id, "w", 1)
     with Session(session.get_bind()) as fresh:
         loaded = fresh.get(Job, job.id)
         assert loaded is not None and loaded.started_at is not None
@@ -77,38 +77,73 @@ def test_timestamps_come_back_aware_utc(session: Session, owner: uuid.UUID) -> N
 
 def test_finish_only_from_running(session: Session, owner: uuid.UUID) -> None:
     job = make_job(session, owner)
-    assert job_store.finish_job(session, job.id, JobStatus.SUCCEEDED) is False
-    job_store.claim_job(session, job.id, "w")
-    assert job_store.finish_job(session, job.id, JobStatus.SUCCEEDED, result_key="r.png")
-    assert job_store.finish_job(session, job.id, JobStatus.FAILED) is False
+    assert job_store.finish_job(session, job.id, 1, JobStatus.SUCCEEDED) is False
+    job_store.claim_job(session, job.id, "w", 1)
+    assert job_store.finish_job(session, job.id, 1, JobStatus.SUCCEEDED, result_key="r.png")
+    assert job_store.finish_job(session, job.id, 1, JobStatus.FAILED) is False
     session.refresh(job)
     assert job.status == "succeeded" and job.finished_at is not None
 
 
 def test_cancel_queued_at_once_and_flag_running(session: Session, owner: uuid.UUID) -> None:
     queued, running = make_job(session, owner), make_job(session, owner)
-    job_store.claim_job(session, running.id, "w")
+    job_store.claim_job(session, running.id, "w", 1)
     assert job_store.request_cancel(session, queued.id) is JobStatus.CANCELED
-    assert job_store.claim_job(session, queued.id, "w") is False, "a canceled job never runs"
+    assert job_store.claim_job(session, queued.id, "w", 1) is False, "a canceled job never runs"
     assert job_store.request_cancel(session, running.id) is JobStatus.RUNNING
     session.refresh(running)
     assert running.cancel_requested is True
 
 
-def test_fail_queued_job(session: Session, owner: uuid.UUID) -> None:
+def test_a_claim_compares_the_attempt(session: Session, owner: uuid.UUID) -> None:
     job = make_job(session, owner)
-    assert job_store.fail_queued_job(session, job.id, FailureCode.ENQUEUE_FAILED, "broker down")
+    assert job_store.claim_job(session, job.id, "w", 2) is False, "attempt 2 before attempt 1"
+    assert job_store.claim_job(session, job.id, "w", 1) is True
+    assert job_store.hand_back(session, job.id, 1) is True
     session.refresh(job)
-    assert (job.status, job.error_code) == ("failed", "enqueue_failed")
+    assert (job.status, job.attempts, job.worker, job.sent_at) == ("queued", 1, None, None)
+    assert job_store.claim_job(session, job.id, "late", 1) is False, "a late copy of attempt 1"
+    assert job_store.claim_job(session, job.id, "w2", 2) is True
+    session.refresh(job)
+    assert (job.status, job.attempts, job.worker) == ("running", 2, "w2")
+
+
+def test_a_stale_run_writes_nothing(session: Session, owner: uuid.UUID) -> None:
+    """Once attempt 2 owns the row, attempt 1 (a zombie worker) can change nothing."""
+    job = make_job(session, owner)
+    job_store.claim_job(session, job.id, "old", 1)
+    job_store.hand_back(session, job.id, 1)
+    job_store.claim_job(session, job.id, "new", 2)
+    assert job_store.beat(session, job.id, 1) is False
+    assert job_store.set_preview(session, job.id, 1, "jobs/x/preview.png") is False
+    assert not job_store.record_progress(
+        session, job.id, 1, iteration=9, losses={"total": 1.0}, ms_per_iter=1
+    )
+    assert job_store.finish_job(session, job.id, 1, JobStatus.SUCCEEDED) is False
+    assert job_store.hand_back(session, job.id, 1) is False
+    session.refresh(job)
+    assert (job.status, job.attempts, job.worker, job.iteration) == ("running", 2, "new", 0)
+    assert job.preview_key is None
+    assert job_store.finish_job(session, job.id, 2, JobStatus.SUCCEEDED) is True
+
+
+def test_mark_unsent_only_touches_queued_jobs(session: Session, owner: uuid.UUID) -> None:
+    queued, running = make_job(session, owner, sent_at=utcnow()), make_job(session, owner)
+    job_store.claim_job(session, running.id, "w", 1)
+    job_store.mark_unsent(session, queued.id)
+    job_store.mark_unsent(session, running.id)
+    session.refresh(queued)
+    session.refresh(running)
+    assert queued.sent_at is None and running.status == "running"
 
 
 def test_progress_only_while_running(session: Session, owner: uuid.UUID) -> None:
     job = make_job(session, owner)
-    job_store.record_progress(session, job.id, iteration=3, losses={"total": 1.0}, ms_per_iter=9)
+    job_store.record_progress(session, job.id, 1, iteration=3, losses={"total": 1.0}, ms_per_iter=9)
     session.refresh(job)
     assert job.iteration == 0
-    job_store.claim_job(session, job.id, "w")
-    job_store.record_progress(session, job.id, iteration=3, losses={"total": 1.0}, ms_per_iter=9)
+    job_store.claim_job(session, job.id, "w", 1)
+    job_store.record_progress(session, job.id, 1, iteration=3, losses={"total": 1.0}, ms_per_iter=9)
     session.refresh(job)
     assert (job.iteration, job.losses, job.ms_per_iter) == (3, {"total": 1.0}, 9)
 
@@ -118,7 +153,7 @@ def test_list_newest_first_with_cursor_and_filter(session: Session, owner: uuid.
     base = utcnow()
     jobs = [make_job(session, owner, created_at=base + timedelta(seconds=n)) for n in range(5)]
     make_job(session, other.id)
-    job_store.claim_job(session, jobs[1].id, "w")
+    job_store.claim_job(session, jobs[1].id, "w", 1)
     page, cursor = job_store.list_jobs(session, owner, limit=2)
     assert [job.id for job in page] == [jobs[4].id, jobs[3].id]
     page, cursor = job_store.list_jobs(session, owner, limit=2, cursor=cursor)
@@ -188,8 +223,8 @@ def test_count_active_jobs_counts_queued_and_running_of_one_owner(
     _, running, done, canceled = (make_job(session, owner) for _ in range(4))
     make_job(session, other.id)
     for job in (running, done):
-        job_store.claim_job(session, job.id, "w")
-    job_store.finish_job(session, done.id, JobStatus.SUCCEEDED)
+        job_store.claim_job(session, job.id, "w", 1)
+    job_store.finish_job(session, done.id, 1, JobStatus.SUCCEEDED)
     job_store.request_cancel(session, canceled.id)
     assert job_store.count_active_jobs(session, owner) == 2
     assert job_store.count_active_jobs(session, other.id) == 1

@@ -66,6 +66,11 @@ def test_defaults_work_on_one_machine(monkeypatch: pytest.MonkeyPatch) -> None:
         ("STYLIZE_LOG_FORMAT", "xml"),
         ("STYLIZE_LOG_LEVEL", "loud"),
         ("STYLIZE_FLOWER_PORT", "0"),
+        ("STYLIZE_HEARTBEAT_TIMEOUT_S", "0"),
+        ("STYLIZE_REAPER_INTERVAL_S", "soon"),
+        ("STYLIZE_RESEND_AFTER_S", "-5"),
+        ("STYLIZE_WORKER_SHUTDOWN_S", "-1"),
+        ("STYLIZE_DB_RETRY_S", "forever"),
     ],
 )
 def test_bad_value_is_one_line_naming_the_variable(variable: str, value: str) -> None:

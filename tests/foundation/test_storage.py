@@ -130,6 +130,6 @@ def test_job_object_keys() -> None:
     assert content_key(job_id, "jpg") == f"jobs/{job_id}/content.jpg"
     assert style_key(job_id, 2, "webp") == f"jobs/{job_id}/style-2.webp"
     assert preview_key(job_id, "png") == f"jobs/{job_id}/preview.png"
-    assert result_key(str(job_id), "jpg") == f"jobs/{job_id}/result.jpg"
+    assert result_key(str(job_id), "jpg", 2) == f"jobs/{job_id}/result-2.jpg"
     with pytest.raises(StorageError):
-        result_key(job_id, "png/../../x")
+        result_key(job_id, "png/../../x", 1)

@@ -99,7 +99,7 @@ def test_cancel_running_and_queued_jobs(stack: Stack) -> None:
 
     # The worker now takes the canceled job's message off the queue: it must not run it.
     wait_until(
-        lambda: f"job {queued['id']} not queued" in stack.worker_log.read_text(),
+        lambda: f"job {queued['id']} attempt 1 not due" in stack.worker_log.read_text(),
         120,
         "the worker dropping the canceled job's message",
         diagnostics=lambda: stack.worker_log.read_text()[-3000:],

@@ -160,6 +160,7 @@ def test_up_starts_clean_runs_jobs_and_stops_cleanly_on_sigint(tmp_path: Path) -
         assert canceled.status_code == 202
         wait_until(lambda: requests.get(long_job, headers=headers, timeout=HTTP_TIMEOUT_S)
                    .json()["status"] == "canceled", 120, "the cancel")  # fmt: skip
+        assert "reaper: every" in log(), "stylize up runs the reaper"
     finally:
         up.send_signal(signal.SIGINT)
         returncode = up.wait(timeout=180)

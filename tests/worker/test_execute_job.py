@@ -7,7 +7,10 @@ import dataclasses
 import itertools
 import json
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -20,9 +23,10 @@ from shared.params import JobParams
 from shared.settings import Settings
 from shared.storage.keys import content_key, preview_key, result_key, style_key
 from shared.storage.local import LocalStorage
-from tests.support import RecordingChannel, noise_png, png_bytes
+from tests.support import RecordingChannel, noise_png, png_bytes, portrait_photo_bytes
 from worker.engine import StyleEngine
 from worker.job_context import JobContext
+from worker.shutdown import request_shutdown, reset_shutdown
 from worker.tasks import execute_job
 from worker.webhook_events import WebhookDelivery
 
@@ -105,10 +109,10 @@ def test_succeeded_stores_the_result_and_reports_every_step(
     ctx: JobContext, channel: RecordingChannel, tmp_path: Path
 ) -> None:
     job_id = queued_job(ctx, output_format="jpeg", preview_every=2)
-    assert execute_job(job_id, ctx) == "succeeded"
+    assert execute_job(job_id, 1, ctx) == "succeeded"
     job = row(ctx, job_id)
     assert job.status == "succeeded" and job.worker == "test-worker" and job.attempts == 1
-    assert job.result_key == result_key(job_id, "jpg")
+    assert job.result_key == result_key(job_id, "jpg", 1)
     with Image.open(ctx.storage.root / job.result_key) as picture:
         assert (picture.format, picture.size) == ("JPEG", (36, 24))
     assert job.preview_key == preview_key(job_id, "png") and ctx.storage.exists(job.preview_key)
@@ -122,10 +126,10 @@ def test_succeeded_stores_the_result_and_reports_every_step(
 
 def test_a_duplicate_delivery_is_skipped(ctx: JobContext, channel: RecordingChannel) -> None:
     job_id = queued_job(ctx)
-    assert execute_job(job_id, ctx) == "succeeded"
+    assert execute_job(job_id, 1, ctx) == "succeeded"
     finished = row(ctx, job_id)
     published = len(channel.events)
-    assert execute_job(job_id, ctx) == "skipped"
+    assert execute_job(job_id, 1, ctx) == "skipped"
     again = row(ctx, job_id)
     assert (again.status, again.attempts, again.finished_at) == (
         "succeeded",
@@ -138,7 +142,7 @@ def test_a_duplicate_delivery_is_skipped(ctx: JobContext, channel: RecordingChan
 def test_a_missing_input_fails_input_missing(ctx: JobContext, channel: RecordingChannel) -> None:
     job_id = queued_job(ctx)
     ctx.storage.delete(content_key(job_id, "png"))
-    assert execute_job(job_id, ctx) == "failed"
+    assert execute_job(job_id, 1, ctx) == "failed"
     job = assert_failed(ctx, channel, job_id, "input_missing")
     assert "content image is no longer in storage" in job.error_message
     assert statuses(channel) == ["running", "failed"]
@@ -157,7 +161,7 @@ def test_bad_input_fails_bad_input(
     ctx: JobContext, channel: RecordingChannel, inputs: dict, params: dict, message: str
 ) -> None:
     job_id = queued_job(ctx, **inputs, **params)
-    assert execute_job(job_id, ctx) == "failed"
+    assert execute_job(job_id, 1, ctx) == "failed"
     assert message in assert_failed(ctx, channel, job_id, "bad_input").error_message
 
 
@@ -165,7 +169,7 @@ def test_past_the_deadline_fails_time_limit(ctx: JobContext, channel: RecordingC
     hours_pass = itertools.count(start=0, step=3600)  # each reading of the clock an hour later
     late = dataclasses.replace(ctx, clock=lambda: float(next(hours_pass)))
     job_id = queued_job(ctx, iterations=50)
-    assert execute_job(job_id, late) == "failed"
+    assert execute_job(job_id, 1, late) == "failed"
     job = assert_failed(ctx, channel, job_id, "time_limit")
     assert "after 1 iterations" in job.error_message
     assert [event["iteration"] for event in channel.of_type("progress")] == [1]
@@ -174,7 +178,7 @@ def test_past_the_deadline_fails_time_limit(ctx: JobContext, channel: RecordingC
 def test_a_cancel_stops_within_one_iteration(ctx: JobContext, channel: RecordingChannel) -> None:
     job_id = queued_job(ctx, iterations=50)
     channel.cancel = True  # what the API's cancel sets in Redis, read back by each publish
-    assert execute_job(job_id, ctx) == "canceled"
+    assert execute_job(job_id, 1, ctx) == "canceled"
     job = row(ctx, job_id)
     assert job.status == "canceled" and job.metrics["iterations"] == 1
     assert job.result_key is None and job.error_code is None
@@ -186,13 +190,13 @@ def test_an_unexpected_error_fails_internal_error(
 ) -> None:
     class BrokenDisk(LocalStorage):
         def put(self, key: str, data: bytes) -> None:
-            if "/result." in key:
+            if "/result-" in key:
                 raise RuntimeError("disk on fire")
             super().put(key, data)
 
     broken = dataclasses.replace(ctx, storage=BrokenDisk(storage.root))
     job_id = queued_job(ctx)
-    assert execute_job(job_id, broken) == "failed"
+    assert execute_job(job_id, 1, broken) == "failed"
     job = assert_failed(ctx, channel, job_id, "internal_error")
     assert "disk on fire" not in job.error_message and "submit the job again" in job.error_message
     assert row(ctx, job_id).status == JobStatus.FAILED
@@ -204,7 +208,7 @@ def test_a_style_that_did_not_arrive_is_reported_and_logged(
     # Adam with a step of a thousandth of a grey level: the picture stays the photo.
     job_id = queued_job(ctx, optimizer="adam", learning_rate=0.001)
     with caplog.at_level("WARNING", logger="worker.tasks"):
-        assert execute_job(job_id, ctx) == "succeeded"
+        assert execute_job(job_id, 1, ctx) == "succeeded"
     metrics = row(ctx, job_id).metrics
     assert metrics["style_drop"] < 0.5 and metrics["style_ratio"] > 0.5
     assert 0 <= metrics["content_ratio"] < 0.05
@@ -217,7 +221,7 @@ def test_a_style_that_arrived_logs_no_warning(
     # Only the style term (the noise content would make smoothing win): its loss must fall.
     job_id = queued_job(ctx, iterations=10, content_weight=0, tv_weight=0)
     with caplog.at_level("WARNING", logger="worker.tasks"):
-        assert execute_job(job_id, ctx) == "succeeded"
+        assert execute_job(job_id, 1, ctx) == "succeeded"
     assert row(ctx, job_id).metrics["style_drop"] >= 0.5
     assert not [m for m in caplog.messages if "style loss fell by only" in m]
 
@@ -231,7 +235,7 @@ def test_webhook_deliveries_are_queued_for_the_asked_events(ctx: JobContext) -> 
         webhook_url="http://127.0.0.1:9/hook",
         webhook_events=["running", "progress", "completed"],
     )
-    assert execute_job(job_id, hooked) == "succeeded"
+    assert execute_job(job_id, 1, hooked) == "succeeded"
     assert [d.event for d in queued] == ["running"] + ["progress"] * 10 + ["completed"]
     bodies = [json.loads(d.body) for d in queued]
     assert bodies[0]["weights_source"] == "random", "known from the moment the job runs"
@@ -246,7 +250,7 @@ def test_only_the_asked_events_are_queued_and_a_broken_queue_fails_nothing(
 ) -> None:
     queued: list[WebhookDelivery] = []
     job_id = queued_job(ctx, webhook_url="http://127.0.0.1:9/hook")  # events: completed
-    assert execute_job(job_id, dataclasses.replace(ctx, webhook_sender=queued.append)) == (
+    assert execute_job(job_id, 1, dataclasses.replace(ctx, webhook_sender=queued.append)) == (
         "succeeded"
     )
     assert [d.event for d in queued] == ["completed"]
@@ -255,6 +259,99 @@ def test_only_the_asked_events_are_queued_and_a_broken_queue_fails_nothing(
         raise ConnectionError("broker down")
 
     job_id = queued_job(ctx, webhook_url="http://127.0.0.1:9/hook", webhook_events=["progress"])
-    assert execute_job(job_id, dataclasses.replace(ctx, webhook_sender=broken)) == "succeeded"
+    assert execute_job(job_id, 1, dataclasses.replace(ctx, webhook_sender=broken)) == "succeeded"
     unhooked = queued_job(ctx, webhook_events=["running", "completed"])  # no url: nothing
-    assert execute_job(unhooked, dataclasses.replace(ctx, webhook_sender=broken)) == "succeeded"
+    assert execute_job(unhooked, 1, dataclasses.replace(ctx, webhook_sender=broken)) == "succeeded"
+
+
+@dataclass
+class ShutdownAtIteration(RecordingChannel):
+    """A channel that asks the worker to stop (as SIGTERM does) when ``iteration`` is published."""
+
+    iteration: int = 2
+
+    def publish(self, job_id: str, event: dict[str, Any]) -> bool:
+        if event.get("iteration") == self.iteration:
+            request_shutdown()
+        return super().publish(job_id, event)
+
+
+@pytest.fixture
+def stopping(ctx: JobContext) -> Iterator[ShutdownAtIteration]:
+    channel = ShutdownAtIteration()
+    yield channel
+    reset_shutdown()
+
+
+def test_a_shutdown_hands_the_job_back_with_the_same_attempts(
+    ctx: JobContext, stopping: ShutdownAtIteration
+) -> None:
+    quick = dataclasses.replace(
+        ctx, channel=stopping, settings=ctx.settings.model_copy(update={"worker_shutdown_s": 0})
+    )
+    job_id = queued_job(ctx, iterations=50)
+    assert execute_job(job_id, 1, quick) == "handed back"
+    job = row(ctx, job_id)
+    assert (job.status, job.attempts, job.worker, job.sent_at) == ("queued", 1, None, None)
+    assert job.result_key is None and not ctx.storage.exists(result_key(job_id, "png", 1))
+    assert statuses(stopping) == ["running", "queued"]
+    assert [event["iteration"] for event in stopping.of_type("progress")] == [1, 2]
+    reset_shutdown()  # the next worker runs it as attempt 2
+    assert execute_job(job_id, 2, ctx) == "succeeded"
+    assert row(ctx, job_id).attempts == 2
+
+
+def test_a_shutdown_lets_a_job_that_ends_within_the_grace_finish(
+    ctx: JobContext, stopping: ShutdownAtIteration
+) -> None:
+    patient = dataclasses.replace(ctx, channel=stopping)  # 30 s of grace for a 1 s job
+    job_id = queued_job(ctx, iterations=5)
+    assert execute_job(job_id, 1, patient) == "succeeded"
+    assert statuses(stopping) == ["running", "succeeded"]
+
+
+def test_a_stopping_worker_claims_nothing(ctx: JobContext) -> None:
+    job_id = queued_job(ctx)
+    request_shutdown()
+    try:
+        assert execute_job(job_id, 1, ctx) == "handed back"
+    finally:
+        reset_shutdown()
+    job = row(ctx, job_id)
+    assert (job.status, job.attempts, job.sent_at) == ("queued", 0, None), "the reaper sends it"
+
+
+@dataclass
+class TakenOverAtIteration(RecordingChannel):
+    """While attempt 1 runs, the reaper requeues it and another worker claims attempt 2."""
+
+    sessions: Any = None
+    iteration: int = 2
+
+    def publish(self, job_id: str, event: dict[str, Any]) -> bool:
+        if event.get("iteration") == self.iteration:
+            with self.sessions() as session:
+                assert job_store.hand_back(session, uuid.UUID(job_id), 1)
+                assert job_store.claim_job(session, uuid.UUID(job_id), "other-worker", 2)
+        return super().publish(job_id, event)
+
+
+def test_a_run_that_lost_its_row_leaves_no_result_and_no_change(ctx: JobContext) -> None:
+    channel = TakenOverAtIteration(sessions=ctx.sessions)
+    zombie = dataclasses.replace(
+        ctx, channel=channel, settings=ctx.settings.model_copy(update={"heartbeat_timeout_s": 0.2})
+    )
+    job_id = queued_job(ctx, iterations=40)
+    assert execute_job(job_id, 1, zombie) in ("lost", "skipped")
+    job = row(ctx, job_id)
+    assert (job.status, job.attempts, job.worker) == ("running", 2, "other-worker")
+    assert job.result_key is None
+    assert not list((ctx.storage.root / "jobs" / str(job_id)).glob("result*")), "no result object"
+    assert statuses(channel) == ["running"], "it announced no ending"
+
+
+def test_a_portrait_phone_photo_gives_an_upright_result(ctx: JobContext) -> None:
+    job_id = queued_job(ctx, content=portrait_photo_bytes(24, 36), max_size=36)
+    assert execute_job(job_id, 1, ctx) == "succeeded"
+    with Image.open(ctx.storage.root / row(ctx, job_id).result_key) as picture:
+        assert picture.size == (24, 36), "portrait, as the phone showed it"

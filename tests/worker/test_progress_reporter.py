@@ -38,6 +38,7 @@ def make_reporter(channel: RecordingChannel, clock: Clock, deadline: float = 1e9
     flushed: list[int] = []
     reporter = ProgressReporter(
         job_id=uuid.uuid4(),
+        attempt=1,
         channel=channel,  # type: ignore[arg-type]
         sessions=None,  # type: ignore[arg-type]
         db_interval_s=1.0,

@@ -18,6 +18,8 @@ class Stop(enum.StrEnum):
 
     CANCELED = "canceled"
     TIME_LIMIT = "time_limit"
+    SHUTDOWN = "shutdown"  # the worker is stopping: hand the job back to the queue
+    LOST = "lost"  # the row is no longer this run's (the reaper moved it): write nothing
 
 
 @dataclass(frozen=True)
