@@ -70,8 +70,8 @@ def test_a_missing_secret_is_named_by_compose(tmp_path: Path) -> None:
 def test_services_and_start_order(config: dict) -> None:
     services = config["services"]
     assert set(services) >= {"redis", "postgres", "minio", "minio-bucket", "migrate", "api",
-                             "worker", "flower", "reaper"}  # fmt: skip
-    for name in ("api", "worker", "reaper"):
+                             "worker", "flower", "reaper", "webhooks"}  # fmt: skip
+    for name in ("api", "worker", "reaper", "webhooks"):
         depends = services[name]["depends_on"]
         assert depends["migrate"]["condition"] == "service_completed_successfully", name
         assert depends["minio-bucket"]["condition"] == "service_completed_successfully", name
