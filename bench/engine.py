@@ -1,9 +1,10 @@
 """``stylize bench engine``: the seed article's eager Adam loop against the engine, same loss.
 
-Both sides use the same VGG16 weights, layers, loss weights and 256 px image pair. The baseline
-is the seed's loop with its bug fixed (one image variable, created once): eager Keras, the full
-conv base called every step, keras.optimizers.Adam. The engine runs its compiled step with
-L-BFGS (its default) and, for a like-for-like step cost, with Adam.
+Both sides use the same VGG16 weights, layers, loss weights and image pair, at each size. The
+baseline is the seed's loop with its bug fixed (one image variable, created once): eager
+Keras, the full conv base called every step, keras.optimizers.Adam. The engine runs its
+compiled step with Adam and L-BFGS, in float32 and bfloat16, each until it reaches the
+baseline's final loss; the picture it stops at is measured again in float32.
 """
 
 from __future__ import annotations
@@ -84,8 +85,9 @@ def baseline(
 def engine_trace(
     engine: StyleEngine, content: np.ndarray, style: np.ndarray, params: JobParams,
     target: float,
-) -> Trace:  # fmt: skip
-    """One engine run, timed by its progress callback, stopped once it reaches ``target``."""
+) -> tuple[Trace, np.ndarray]:  # fmt: skip
+    """One engine run, timed by its progress hook, stopped once it reaches ``target``; the
+    trace and the picture it stopped at."""
     trace = Trace([], [])
     started = time.perf_counter()
 
@@ -94,8 +96,8 @@ def engine_trace(
         trace.losses.append(progress.losses["total"])
         return Stop.CANCELED if progress.losses["total"] <= target else None  # target reached
 
-    engine.run(content, [style], params, on_progress=on_progress)
-    return trace
+    result = engine.run(content, [style], params, on_progress=on_progress)
+    return trace, result.image
 
 
 def round_trip_ms(shape: tuple[int, ...], repeats: int = 20) -> float:
@@ -107,36 +109,67 @@ def round_trip_ms(shape: tuple[int, ...], repeats: int = 20) -> float:
     return (time.perf_counter() - started) * 1e3 / repeats
 
 
-def run(size: int = 256, iterations: int = 30, learning_rate: float | None = None,
-        weights: str | None = None) -> dict[str, object]:  # fmt: skip
-    """Run both, return the numbers (ms/iter, ratio, seconds to the baseline's final loss)."""
-    if keras.backend.backend() != "tensorflow":
-        raise RuntimeError("the baseline is eager TensorFlow: run with KERAS_BACKEND=tensorflow")
-    engine = StyleEngine.load(weights)
+VARIANTS = {  # name: (optimizer, precision)
+    "adam-float32": ("adam", "float32"),
+    "adam-bfloat16": ("adam", "bfloat16"),
+    "lbfgs-float32": ("lbfgs", "float32"),
+    "lbfgs-bfloat16": ("lbfgs", "bfloat16"),
+}
+
+
+def default_variant() -> str:
+    """The variant a job with every default runs here."""
+    from worker.engine.precision import resolve
+
+    defaults = JobParams()
+    return f"{defaults.optimizer}-{resolve(defaults.precision)}"
+
+
+def run_size(engine: StyleEngine, size: int, iterations: int,
+             learning_rate: float | None) -> dict[str, object]:  # fmt: skip
+    """The baseline and every variant at one size, side by side."""
     content, style = sample_pair(size)
     params = JobParams(max_size=size, iterations=iterations, preview_every=0)
     if learning_rate is not None:
         params = params.model_copy(update={"learning_rate": learning_rate})
     base = baseline(engine, content, style, params, iterations, params.learning_rate)
     target = base.losses[-1]
-    longer = params.model_copy(update={"iterations": 2 * iterations})  # time to reach the target
-    adam = engine_trace(engine, content, style, longer.model_copy(update={"optimizer": "adam"}),
-                        target)  # fmt: skip
-    lbfgs = engine_trace(engine, content, style, longer, target)
-    return {
+    numbers: dict[str, object] = {
         "size": list(content.shape[:2]),
-        "learning_rate": params.learning_rate,
-        "weights_source": engine.weights_source,
-        "iterations": iterations,
         "target_loss": target,
         "baseline_ms_per_iter": base.ms_per_iter(),
-        "engine_adam_ms_per_iter": adam.ms_per_iter(),
-        "engine_lbfgs_ms_per_iter": lbfgs.ms_per_iter(),
-        "step_speedup": base.ms_per_iter() / adam.ms_per_iter(),
-        "baseline_seconds_to_target": base.time_to(target),
-        "engine_adam_seconds_to_target": adam.time_to(target),
-        "engine_lbfgs_seconds_to_target": lbfgs.time_to(target),
-        "engine_adam_iterations_to_target": len(adam.losses) if adam.time_to(target) else None,
-        "engine_lbfgs_iterations_to_target": len(lbfgs.losses) if lbfgs.time_to(target) else None,
-        "lbfgs_round_trip_ms": round_trip_ms((1, *content.shape)),
+        "baseline_seconds_to_target": base.seconds[-1],
+    }
+    for name, (optimizer, arithmetic) in VARIANTS.items():
+        longer = params.model_copy(update={"iterations": 3 * iterations, "optimizer": optimizer,
+                                           "precision": arithmetic})  # fmt: skip
+        trace, picture = engine_trace(engine, content, style, longer, target)
+        reached = trace.time_to(target)
+        numbers[f"{name}_ms_per_iter"] = trace.ms_per_iter()
+        numbers[f"{name}_seconds_to_target"] = reached
+        numbers[f"{name}_iterations_to_target"] = len(trace.losses) if reached else None
+        # the picture it stopped at, measured in float32 whatever it ran in
+        numbers[f"{name}_float32_loss"] = engine.loss(content, [style], longer, picture)["total"]
+    best = numbers[f"{default_variant()}_seconds_to_target"]
+    numbers["speedup_to_quality"] = base.seconds[-1] / best if best else None
+    numbers["lbfgs_round_trip_ms"] = round_trip_ms((1, *content.shape))
+    return numbers
+
+
+def run(
+    sizes: tuple[int, ...] = (256, 512), iterations: int = 30,
+    learning_rate: float | None = None, weights: str | None = None,
+) -> dict[str, object]:  # fmt: skip
+    """Baseline and engine variants at each size; ``speedup_to_quality`` per size is the
+    baseline's seconds to its final loss over the default variant's seconds to the same."""
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError("the baseline is eager TensorFlow: run with KERAS_BACKEND=tensorflow")
+    engine = StyleEngine.load(weights)
+    by_size = {str(size): run_size(engine, size, iterations, learning_rate) for size in sizes}
+    return {
+        "weights_source": engine.weights_source,
+        "iterations": iterations,
+        "default": default_variant(),
+        "speedup_to_quality": {size: n["speedup_to_quality"] for size, n in by_size.items()},
+        "sizes": by_size,
     }

@@ -13,28 +13,43 @@ def bench() -> None:
 
 
 @bench.command("engine")
-@click.option("--size", default=256, show_default=True, help="Longest side of the pair, px.")
-@click.option("--iterations", default=30, show_default=True, help="Baseline (and Adam) steps.")
+@click.option("--size", "sizes", type=click.IntRange(32, 2048), multiple=True,
+              help="Longest side of the pair, px; repeat [default: 256 and 512].")  # fmt: skip
+@click.option("--iterations", default=30, show_default=True, help="Baseline steps.")
 @click.option("--learning-rate", default=None, type=float,
               help="Adam step in pixel units, both sides [default: the job default].")  # fmt: skip
 @click.option("--weights", default=None, help="VGG16 weights (default: STYLIZE_VGG_WEIGHTS).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line instead of a table.")
-def engine(size: int, iterations: int, learning_rate: float | None, weights: str | None,
-           as_json: bool) -> None:  # fmt: skip
-    """Seed-faithful eager Adam vs the compiled engine: ms/iteration and time to the same loss."""
-    from bench.engine import run
+def engine(sizes: tuple[int, ...], iterations: int, learning_rate: float | None,
+           weights: str | None, as_json: bool) -> None:  # fmt: skip
+    """Seed-faithful eager Adam vs the compiled engine (Adam, L-BFGS; float32, bfloat16):
+    ms/iteration and seconds to the same loss, side by side at each size."""
+    from bench.engine import VARIANTS, run
     from worker.engine.errors import WeightsError
 
     try:
-        numbers = run(size, iterations, learning_rate, weights)
+        numbers = run(sizes or (256, 512), iterations, learning_rate, weights)
     except (WeightsError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(numbers))
         return
-    for name, value in numbers.items():
-        shown = f"{value:.4g}" if isinstance(value, float) else value
-        click.echo(f"{name:34} {shown}")
+    for size, row in numbers["sizes"].items():  # type: ignore[attr-defined]
+        click.echo(f"{size} px ({row['size'][1]}x{row['size'][0]}), target loss "
+                   f"{row['target_loss']:.4g}: the baseline's after {iterations} iterations")
+        click.echo(f"  {'':16} {'ms/iter':>8} {'s to target':>12} {'iterations':>10} "
+                   f"{'loss (f32)':>10}")  # fmt: skip
+        click.echo(f"  {'baseline (eager)':16} {row['baseline_ms_per_iter']:8.0f} "
+                   f"{row['baseline_seconds_to_target']:12.1f} {iterations:10}")  # fmt: skip
+        for name in VARIANTS:
+            seconds = row[f"{name}_seconds_to_target"]
+            reached = f"{seconds:12.1f}" if seconds else f"{'not reached':>12}"
+            click.echo(f"  {name:16} {row[f'{name}_ms_per_iter']:8.0f} {reached} "
+                       f"{row[f'{name}_iterations_to_target'] or '-':>10} "
+                       f"{row[f'{name}_float32_loss']:10.4g}")  # fmt: skip
+        speedup = row["speedup_to_quality"]
+        shown = f"{speedup:.2f}x" if speedup else "never reached the target"
+        click.echo(f"  speedup_to_quality ({numbers['default']}): {shown}")
 
 
 @bench.command("queue")

@@ -47,5 +47,5 @@ class ShutdownRule:
         asked = self.requested_at()
         if asked is None:
             return False
-        left_s = (progress.total - progress.iteration) * progress.ms_per_iter / 1000.0
+        left_s = progress.iterations_left * progress.ms_per_iter / 1000.0
         return self.clock() + left_s > asked + self.grace_s

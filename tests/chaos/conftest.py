@@ -72,6 +72,7 @@ class Workers:
     env: dict[str, str]
     logs: Path
     started: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    names: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def start(self, count: int = 1) -> list[subprocess.Popen[bytes]]:
         """Start ``count`` workers at once; return when all are ready."""
@@ -79,13 +80,16 @@ class Workers:
         errors: list[str] = []
 
         def one() -> None:
-            log = self.logs / f"worker-{uuid.uuid4().hex[:6]}.log"
+            name = f"chaos-{uuid.uuid4().hex[:6]}"  # the node name jobs record (name@host)
+            command = ("worker", "--loglevel", "INFO", "--hostname", f"{name}@%h")
             try:
-                ready.append(
-                    start_worker_process(self.env, log, WORKER_START_TIMEOUT_S, new_session=True)
-                )
+                process = start_worker_process(self.env, self.logs / f"{name}.log",
+                                               WORKER_START_TIMEOUT_S, command, new_session=True)
             except WorkerStartError as exc:
                 errors.append(str(exc))
+                return
+            self.names[name] = process
+            ready.append(process)  # fmt: skip
 
         threads = [threading.Thread(target=one) for _ in range(count)]
         for thread in threads:
@@ -107,9 +111,8 @@ class Workers:
             self.start(missing)
 
     def running(self, worker_name: str | None) -> subprocess.Popen[bytes]:
-        """The process whose jobs carry ``worker_name`` (host:pid)."""
-        pid = int((worker_name or ":0").rsplit(":", 1)[1])
-        return next(process for process in self.started if process.pid == pid)
+        """The process whose jobs carry ``worker_name`` (its node name, ``name@host``)."""
+        return self.names[(worker_name or "").split("@")[0]]
 
     def kill(self, process: subprocess.Popen[bytes]) -> None:
         """``kill -9`` of the worker's whole process group."""

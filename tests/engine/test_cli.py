@@ -72,9 +72,14 @@ def test_weights_info_says_what_auto_picks(tmp_path: Path, monkeypatch) -> None:
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="baseline is eager TF")
-def test_bench_engine_reports_both_sides() -> None:
+def test_bench_engine_reports_every_variant_side_by_side() -> None:
     args = ["bench", "engine", "--size", "32", "--iterations", "3", "--weights", "hed", "--json"]
     result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
     numbers = json.loads(result.output.strip().splitlines()[-1])
-    assert numbers["baseline_ms_per_iter"] > 0 and numbers["engine_adam_ms_per_iter"] > 0
-    assert numbers["target_loss"] > 0 and numbers["size"] == [32, 32]
+    row = numbers["sizes"]["32"]
+    assert row["baseline_ms_per_iter"] > 0 and row["target_loss"] > 0 and row["size"] == [32, 32]
+    for name in ("adam-float32", "adam-bfloat16", "lbfgs-float32", "lbfgs-bfloat16"):
+        assert row[f"{name}_ms_per_iter"] > 0 and row[f"{name}_float32_loss"] > 0
+    assert set(numbers["speedup_to_quality"]) == {"32"} and numbers["default"] in (
+        "lbfgs-float32", "lbfgs-bfloat16")  # fmt: skip

@@ -12,6 +12,10 @@ from worker.engine import imaging
 from worker.engine.hooks import PreviewHook, Progress, ProgressHook, Stop
 from worker.engine.optimize import Losses
 
+# After the last iteration the engine measures the saved picture (worker/engine/quality.py):
+# about six forward passes at the final size, the cost of two iterations.
+FINISH_ITERATIONS = 2.0
+
 
 def loss_dict(losses: Losses) -> dict[str, float]:
     """The step's weighted [content, style, tv] as floats by kind, and their sum.
@@ -66,9 +70,12 @@ class IterationHook:
         return self.steady_ms / steady if steady > 0 else self.warmup_ms / max(self.done, 1)
 
     def work_left(self) -> float:
-        """Iterations still to run, in units of this level's iteration (pixels scale cost)."""
+        """Iterations still to run, and the final measure, in units of this level's iteration
+        (pixels scale the cost)."""
         height, width = self.sizes[self.level]
         left = float(self.budgets[self.level] - self.done_in_level)
+        h, w = self.sizes[-1]
+        left += FINISH_ITERATIONS * (h * w) / (height * width)
         for budget, (h, w) in zip(self.budgets[self.level + 1:], self.sizes[self.level + 1:],
                                   strict=True):  # fmt: skip
             left += budget * (h * w) / (height * width)

@@ -141,13 +141,40 @@ class StyleEngine:
     ) -> Quality:  # fmt: skip
         """The ratios of ``picture`` (RGB uint8, e.g. a saved result) for this job's inputs,
         measured in float32."""
+        model, targets, content_l, styles_l, picture = self._float32_view(
+            content, styles, params, picture
+        )
+        return self._measure(model, targets, picture, content_l, styles_l, params)
+
+    def loss(
+        self, content: np.ndarray, styles: list[np.ndarray], params: JobParams,
+        picture: np.ndarray,
+    ) -> dict[str, float]:  # fmt: skip
+        """The job's weighted losses of ``picture`` (RGB uint8), computed in float32: the
+        yardstick for comparing runs made in other arithmetic."""
+        model, targets, _, _, picture = self._float32_view(content, styles, params, picture)
+        seen = imaging.luminance(picture) if params.preserve_color else picture
+        image = ops.convert_to_tensor(seen.astype(np.float32)[None])
+        weights = ops.convert_to_tensor(
+            np.array([params.content_weight, params.style_weight, params.tv_weight], np.float32)
+        )
+        total, parts = objective(model(image), image, targets, weights,
+                                 len(params.content_layers))  # fmt: skip
+        return loss_dict((total, parts))
+
+    def _float32_view(
+        self, content: np.ndarray, styles: list[np.ndarray], params: JobParams,
+        picture: np.ndarray,
+    ) -> tuple[keras.Model, tuple[list[Any], list[Any]], np.ndarray, list[np.ndarray],
+               np.ndarray]:  # fmt: skip
+        """A job's float32 model, targets and inputs at the size of ``picture``."""
         content, styles, params = check_job(content, styles, params)
         picture = check_job(picture, styles, params)[0]
         model = self._feature_model(params, "float32")
         content_l, styles_l = self._level_inputs(content, styles, params, picture.shape[:2])
         content_o, styles_o = self._optimised_space(content_l, styles_l, params)
         targets = self._targets(model, content_o, styles_o, params, "float32")
-        return self._measure(model, targets, picture, content_l, styles_l, params)
+        return model, targets, content_l, styles_l, picture
 
     def _feature_model(self, params: JobParams, arithmetic: str) -> keras.Model:
         """VGG16 cut after the job's deepest layer, computing in ``arithmetic``."""
