@@ -33,8 +33,9 @@ class Trace:
     losses: list[float]
 
     def ms_per_iter(self) -> float:
-        """Median iteration time, the first (tracing, warm-up) left out."""
-        return float(np.median(np.diff(self.seconds)) * 1e3)
+        """Median iteration time, the first (tracing, warm-up) left out when there are others."""
+        steps = np.diff(self.seconds) if len(self.seconds) > 1 else self.seconds
+        return float(np.median(steps) * 1e3)
 
     def time_to(self, target: float) -> float | None:
         """Seconds until the loss first reached ``target``; None if it never did."""
@@ -113,8 +114,7 @@ VARIANTS = {  # name: (optimizer, precision)
     "adam-float32": ("adam", "float32"),
     "adam-bfloat16": ("adam", "bfloat16"),
     "lbfgs-float32": ("lbfgs", "float32"),
-    "lbfgs-bfloat16": ("lbfgs", "bfloat16"),
-}
+}  # L-BFGS in bfloat16 is refused: its line search needs float32 losses
 
 
 def default_variant() -> str:
@@ -122,7 +122,7 @@ def default_variant() -> str:
     from worker.engine.precision import resolve
 
     defaults = JobParams()
-    return f"{defaults.optimizer}-{resolve(defaults.precision)}"
+    return f"{defaults.optimizer}-{resolve(defaults.precision, defaults.optimizer)}"
 
 
 def run_size(engine: StyleEngine, size: int, iterations: int,

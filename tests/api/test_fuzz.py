@@ -8,6 +8,7 @@ their schemas, schema-valid requests accepted and invalid ones refused, auth enf
 from __future__ import annotations
 
 import io
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -31,7 +32,7 @@ from shared.db import job_store
 from shared.db.job import JobStatus
 from shared.db.session import session_factory
 from shared.images import OUTPUT_FORMATS, PREVIEW_FORMAT, encode_image
-from shared.params import JobParams
+from shared.params import WEBHOOK_URL_PATTERN, JobParams
 from shared.settings import Settings
 from shared.storage import open_storage
 from shared.storage.keys import preview_key, result_key
@@ -43,12 +44,15 @@ PINNED_WEBHOOK = "http://127.0.0.1:9/hook"  # allowed by the fuzz app's STYLIZE_
 
 
 def pin_webhook(case: schemathesis.Case) -> None:
-    """Point a generated ``webhook_url`` at an allowed loopback address: whether a URL is
-    accepted depends on its host resolving now, which no schema can state (the webhook tests
-    cover refused and unresolvable hosts)."""
+    """Point a generated, schema-valid ``webhook_url`` at an allowed loopback address: whether
+    such a URL is accepted depends on its host resolving now, which no schema can state (the
+    webhook tests cover refused and unresolvable hosts). Invalid ones stay, to be refused."""
     params = case.body.get("params") if isinstance(case.body, dict) else None
-    if isinstance(params, dict) and "webhook_url" in params:
-        params["webhook_url"] = PINNED_WEBHOOK
+    url = params.get("webhook_url") if isinstance(params, dict) else None
+    if isinstance(url, str) and re.fullmatch(WEBHOOK_URL_PATTERN, url):
+        assert isinstance(params, dict)
+        # replaced, not changed in place: hypothesis owns the drawn body
+        case.body = {**case.body, "params": {**params, "webhook_url": PINNED_WEBHOOK}}
 
 
 def small_image(fmt: str) -> st.SearchStrategy[bytes]:

@@ -79,7 +79,7 @@ def test_bench_engine_reports_every_variant_side_by_side() -> None:
     numbers = json.loads(result.output.strip().splitlines()[-1])
     row = numbers["sizes"]["32"]
     assert row["baseline_ms_per_iter"] > 0 and row["target_loss"] > 0 and row["size"] == [32, 32]
-    for name in ("adam-float32", "adam-bfloat16", "lbfgs-float32", "lbfgs-bfloat16"):
+    for name in ("adam-float32", "adam-bfloat16", "lbfgs-float32"):
         assert row[f"{name}_ms_per_iter"] > 0 and row[f"{name}_float32_loss"] > 0
-    assert set(numbers["speedup_to_quality"]) == {"32"} and numbers["default"] in (
-        "lbfgs-float32", "lbfgs-bfloat16")  # fmt: skip
+    assert set(numbers["speedup_to_quality"]) == {"32"}
+    assert f"{numbers['default']}_seconds_to_target" in row

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
+from shared.params import JobParams
 from tests.engine.conftest import quick, sample
 from worker.engine import StyleEngine
 from worker.engine import precision as arithmetic
@@ -14,8 +16,9 @@ from worker.engine.gram_cache import GramCache
 def test_bfloat16_runs_the_network_and_keeps_float32_losses(
     hed_engine: StyleEngine, content: np.ndarray, style: np.ndarray
 ) -> None:
-    f32 = hed_engine.run(content, [style], quick(iterations=6, precision="float32"))
-    bf16 = hed_engine.run(content, [style], quick(iterations=6, precision="bfloat16"))
+    f32 = hed_engine.run(content, [style], quick(iterations=6, optimizer="adam"))
+    bf16 = hed_engine.run(content, [style], quick(iterations=6, optimizer="adam",
+                                                  precision="bfloat16"))  # fmt: skip
     assert (f32.precision, bf16.precision) == ("float32", "bfloat16")
     assert bf16.image.dtype == np.uint8 and bf16.image.shape == f32.image.shape
     assert isinstance(bf16.losses["total"], float)
@@ -24,13 +27,20 @@ def test_bfloat16_runs_the_network_and_keeps_float32_losses(
     assert bf16.quality.style_ratio == pytest.approx(f32.quality.style_ratio, rel=0.5)
 
 
-def test_auto_picks_bfloat16_only_where_it_is_fast(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert arithmetic.resolve("float32") == "float32"
-    assert arithmetic.resolve("bfloat16") == "bfloat16"
+def test_auto_picks_bfloat16_for_adam_where_it_is_fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert arithmetic.resolve("float32", "adam") == "float32"
+    assert arithmetic.resolve("bfloat16", "adam") == "bfloat16"
     expected = "bfloat16" if arithmetic.bfloat16_is_fast() else "float32"
-    assert arithmetic.resolve("auto") == expected
+    assert arithmetic.resolve("auto", "adam") == expected
+    assert arithmetic.resolve("auto", "lbfgs") == "float32", "L-BFGS needs float32 losses"
     monkeypatch.setattr(arithmetic, "bfloat16_is_fast", lambda: False)
-    assert arithmetic.resolve("auto") == "float32"
+    assert arithmetic.resolve("auto", "adam") == "float32"
+
+
+def test_bfloat16_with_lbfgs_is_refused_naming_the_fix() -> None:
+    with pytest.raises(ValidationError, match="precision=bfloat16 works with optimizer=adam"):
+        JobParams(optimizer="lbfgs", precision="bfloat16")
+    assert JobParams(optimizer="adam", precision="bfloat16").precision == "bfloat16"
 
 
 def test_cpu_flags_decide_without_a_gpu(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:

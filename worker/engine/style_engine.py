@@ -85,7 +85,7 @@ class StyleEngine:
         longest = min(params.max_size, max(content.shape[:2]))
         sizes = imaging.pyramid_sizes(*imaging.fit_size(*content.shape[:2], longest), params.scales)
         budgets = imaging.split_iterations(params.iterations, params.scales)
-        arithmetic = precision.resolve(params.precision)
+        arithmetic = precision.resolve(params.precision, params.optimizer)
         model = self._feature_model(params, arithmetic)
         step = self._step(params, model, arithmetic)
         state = self.backend.model_state(model)
