@@ -16,7 +16,8 @@ from worker.engine.gram_cache import GramCache
 def test_bfloat16_runs_the_network_and_keeps_float32_losses(
     hed_engine: StyleEngine, content: np.ndarray, style: np.ndarray
 ) -> None:
-    f32 = hed_engine.run(content, [style], quick(iterations=6, optimizer="adam"))
+    f32 = hed_engine.run(content, [style], quick(iterations=6, optimizer="adam",
+                                                 precision="float32"))  # fmt: skip
     bf16 = hed_engine.run(content, [style], quick(iterations=6, optimizer="adam",
                                                   precision="bfloat16"))  # fmt: skip
     assert (f32.precision, bf16.precision) == ("float32", "bfloat16")
@@ -54,14 +55,24 @@ def test_cpu_flags_decide_without_a_gpu(tmp_path, monkeypatch: pytest.MonkeyPatc
 def test_a_rerun_with_the_same_style_reuses_its_grams(content: np.ndarray) -> None:
     engine = StyleEngine.load("random")
     style = sample("style-brick", (40, 40))
-    first = engine.run(content, [style], quick(iterations=2))
+    first = engine.run(content, [style], quick(iterations=2, precision="float32"))
     assert engine.grams.misses == 1, "computed once (the final measure reuses it)"
     hits = engine.grams.hits
-    again = engine.run(content, [style], quick(iterations=2))
+    again = engine.run(content, [style], quick(iterations=2, precision="float32"))
     assert engine.grams.misses == 1 and engine.grams.hits > hits
     np.testing.assert_array_equal(first.image, again.image)
-    engine.run(content, [sample("style-gravel", (40, 40))], quick(iterations=2))
+    gravel = sample("style-gravel", (40, 40))
+    engine.run(content, [gravel], quick(iterations=2, precision="float32"))
     assert engine.grams.misses == 2, "another style is computed"
+
+
+def test_a_bfloat16_rerun_reuses_both_its_grams_and_the_measures(content: np.ndarray) -> None:
+    engine = StyleEngine.load("random")
+    style = sample("style-brick", (40, 40))
+    engine.run(content, [style], quick(iterations=2, precision="bfloat16"))
+    assert engine.grams.misses == 2, "the bfloat16 targets and the float32 final measure's"
+    engine.run(content, [style], quick(iterations=2, precision="bfloat16"))
+    assert engine.grams.misses == 2
 
 
 def test_the_cache_is_bounded_least_recently_used_first() -> None:
