@@ -13,8 +13,10 @@ from worker.engine.hooks import PreviewHook, Progress, ProgressHook, Stop
 from worker.engine.optimize import Losses
 
 # After the last iteration the engine measures the saved picture (worker/engine/quality.py):
-# about six forward passes at the final size, the cost of two iterations.
-FINISH_ITERATIONS = 2.0
+# about six forward passes at the final size, always in float32: the cost of two float32
+# iterations, or of 3.5 bfloat16 ones (a bfloat16 iteration takes about 0.57 of a float32 one
+# here: docs/BENCHMARKS.md).
+FINISH_ITERATIONS = {"float32": 2.0, "bfloat16": 3.5}
 
 
 def loss_dict(losses: Losses) -> dict[str, float]:
@@ -43,7 +45,9 @@ class IterationHook:
         preview_every: int,
         on_progress: ProgressHook | None,
         on_preview: PreviewHook | None,
+        precision: str = "float32",
     ) -> None:
+        self.finish_iterations = FINISH_ITERATIONS[precision]
         self.budgets, self.sizes = list(budgets), list(sizes)
         self.total = sum(self.budgets)
         self.preview_every = preview_every
@@ -75,7 +79,7 @@ class IterationHook:
         height, width = self.sizes[self.level]
         left = float(self.budgets[self.level] - self.done_in_level)
         h, w = self.sizes[-1]
-        left += FINISH_ITERATIONS * (h * w) / (height * width)
+        left += self.finish_iterations * (h * w) / (height * width)
         for budget, (h, w) in zip(self.budgets[self.level + 1:], self.sizes[self.level + 1:],
                                   strict=True):  # fmt: skip
             left += budget * (h * w) / (height * width)

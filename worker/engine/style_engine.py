@@ -93,7 +93,8 @@ class StyleEngine:
             [params.content_weight, params.style_weight, params.tv_weight,
              range_penalty_weight(params)], np.float32,
         ))  # fmt: skip
-        hook = IterationHook(budgets, sizes, params.preview_every, on_progress, on_preview)
+        hook = IterationHook(budgets, sizes, params.preview_every, on_progress, on_preview,
+                             arithmetic)
         level: LevelResult | None = None
         initial: dict[str, float] = {}
         for size, budget in zip(sizes, budgets, strict=True):
