@@ -1,10 +1,12 @@
-"""Small network checks for the service commands: loopback, free ports, HTTP answers."""
+"""Small network checks for the service commands: loopback, free ports, HTTP answers, and
+Flower's password rule."""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
 
+import click
 import requests
 
 PROBE_TIMEOUT_S = 5
@@ -47,3 +49,12 @@ def http_ok(url: str) -> bool:
         return requests.get(url, timeout=PROBE_TIMEOUT_S).status_code == 200
     except requests.RequestException:
         return False
+
+
+def require_flower_auth(host: str, basic_auth: str | None) -> None:
+    """A one-line error when Flower would listen beyond loopback without a password."""
+    if not basic_auth and not is_loopback(host):
+        raise click.ClickException(
+            f"Flower would listen on {host} without a password; set "
+            "STYLIZE_FLOWER_BASIC_AUTH=user:password or STYLIZE_FLOWER_HOST=127.0.0.1"
+        )

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from cli.gpu_claim import DEFAULT_CLAIMS_DIR, pin_gpu
+from cli.net import require_flower_auth
 from shared.settings import get_settings
 
 
@@ -105,17 +106,6 @@ def worker(
     else:
         worker_start.load_model_in_each_child(nodename)
     worker_start.run(settings, argv)
-
-
-def require_flower_auth(host: str, basic_auth: str | None) -> None:
-    """A one-line error when Flower would listen beyond loopback without a password."""
-    from cli.net import is_loopback
-
-    if not basic_auth and not is_loopback(host):
-        raise click.ClickException(
-            f"Flower would listen on {host} without a password; set "
-            "STYLIZE_FLOWER_BASIC_AUTH=user:password or STYLIZE_FLOWER_HOST=127.0.0.1"
-        )
 
 
 @click.command()

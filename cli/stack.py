@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import click
 
-from cli.net import http_ok, port_is_free
+from cli.net import http_ok, port_is_free, require_flower_auth
 from shared.settings import Settings, mask_url_password
 
 READY_TIMEOUT_S = 900  # a first start on a loaded CPU host loads TensorFlow slowly
@@ -243,7 +243,6 @@ def stop(
 def run_stack(settings: Settings, options: StackOptions) -> None:
     """``stylize up``: check, start, wait until everything answers, print where, supervise."""
     from cli.embedded_redis import ensure_broker
-    from cli.service_cmd import require_flower_auth
 
     if options.flower:
         require_flower_auth(settings.flower_host, settings.flower_basic_auth)

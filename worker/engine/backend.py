@@ -1,6 +1,6 @@
 """The one backend-specific piece: value-and-gradient of a loss through a model, and compilation.
 
-``get_backend()`` picks the implementation for the Keras backend chosen by ``KERAS_BACKEND``.
+``worker/engine/backend_choice.py`` picks the implementation for ``KERAS_BACKEND``.
 """
 
 from __future__ import annotations
@@ -29,17 +29,3 @@ class Backend(Protocol):
 
     def compile(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """``fn`` compiled; traced again only for new input shapes."""
-
-
-def get_backend() -> Backend:
-    """The implementation for ``keras.backend.backend()`` (tensorflow or jax)."""
-    name = keras.backend.backend()
-    if name == "tensorflow":
-        from worker.engine.backend_tf import TensorFlowBackend
-
-        return TensorFlowBackend()
-    if name == "jax":
-        from worker.engine.backend_jax import JaxBackend
-
-        return JaxBackend()
-    raise RuntimeError(f"KERAS_BACKEND={name} is not supported; use tensorflow or jax")

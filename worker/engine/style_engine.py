@@ -12,7 +12,7 @@ from keras import ops
 
 from shared.params import JobParams
 from worker.engine import imaging, precision
-from worker.engine.backend import get_backend
+from worker.engine.backend_choice import get_backend
 from worker.engine.gram_cache import GramCache
 from worker.engine.hooks import EngineResult, PreviewHook, ProgressHook, Quality
 from worker.engine.inputs import check_job
