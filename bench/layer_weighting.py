@@ -36,7 +36,7 @@ def style_layer_losses(
     picture: np.ndarray,
 ) -> list[float]:  # fmt: skip
     """Each style layer's unweighted loss of ``picture`` (RGB uint8), in float32."""
-    model, targets, _, _, picture = engine._float32_view(content, [style], params, picture)
+    model, targets, _, _ = engine._float32_view(content, [style], params, picture.shape[:2])
     features = model(np.asarray(picture, np.float32)[None])[len(params.content_layers):]
     return [float(ops.mean(ops.square(gram_matrix(f) - t)))
             for f, t in zip(features, targets[1], strict=True)]  # fmt: skip

@@ -3,6 +3,7 @@ real worker."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -159,12 +160,18 @@ def test_ctrl_c_while_waiting_asks_and_cancels_the_job(
                 "--iterations", "3000", "--max-size", "64", "--url", api_url, "--key", key,
             ],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True,
+            env={**os.environ, "PYTHONFAULTHANDLER": "1"},
         )  # fmt: skip
     try:
         wait_until(lambda: PROGRESS_LINE.search(err.read_text()), 240, "a progress line",
                    diagnostics=lambda: err.read_text())  # fmt: skip
         waiting.send_signal(signal.SIGINT)
-        _, _ = waiting.communicate("y\n", timeout=120)
+        try:
+            waiting.communicate("y\n", timeout=120)
+        except subprocess.TimeoutExpired:
+            waiting.send_signal(signal.SIGABRT)  # faulthandler prints where it hangs
+            waiting.wait(timeout=30)
+            pytest.fail(f"no exit 120 s after Ctrl-C; its stderr:\n{err.read_text()}")
     finally:
         if waiting.poll() is None:
             waiting.kill()

@@ -1,9 +1,9 @@
 """Honest ETAs: a real worker runs a 60-iteration job while the test polls it with its own clock.
 
 Every ETA shown after 20 % of the iterations must be within ±30 % of the time that actually
-remained. The test knows the end only to within its polling: between the last poll that saw
-the job running and the first that saw it finished; an ETA passes when it is within ±30 % of
-some moment in that window.
+remained (give or take 0.15 s, the test clock's own precision under load). The test knows the
+end only to within its polling: between the last poll that saw the job running and the first
+that saw it finished; an ETA passes when it is within ±30 % of some moment in that window.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ pytestmark = [
 ]
 ITERATIONS = 60
 TOLERANCE = 0.3
+# The test's own clock is only this good on a loaded 2-core machine (a poll every 30 ms, each
+# request taking tens of ms): in the last half-second ±30 % is finer than it can see.
+CLOCK_SLACK_S = 0.15
 
 
 def test_every_eta_after_20_percent_is_within_30_percent(stack: Stack, tmp_path: Path) -> None:
@@ -63,7 +66,8 @@ def test_every_eta_after_20_percent_is_within_30_percent(stack: Stack, tmp_path:
     for polled, iteration, eta in shown:
         low, high = last_running - polled, ended - polled  # what actually remained
         trace.append(f"{iteration:3d}  eta {eta:6.2f} s  remained {low:6.2f}..{high:6.2f} s")
-        if not (1 - TOLERANCE) * low <= eta <= (1 + TOLERANCE) * high:
+        shortest = (1 - TOLERANCE) * low - CLOCK_SLACK_S
+        if not shortest <= eta <= (1 + TOLERANCE) * high + CLOCK_SLACK_S:
             wrong.append(trace[-1])
     (tmp_path / "eta-trace.txt").write_text("\n".join(trace))
     print("\n".join(trace))  # the trace for the record (pytest -s)

@@ -12,11 +12,11 @@ from worker.engine import imaging
 from worker.engine.hooks import PreviewHook, Progress, ProgressHook, Stop
 from worker.engine.optimize import Losses
 
-# After the last iteration the engine measures the saved picture (worker/engine/quality.py):
-# about six forward passes at the final size, always in float32: the cost of two float32
-# iterations, or of 3.5 bfloat16 ones (a bfloat16 iteration takes about 0.57 of a float32 one
-# here: docs/BENCHMARKS.md).
-FINISH_ITERATIONS = {"float32": 2.0, "bfloat16": 3.5}
+# After the last iteration the engine measures the picture (worker/engine/quality.py): one
+# float32 forward pass, its references having been measured before the first iteration. Measured
+# at 128 px: about two bfloat16 iterations (per-call overhead dominates small pictures; at
+# 512 px it is less, and over-counting a fraction of an iteration costs nothing).
+FINISH_ITERATIONS = {"float32": 1.0, "bfloat16": 2.0}
 
 
 def loss_dict(losses: Losses) -> dict[str, float]:

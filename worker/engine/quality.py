@@ -7,6 +7,7 @@ as it is saved (uint8, clipped), against the job's own targets, relative to two 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -29,19 +30,26 @@ def layer_losses(
     return float(np.mean([float(v) for v in content])), float(np.mean([float(v) for v in style]))
 
 
-def measure(
+@dataclass(frozen=True)
+class References:
+    """What a job's pictures are measured against, computed once per job."""
+
+    style_of_content: float
+    style_of_start: float
+    content_of_styles: float
+
+
+def references(
     model: keras.Model,
     n_content: int,
     targets: tuple[list[Any], list[Any]],
-    picture: np.ndarray,
     content: np.ndarray,
     styles: Sequence[np.ndarray],
     blend: np.ndarray,
     start: np.ndarray,
-) -> Quality:
-    """The ratios of ``picture`` given the level's ``content``, ``styles`` (blend-weighted) and
-    the ``start`` image the optimiser began from, all in the space the job optimised in."""
-    content_out, style_out = layer_losses(model, n_content, targets, picture)
+) -> References:
+    """The losses the ratios divide by, given the job's ``content``, ``styles`` (blend-weighted)
+    and the ``start`` image the optimiser began from, all in the space the job optimised in."""
     _, style_of_content = layer_losses(model, n_content, targets, content)
     _, style_of_start = layer_losses(model, n_content, targets, start)
     content_of_styles = sum(
@@ -49,8 +57,20 @@ def measure(
                                     imaging.resize(style, content.shape[:2]))[0]
         for share, style in zip(blend, styles, strict=True)
     )  # fmt: skip
+    return References(style_of_content, style_of_start, content_of_styles)
+
+
+def ratios(
+    model: keras.Model,
+    n_content: int,
+    targets: tuple[list[Any], list[Any]],
+    picture: np.ndarray,
+    refs: References,
+) -> Quality:
+    """The ratios of ``picture`` (one forward pass) against the job's ``refs``."""
+    content_out, style_out = layer_losses(model, n_content, targets, picture)
     return Quality(
-        style_ratio=style_out / max(style_of_content, 1e-12),
-        content_ratio=content_out / max(content_of_styles, 1e-12),
-        style_drop=1.0 - style_out / max(style_of_start, 1e-12),
+        style_ratio=style_out / max(refs.style_of_content, 1e-12),
+        content_ratio=content_out / max(refs.content_of_styles, 1e-12),
+        style_drop=1.0 - style_out / max(refs.style_of_start, 1e-12),
     )

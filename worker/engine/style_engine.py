@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -27,7 +28,7 @@ from worker.engine.optimize import (
     run_adam,
     run_lbfgs,
 )
-from worker.engine.quality import measure
+from worker.engine.quality import ratios, references
 from worker.engine.vgg import build_vgg16, feature_model, with_dtype
 from worker.engine.weights import read_conv_weights, resolve_source
 
@@ -93,6 +94,7 @@ class StyleEngine:
             [params.content_weight, params.style_weight, params.tv_weight,
              range_penalty_weight(params)], np.float32,
         ))  # fmt: skip
+        meter = self.quality_meter(content, styles, params, sizes[-1])  # float32, whatever runs
         hook = IterationHook(budgets, sizes, params.preview_every, on_progress, on_preview,
                              arithmetic)
         level: LevelResult | None = None
@@ -119,7 +121,7 @@ class StyleEngine:
 
         assert level is not None
         final = imaging.to_uint8(hook.finish(level.image[0]))
-        quality = self.quality(content, styles, params, final)  # in float32, whatever ran
+        quality = meter(final)
         seconds = time.perf_counter() - started
         return EngineResult(
             image=final,
@@ -142,10 +144,29 @@ class StyleEngine:
     ) -> Quality:  # fmt: skip
         """The ratios of ``picture`` (RGB uint8, e.g. a saved result) for this job's inputs,
         measured in float32."""
-        model, targets, content_l, styles_l, picture = self._float32_view(
-            content, styles, params, picture
-        )
-        return self._measure(model, targets, picture, content_l, styles_l, params)
+        return self.quality_meter(content, styles, params, picture.shape[:2])(picture)
+
+    def quality_meter(
+        self, content: np.ndarray, styles: list[np.ndarray], params: JobParams,
+        size: tuple[int, int],
+    ) -> Callable[[np.ndarray], Quality]:  # fmt: skip
+        """The float32 yardstick for this job's pictures of ``size``: its references are
+        measured now, each picture then costs one forward pass (a job's end waits for no more)."""
+        content, styles, params = check_job(content, styles, params)
+        model, targets, content_l, styles_l = self._float32_view(content, styles, params, size)
+        content_o, styles_o = self._optimised_space(content_l, styles_l, params)
+        n_content = len(params.content_layers)
+        refs = references(
+            model, n_content, targets, content_o, styles_o, self._blend(params, len(styles)),
+            self._start_image(content_l, styles_l, params),
+        )  # fmt: skip
+
+        def measure(picture: np.ndarray) -> Quality:
+            picture = check_job(picture, styles, params)[0]
+            seen = imaging.luminance(picture) if params.preserve_color else picture
+            return ratios(model, n_content, targets, seen.astype(np.float32), refs)
+
+        return measure
 
     def loss(
         self, content: np.ndarray, styles: list[np.ndarray], params: JobParams,
@@ -153,7 +174,9 @@ class StyleEngine:
     ) -> dict[str, float]:  # fmt: skip
         """The job's weighted losses of ``picture`` (RGB uint8), computed in float32: the
         yardstick for comparing runs made in other arithmetic."""
-        model, targets, _, _, picture = self._float32_view(content, styles, params, picture)
+        content, styles, params = check_job(content, styles, params)
+        picture = check_job(picture, styles, params)[0]
+        model, targets, _, _ = self._float32_view(content, styles, params, picture.shape[:2])
         seen = imaging.luminance(picture) if params.preserve_color else picture
         image = ops.convert_to_tensor(seen.astype(np.float32)[None])
         weights = ops.convert_to_tensor(
@@ -165,17 +188,14 @@ class StyleEngine:
 
     def _float32_view(
         self, content: np.ndarray, styles: list[np.ndarray], params: JobParams,
-        picture: np.ndarray,
-    ) -> tuple[keras.Model, tuple[list[Any], list[Any]], np.ndarray, list[np.ndarray],
-               np.ndarray]:  # fmt: skip
-        """A job's float32 model, targets and inputs at the size of ``picture``."""
-        content, styles, params = check_job(content, styles, params)
-        picture = check_job(picture, styles, params)[0]
+        size: tuple[int, int],
+    ) -> tuple[keras.Model, tuple[list[Any], list[Any]], np.ndarray, list[np.ndarray]]:
+        """A checked job's float32 model, targets and inputs at ``size``."""
         model = self._feature_model(params, "float32")
-        content_l, styles_l = self._level_inputs(content, styles, params, picture.shape[:2])
+        content_l, styles_l = self._level_inputs(content, styles, params, size)
         content_o, styles_o = self._optimised_space(content_l, styles_l, params)
         targets = self._targets(model, content_o, styles_o, params, "float32")
-        return model, targets, content_l, styles_l, picture
+        return model, targets, content_l, styles_l
 
     def _feature_model(self, params: JobParams, arithmetic: str) -> keras.Model:
         """VGG16 cut after the job's deepest layer, computing in ``arithmetic``."""
@@ -254,18 +274,6 @@ class StyleEngine:
             grams = [gram + float(share) * style_gram
                      for gram, style_gram in zip(grams, style_grams, strict=True)]  # fmt: skip
         return content_features, grams
-
-    def _measure(
-        self, model: keras.Model, targets: tuple[list[Any], list[Any]], picture: np.ndarray,
-        content: np.ndarray, styles: list[np.ndarray], params: JobParams,
-    ) -> Quality:  # fmt: skip
-        """Quality of the saved ``picture`` against the final level's inputs and targets."""
-        content_o, styles_o = self._optimised_space(content, styles, params)
-        seen = imaging.luminance(picture) if params.preserve_color else picture
-        return measure(
-            model, len(params.content_layers), targets, seen.astype(np.float32), content_o,
-            styles_o, self._blend(params, len(styles)), self._start_image(content, styles, params),
-        )  # fmt: skip
 
     @staticmethod
     def _finish(image: np.ndarray, content: np.ndarray, params: JobParams) -> np.ndarray:
