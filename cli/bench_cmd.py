@@ -72,6 +72,64 @@ def queue(jobs: int, size: int, iterations: int, rounds: int, as_json: bool) -> 
             click.echo(f"{section + '.' + name:34} {shown}")
 
 
+POSTGRES_HELP = ("PostgreSQL server where a scratch database is created and dropped "
+                 "[default: postgres@127.0.0.1:5432]")
+
+
+def database_choice(sqlite: bool, postgres: str | None) -> str | None:
+    """The PostgreSQL server URL for a scratch database, or None for a temporary SQLite file."""
+    from bench.stack import DEFAULT_POSTGRES
+
+    return None if sqlite else postgres or DEFAULT_POSTGRES
+
+
+@bench.command("api")
+@click.option("--connections", default=8, show_default=True, type=click.IntRange(1, 256),
+              help="Requests kept in flight (wrk connections).")  # fmt: skip
+@click.option("--seconds", default=10.0, show_default=True, type=click.FloatRange(1, 600),
+              help="Measured seconds per endpoint and configuration.")  # fmt: skip
+@click.option("--warmup", default=2.0, show_default=True, type=click.FloatRange(0, 60),
+              help="Unmeasured seconds of the same load first.")  # fmt: skip
+@click.option("--against", "against", multiple=True, metavar="NAME=VALUE",
+              help="Also measure an API process with this setting (repeat for several "
+                   "settings of one configuration), side by side.")  # fmt: skip
+@click.option("--postgres", default=None, metavar="URL", help=POSTGRES_HELP)
+@click.option("--sqlite", is_flag=True, help="A temporary SQLite file instead of PostgreSQL.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line instead of a table.")
+def api(connections: int, seconds: float, warmup: float, against: tuple[str, ...],
+        postgres: str | None, sqlite: bool, as_json: bool) -> None:  # fmt: skip
+    """Status polls, job listings and submits (two real photos) per second with p50/p99
+    latency, wrk against one gunicorn API process on PostgreSQL and Redis."""
+    from bench.api_load import Config, parse_config, run_api_bench
+    from bench.stack import StackError
+    from bench.wrk import WrkError
+
+    configs = [Config("as configured", {})]
+    if against:
+        try:
+            configs.append(parse_config(against))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--against") from None
+    try:
+        numbers = run_api_bench(configs, connections, seconds, warmup,
+                                database_choice(sqlite, postgres))  # fmt: skip
+    except (WrkError, StackError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(numbers))
+        return
+    click.echo(f"one API process ({numbers['api']}), {numbers['database']}, "
+               f"{connections} connections, {seconds:g} s per row (wrk)")  # fmt: skip
+    click.echo(f"{'endpoint':8} {'configuration':32} {'req/s':>8} {'p50 ms':>8} "
+               f"{'p99 ms':>8} {'errors':>6}")  # fmt: skip
+    for endpoint in ("poll", "list", "submit"):
+        for row in numbers["configs"]:  # type: ignore[attr-defined]
+            result = row[endpoint]
+            click.echo(f"{endpoint:8} {row['label'][:32]:32} {result['requests_per_s']:8.1f} "
+                       f"{result['p50_ms']:8.2f} {result['p99_ms']:8.2f} "
+                       f"{result['errors']:6}")  # fmt: skip
+
+
 def parse_overrides(items: tuple[str, ...]) -> dict[str, object]:
     """``NAME=VALUE`` job parameters; VALUE is JSON when it parses, else a string."""
     overrides: dict[str, object] = {}
