@@ -10,6 +10,7 @@ one run, endpoint by endpoint, so a comparison shares the machine's state.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 import uuid
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import requests
 
-from bench.stack import BenchStack, bench_stack
+from bench.stack import CHECKOUT, BenchStack, bench_stack, revision_checkout
 from bench.wrk import multipart_body, run_wrk, wrk_path
 from shared.db import job_store
 from shared.db.session import session_factory
@@ -34,14 +35,17 @@ ENDPOINTS = ("poll", "list", "submit")
 
 @dataclass(frozen=True)
 class Config:
-    """One API configuration: a label and the environment it adds to the API process."""
+    """One API configuration: a label, the environment it adds to the API process and the
+    git revision whose code it runs (None: this checkout)."""
 
     label: str
     env: Mapping[str, str]
+    revision: str | None = None
 
 
-def parse_config(items: Sequence[str]) -> Config:
-    """``NAME=VALUE`` environment overrides (``STYLIZE_`` added when missing) as a Config."""
+def parse_config(items: Sequence[str], revision: str | None = None) -> Config:
+    """``NAME=VALUE`` environment overrides (``STYLIZE_`` added when missing) and a git
+    revision as a Config."""
     env: dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")
@@ -49,7 +53,8 @@ def parse_config(items: Sequence[str]) -> Config:
             raise ValueError(f"{item!r}: use NAME=VALUE, e.g. STYLIZE_AUTH_CACHE_S=0")
         name = name.upper()
         env[name if name.startswith("STYLIZE_") else f"STYLIZE_{name}"] = value
-    return Config(" ".join(f"{k}={v}" for k, v in env.items()), env)
+    label = " ".join([*(f"{k}={v}" for k, v in env.items()), *filter(None, [revision])])
+    return Config(label or "this checkout", env, revision)
 
 
 def seed_jobs(stack: BenchStack, jobs: int) -> uuid.UUID:
@@ -107,16 +112,22 @@ def run_api_bench(
     wrk_path()  # missing wrk fails before anything starts
     with tempfile.TemporaryDirectory(prefix="stylize-bench-api-") as tmp:
         workdir = Path(tmp)
-        with bench_stack(workdir, postgres_url) as stack:
+        with bench_stack(workdir, postgres_url) as stack, contextlib.ExitStack() as exports:
             polled = seed_jobs(stack, listed_jobs)
-            bases = [stack.start_api(config.env, f"api-{n}") for n, config in enumerate(configs)]
+            bases = []
+            for n, config in enumerate(configs):
+                checkout = CHECKOUT
+                if config.revision is not None:
+                    checkout = exports.enter_context(revision_checkout(config.revision, workdir))
+                bases.append(stack.start_api(config.env, f"api-{n}", checkout))
             targets = {
                 "poll": (f"/v1/jobs/{polled}", None),
                 "list": ("/v1/jobs?limit=20", None),
                 "submit": ("/v1/jobs", submit_body()),
             }
             results: list[dict[str, object]] = [
-                {"label": config.label, "env": dict(config.env)} for config in configs
+                {"label": config.label, "env": dict(config.env), "revision": config.revision}
+                for config in configs
             ]
             for endpoint in ENDPOINTS:
                 path, body = targets[endpoint]

@@ -50,8 +50,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def child_env(settings: Settings, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment of a child process on ``settings``: this checkout first on sys.path."""
+def child_env(
+    settings: Settings, extra: Mapping[str, str] | None = None, checkout: Path = CHECKOUT
+) -> dict[str, str]:
+    """The environment of a child process on ``settings``: ``checkout`` (default: the one
+    this module is in) first on sys.path."""
     env = {
         **os.environ,
         "STYLIZE_DATABASE_URL": settings.database_url,
@@ -63,7 +66,7 @@ def child_env(settings: Settings, extra: Mapping[str, str] | None = None) -> dic
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
     env["PYTHONPATH"] = os.pathsep.join(
-        [str(CHECKOUT), *filter(None, [os.environ.get("PYTHONPATH")])]
+        [str(checkout), *filter(None, [os.environ.get("PYTHONPATH")])]
     )
     env.update(extra or {})
     return env
@@ -100,6 +103,26 @@ def scratch_database(postgres_url: str | None, workdir: Path) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextlib.contextmanager
+def revision_checkout(revision: str, workdir: Path) -> Iterator[Path]:
+    """The files of git ``revision`` of this checkout, exported to a directory under
+    ``workdir`` (to run an older API side by side with this one)."""
+    target = workdir / f"rev-{uuid.uuid4().hex[:8]}"
+    target.mkdir()
+    try:
+        archive = subprocess.run(
+            ["git", "-C", str(CHECKOUT), "archive", revision],
+            capture_output=True, check=True,
+        )  # fmt: skip
+    except (OSError, subprocess.CalledProcessError) as exc:
+        stderr = getattr(exc, "stderr", b"") or b""
+        raise StackError(
+            f"cannot export git revision {revision!r}: {stderr.decode()[-300:]}"
+        ) from None
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    yield target
+
+
 @dataclass
 class BenchStack:
     """The private stack's settings, its key and its child processes."""
@@ -114,14 +137,21 @@ class BenchStack:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.secret}"}
 
-    def start_api(self, extra_env: Mapping[str, str] | None = None, name: str = "api") -> str:
-        """One gunicorn API process (``stylize api --workers 1``); its base URL once ready."""
+    def start_api(
+        self,
+        extra_env: Mapping[str, str] | None = None,
+        name: str = "api",
+        checkout: Path = CHECKOUT,
+    ) -> str:
+        """One gunicorn API process (``stylize api --workers 1``) running the code in
+        ``checkout``; its base URL once ready."""
         port = free_port()
         log_path = self.workdir / f"{name}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "cli", "api", "--workers", "1", "--port", str(port)],
-                env=child_env(self.settings, extra_env),
+                env=child_env(self.settings, extra_env, checkout),
+                cwd=checkout,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -93,21 +93,25 @@ def database_choice(sqlite: bool, postgres: str | None) -> str | None:
 @click.option("--against", "against", multiple=True, metavar="NAME=VALUE",
               help="Also measure an API process with this setting (repeat for several "
                    "settings of one configuration), side by side.")  # fmt: skip
+@click.option("--against-ref", default=None, metavar="GIT_REF",
+              help="Also measure an API process running this git revision of the checkout "
+                   "(e.g. main), side by side.")  # fmt: skip
 @click.option("--postgres", default=None, metavar="URL", help=POSTGRES_HELP)
 @click.option("--sqlite", is_flag=True, help="A temporary SQLite file instead of PostgreSQL.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line instead of a table.")
 def api(connections: int, seconds: float, warmup: float, against: tuple[str, ...],
-        postgres: str | None, sqlite: bool, as_json: bool) -> None:  # fmt: skip
+        against_ref: str | None, postgres: str | None, sqlite: bool,
+        as_json: bool) -> None:  # fmt: skip
     """Status polls, job listings and submits (two real photos) per second with p50/p99
     latency, wrk against one gunicorn API process on PostgreSQL and Redis."""
     from bench.api_load import Config, parse_config, run_api_bench
     from bench.stack import StackError
     from bench.wrk import WrkError
 
-    configs = [Config("as configured", {})]
-    if against:
+    configs = [Config("this checkout", {})]
+    if against or against_ref:
         try:
-            configs.append(parse_config(against))
+            configs.append(parse_config(against, against_ref))
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--against") from None
     try:
