@@ -132,6 +132,7 @@ class BenchStack:
     secret: str
     key_id: uuid.UUID
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -177,20 +178,33 @@ class BenchStack:
             new_session=True,
         )
         self.processes.append(process)
+        self.workers.append(process)
+
+    def stop_workers(self) -> None:
+        """Stop the worker processes (the API keeps running)."""
+        stop(self.workers)
+        self.processes = [p for p in self.processes if p not in self.workers]
+        self.workers.clear()
 
     def stop_workers_and_apis(self) -> None:
-        """SIGTERM every child process group, then SIGKILL what is left after 60 s."""
-        for process in self.processes:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        """Stop every child process."""
+        stop(self.processes)
         self.processes.clear()
+        self.workers.clear()
+
+
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each process group, then SIGKILL what is left after 60 s."""
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 @contextlib.contextmanager
