@@ -95,6 +95,7 @@ def run_scale_bench(
     iterations: int,
     postgres_url: str | None,
     hosts: Sequence[int],
+    per_host_jobs_per_min: float | None,
     hub_submits_per_s: float | None,
 ) -> dict[str, object]:
     """Each worker count in turn on the same jobs; a JSON-ready dict with the projection."""
@@ -113,7 +114,8 @@ def run_scale_bench(
                 results.append({"workers": count, **batch})
                 stack.stop_workers()
     first, last = results[0], results[-1]
-    per_host = float(first["jobs_per_min"]) / int(first["workers"])  # type: ignore[call-overload]
+    measured = float(first["jobs_per_min"]) / int(first["workers"])  # type: ignore[call-overload]
+    per_host = per_host_jobs_per_min or measured
     hub = None if hub_submits_per_s is None else 60.0 * hub_submits_per_s
     speedup = float(last["jobs_per_min"]) / float(first["jobs_per_min"])  # type: ignore[arg-type]
     return {

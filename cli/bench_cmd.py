@@ -182,14 +182,16 @@ def int_list(_ctx: click.Context, _param: click.Parameter, value: str) -> list[i
               help="Iterations of each job.")  # fmt: skip
 @click.option("--gpu-hosts", "hosts", default="1,2,4,8,16", show_default=True,
               callback=int_list, help="Host counts for the projection.")  # fmt: skip
+@click.option("--per-host-jobs-per-min", default=None, type=click.FloatRange(min=0, min_open=True),
+              help="One GPU host's rate for the projection [default: 1 worker's rate here].")
 @click.option("--hub-submits-per-s", default=None, type=click.FloatRange(min=0, min_open=True),
               help="Submits/s one hub accepts (from 'bench api'): caps the projection.")
 @click.option("--postgres", default=None, metavar="URL", help=POSTGRES_HELP)
 @click.option("--sqlite", is_flag=True, help="A temporary SQLite file instead of PostgreSQL.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line instead of a table.")
 def scale(jobs: int, worker_counts: list[int], size: int, iterations: int, hosts: list[int],
-          hub_submits_per_s: float | None, postgres: str | None, sqlite: bool,
-          as_json: bool) -> None:  # fmt: skip
+          per_host_jobs_per_min: float | None, hub_submits_per_s: float | None,
+          postgres: str | None, sqlite: bool, as_json: bool) -> None:  # fmt: skip
     """The same jobs with 1, then 2 worker processes here: jobs/minute each, and N GPU hosts."""
     from bench.scale import run_scale_bench
     from bench.stack import StackError
@@ -198,7 +200,7 @@ def scale(jobs: int, worker_counts: list[int], size: int, iterations: int, hosts
     try:
         numbers = run_scale_bench(jobs, worker_counts, size, iterations,
                                   database_choice(sqlite, postgres), hosts,
-                                  hub_submits_per_s)  # fmt: skip
+                                  per_host_jobs_per_min, hub_submits_per_s)  # fmt: skip
     except (StackError, WorkerStartError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
@@ -213,8 +215,10 @@ def scale(jobs: int, worker_counts: list[int], size: int, iterations: int, hosts
     click.echo(f"  last / first: {numbers['speedup']:.2f}x (the workers share this machine's "
                "cores)")  # fmt: skip
     per_host = numbers["projection_per_host_jobs_per_min"]
-    click.echo(f"N GPU hosts, one worker each at {per_host} jobs/min (this CPU's rate; put a GPU "
-               "host's own rate here): N x that, each host has its own GPU")  # fmt: skip
+    source = ("given" if per_host_jobs_per_min else
+              "1 worker's rate here; --per-host-jobs-per-min sets a GPU host's")  # fmt: skip
+    click.echo(f"N GPU hosts at {per_host} jobs/min each ({source}): N x that, as each host "
+               "brings its own GPU; capped by --hub-submits-per-s x 60 when given")  # fmt: skip
     for row in numbers["projection"]:  # type: ignore[attr-defined]
         click.echo(f"  {row['hosts']:4} hosts {row['jobs_per_min']:10.1f} jobs/min  "
                    f"({row['limited_by']})")  # fmt: skip
