@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 def create_app(settings: Settings | None = None, *, task_sender: TaskSender | None = None) -> Flask:
     """Build the app from ``settings`` (default: the environment); nothing runs at import."""
-    from api import db, docs, errors, events, health, jobs, metrics, request_id, web
+    from api import auth, db, docs, errors, events, health, jobs, metrics, request_id, web
     from api.task_queue import celery_sender
     from shared.broker import broker_queues, queue_depths, redis_client
     from shared.progress_channel import ProgressChannel
@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, *, task_sender: TaskSender | No
     app.extensions["stylize_channel"] = ProgressChannel(client)
     app.extensions["stylize_storage"] = open_storage(settings)
     app.extensions["stylize_task_sender"] = task_sender or celery_sender(settings)
+    auth.init_app(app)
     request_id.init_app(app)
     errors.init_app(app)
     db.init_app(app)

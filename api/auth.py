@@ -1,23 +1,59 @@
-"""Bearer-key authentication for /v1 and a per-key fixed-window rate limit."""
+"""Bearer-key authentication for /v1 and a per-key fixed-window rate limit.
+
+A checked key is trusted for ``STYLIZE_AUTH_CACHE_S`` by the process that checked it
+(``api.key_cache``); the rate-limit counter costs one Redis command per request.
+"""
 
 from __future__ import annotations
 
 import time
 
 import redis
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, Flask, current_app, g, request
 
 from api.db import get_session
 from api.errors import ApiProblem
-from shared.api_keys import authenticate
-from shared.db.api_key import ApiKey
+from api.key_cache import KeyCache, KeyInfo
+from shared.api_keys import SECRET_PREFIX, authenticate, hash_secret
+
+# INCR the window's counter and give it a TTL when it is new: one atomic round trip.
+RATE_LIMIT_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+RATE_WINDOW_TTL_S = 120
+
+
+def init_app(app: Flask) -> None:
+    """The process's key cache and the rate-limit script."""
+    app.extensions["stylize_key_cache"] = KeyCache(app.config["STYLIZE"].auth_cache_s)
+    client: redis.Redis = app.extensions["stylize_redis"]
+    app.extensions["stylize_rate_script"] = client.register_script(RATE_LIMIT_SCRIPT)
+
+
+def lookup_key(secret: str) -> KeyInfo | None:
+    """The live key for ``secret``: from this process's cache while fresh, else the database."""
+    if not secret.startswith(SECRET_PREFIX):
+        return None
+    cache: KeyCache = current_app.extensions["stylize_key_cache"]
+    secret_hash = hash_secret(secret)
+    cached = cache.get(secret_hash)
+    if cached is not None:
+        return cached
+    key = authenticate(get_session(), secret)
+    if key is None:
+        return None
+    info = KeyInfo.of(key)
+    cache.put(secret_hash, info)
+    return info
 
 
 def require_key() -> None:
     """``before_request`` for /v1: set ``g.owner_id`` and ``g.api_key`` or answer 401/429."""
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
-    key = authenticate(get_session(), secret.strip()) if scheme.lower() == "bearer" else None
+    key = lookup_key(secret.strip()) if scheme.lower() == "bearer" else None
     if key is None:
         challenge = 'Bearer realm="stylize"'
         if header:  # RFC 6750: say the credentials were refused, not merely missing
@@ -34,17 +70,15 @@ def require_key() -> None:
     check_rate_limit(key)
 
 
-def check_rate_limit(key: ApiKey) -> None:
+def check_rate_limit(key: KeyInfo) -> None:
     """At most the key's own limit, else STYLIZE_RATE_LIMIT_PER_MINUTE, requests per minute."""
     limit = key.rate_limit_per_minute or current_app.config["STYLIZE"].rate_limit_per_minute
     window = int(time.time() // 60)
     counter = f"stylize:rate:{key.id}:{window}"
-    client: redis.Redis = current_app.extensions["stylize_redis"]
     try:
-        pipe = client.pipeline()
-        pipe.incr(counter)
-        pipe.expire(counter, 120)
-        count = pipe.execute()[0]
+        count = int(current_app.extensions["stylize_rate_script"](
+            keys=[counter], args=[RATE_WINDOW_TTL_S]
+        ))  # fmt: skip
     except redis.RedisError:
         return  # the limiter protects the GPUs; it must not take the API down with Redis
     if count > limit:

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, g
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db.session import session_factory
+from shared.settings import Settings
+
+
+def api_sessions(settings: Settings) -> sessionmaker[Session]:
+    """The API process's session factory: a pool of one connection per request thread."""
+    return session_factory(settings.database_url, pool_size=settings.api_threads)
 
 
 def get_session() -> Session:
     """This request's session."""
     if "db_session" not in g:
-        g.db_session = session_factory(current_app.config["STYLIZE"].database_url)()
+        g.db_session = api_sessions(current_app.config["STYLIZE"])()
     return g.db_session
 
 

@@ -12,11 +12,11 @@ from flask import Blueprint, Response, current_app
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import protect
+from api.db import api_sessions
 from api.errors import ApiProblem
 from api.jobs import load_job
 from shared.db import job_store
 from shared.db.job import Job, JobStatus
-from shared.db.session import session_factory
 from shared.job_events import status_event
 from shared.progress_channel import ProgressChannel, Subscription
 
@@ -43,7 +43,7 @@ def events(job_id: str) -> Response:
         job.id,
         channel,
         subscription,
-        session_factory(current_app.config["STYLIZE"].database_url),
+        api_sessions(current_app.config["STYLIZE"]),
     )
     response = Response(
         stream,

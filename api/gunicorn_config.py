@@ -15,7 +15,7 @@ from shared.settings import get_settings
 _settings = get_settings()
 
 worker_class = "gthread"
-threads = 16  # threads keep SSE streams cheap
+threads = _settings.api_threads  # threads keep SSE streams cheap; the DB pool matches
 timeout = 0  # SSE streams stay open; gthread workers heartbeat the arbiter themselves
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
 logconfig_dict: dict[str, Any] = {

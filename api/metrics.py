@@ -16,10 +16,11 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from sqlalchemy.orm import Session, sessionmaker
 
+from api.db import api_sessions
 from shared.db import job_store
 from shared.db.job import JobStatus
-from shared.db.session import session_factory
 from shared.metrics_registry import scrape_registry
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,10 @@ PROCESS_METRICS = (HTTP_REQUESTS, HTTP_LATENCY, JOBS_SUBMITTED)
 class JobStateCollector(Collector):
     """Queue depth per queue (Redis ``LLEN``) and jobs by status (SQL), read at scrape time."""
 
-    def __init__(self, database_url: str, queue_lengths: Callable[[], dict[str, int]]) -> None:
-        self._database_url = database_url
+    def __init__(
+        self, sessions: sessionmaker[Session], queue_lengths: Callable[[], dict[str, int]]
+    ) -> None:
+        self._sessions = sessions
         self._queue_lengths = queue_lengths
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
@@ -64,7 +67,7 @@ class JobStateCollector(Collector):
             "stylize_jobs", "Jobs in the database by status.", labels=["status"]
         )
         try:
-            with session_factory(self._database_url)() as session:
+            with self._sessions() as session:
                 counts = job_store.count_jobs_by_status(session)
             for status in JobStatus:
                 jobs.add_metric([status.value], counts.get(status, 0))
@@ -98,7 +101,7 @@ def _observe(response: Response) -> Response:
 def init_app(app: Flask, queue_lengths: Callable[[], dict[str, int]]) -> None:
     """Measure every request and serve ``/metrics`` with the job-state collector."""
     settings = app.config["STYLIZE"]
-    collector = JobStateCollector(settings.database_url, queue_lengths)
+    collector = JobStateCollector(api_sessions(settings), queue_lengths)
     app.extensions["stylize_metrics_registry"] = scrape_registry(PROCESS_METRICS, collector)
     app.before_request(_start_timer)
     app.after_request(_observe)

@@ -1,48 +1,172 @@
-"""``stylize bench queue``: queue overhead (submit -> running) and progress-reporting cost.
+"""``stylize bench queue``: what the service adds to a job (API + DB + broker + worker
+bookkeeping), and what per-iteration progress reporting costs the optimisation loop.
 
-Both are measured side by side in one run against real parts: a real ``stylize worker``
-process, the configured Redis, a temporary SQLite database and local storage.
+Real parts: one gunicorn API process, a scratch PostgreSQL database (or SQLite), the
+configured Redis with a private queue and one real ``stylize worker`` process, idle when each
+job is sent. Jobs are tiny (32 px, 2 iterations) and sent one at a time over HTTP; the bench
+waits for each job's end event on Redis (no polling load), then reads the row's timestamps.
+
+Per job, on one clock (this machine's):
+
+- ``submit_to_running``: the client starts the POST -> the worker's claim (``started_at``);
+- ``submit_http``: the POST's round trip (validate, store inputs, insert the row, send);
+- ``worker_extra``: claim -> end (``finished_at``) minus the engine's own seconds: loading
+  the inputs, storing the result, the end's database write and event;
+- ``overhead``: the one number, ``submit_to_running + worker_extra``: everything between
+  the client's request and the finished row that is not the optimisation itself.
 """
 
 from __future__ import annotations
 
 import io
-import os
+import json
 import statistics
 import tempfile
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+import redis
+import requests
 from PIL import Image
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench.worker_process import start_worker_process
-from migrations import upgrade
+from bench.stack import bench_stack
+from bench.stats import percentile, summary
 from shared.api_keys import create_key
 from shared.db import job_store
-from shared.db.job import JobStatus
+from shared.db.job import Job, JobStatus
 from shared.db.session import session_factory
 from shared.params import JobParams
 from shared.progress_channel import ProgressChannel
 from shared.settings import Settings, get_settings
-from worker.engine import Progress
-from worker.progress_reporter import ProgressReporter
+
+if TYPE_CHECKING:
+    from worker.progress_reporter import ProgressReporter
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+TINY_PARAMS = {"iterations": 2, "max_size": 32, "preview_every": 0}
+WARMUP_JOBS = 2  # the engine traces its step for the first image shape: not queue overhead
+JOB_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
-class QueueReport:
-    """Submit-to-running latency over several jobs sent to an idle worker."""
+class JobTiming:
+    """One job's figures in milliseconds (see the module docstring)."""
 
-    jobs: int
-    median_ms: float
-    p90_ms: float
-    max_ms: float
-    submit_http_ms: float
+    submit_http: float
+    submit_to_running: float
+    worker_extra: float
+
+    @property
+    def overhead(self) -> float:
+        return self.submit_to_running + self.worker_extra
+
+
+def job_timing(sent: datetime, answered: datetime, job: Job) -> JobTiming:
+    """The figures of one finished job: client times and the row's timestamps."""
+    if job.started_at is None or job.finished_at is None or not job.metrics:
+        raise RuntimeError(f"job {job.id} ended {job.status} without running")
+    started, finished = as_utc(job.started_at), as_utc(job.finished_at)
+    engine_ms = float(job.metrics["seconds"]) * 1000
+    return JobTiming(
+        submit_http=(answered - sent).total_seconds() * 1000,
+        submit_to_running=(started - sent).total_seconds() * 1000,
+        worker_extra=(finished - started).total_seconds() * 1000 - engine_ms,
+    )
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands timestamps back naive; they were written in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def queue_report(timings: list[JobTiming]) -> dict[str, object]:
+    """p50/p99/max of each figure, and the overhead's p50 as the one number."""
+    report: dict[str, object] = {"jobs": len(timings)}
+    for name in ("submit_to_running", "submit_http", "worker_extra", "overhead"):
+        report[name + "_ms"] = summary([getattr(t, name) for t in timings])
+    report["overhead_p50_ms"] = round(percentile([t.overhead for t in timings], 50), 2)
+    return report
+
+
+def tiny_png(seed: int, size: int = 32) -> bytes:
+    """A random-texture PNG for queue jobs (the queue cost does not depend on content)."""
+    pixels = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+class EndEvents:
+    """Every job's end as the worker announces it on Redis (``stylize:events:*``)."""
+
+    def __init__(self, broker_url: str) -> None:
+        self._pubsub = redis.Redis.from_url(broker_url).pubsub(ignore_subscribe_messages=True)
+        self._pubsub.psubscribe("stylize:events:*")
+        self._ended: set[str] = set()
+
+    def wait(self, job_id: str, sessions: sessionmaker[Session]) -> Job:
+        """Block until ``job_id`` has ended; its row."""
+        deadline = time.monotonic() + JOB_TIMEOUT_S
+        while job_id not in self._ended:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"job {job_id} did not end within {JOB_TIMEOUT_S:.0f} s")
+            message = self._pubsub.get_message(timeout=1.0)
+            if message is None:  # a lost event must not hang the bench: ask the row
+                if self._row_ended(job_id, sessions):
+                    break
+                continue
+            event = json.loads(message["data"])
+            if event.get("type") == "status" and JobStatus(event["status"]).terminal:
+                self._ended.add(message["channel"].decode().rsplit(":", 1)[-1])
+        with sessions() as session:
+            job = job_store.get_job(session, uuid.UUID(job_id))
+        assert job is not None
+        return job
+
+    @staticmethod
+    def _row_ended(job_id: str, sessions: sessionmaker[Session]) -> bool:
+        with sessions() as session:
+            job = job_store.get_job(session, uuid.UUID(job_id))
+        return job is not None and JobStatus(job.status).terminal
+
+    def close(self) -> None:
+        self._pubsub.close()
+
+
+def measure_queue(
+    api_url: str, headers: dict[str, str], settings: Settings, jobs: int
+) -> list[JobTiming]:
+    """Send ``jobs`` tiny jobs (after the warm-up ones) one at a time, each to an idle worker."""
+    sessions = session_factory(settings.database_url)
+    events = EndEvents(settings.broker_url)
+    timings: list[JobTiming] = []
+    try:
+        with requests.Session() as http:
+            for n in range(WARMUP_JOBS + jobs):
+                files = [
+                    ("content", ("c.png", tiny_png(n), "image/png")),
+                    ("style", ("s.png", tiny_png(n + 100_000), "image/png")),
+                ]
+                data = {"params": json.dumps(TINY_PARAMS)}
+                sent = datetime.now(UTC)
+                response = http.post(
+                    f"{api_url}/v1/jobs", headers=headers, files=files, data=data, timeout=30
+                )
+                answered = datetime.now(UTC)
+                if response.status_code != 202:
+                    raise RuntimeError(f"submit answered {response.status_code}: {response.text}")
+                job = events.wait(response.json()["id"], sessions)
+                if n >= WARMUP_JOBS:
+                    timings.append(job_timing(sent, answered, job))
+    finally:
+        events.close()
+    return timings
 
 
 @dataclass(frozen=True)
@@ -58,102 +182,16 @@ class ProgressReport:
     reporter_pct_of_iteration: float
 
 
-def tiny_png(seed: int, size: int = 32) -> bytes:
-    """A random-texture PNG for queue jobs (the queue cost does not depend on content)."""
-    pixels = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def isolated_settings(workdir: Path) -> Settings:
-    """Settings for a private stack: temp SQLite and storage, a private queue, real Redis."""
-    base = get_settings()
-    return base.model_copy(
-        update={
-            "database_url": f"sqlite:///{workdir / 'bench.db'}",
-            "storage_url": f"file://{workdir / 'storage'}",
-            "gpu_queue": f"bench-{uuid.uuid4().hex[:8]}",
-        }
-    )
-
-
-def worker_env(settings: Settings) -> dict[str, str]:
-    """The environment of a worker process on ``settings``."""
-    return {
-        **os.environ,
-        "STYLIZE_DATABASE_URL": settings.database_url,
-        "STYLIZE_STORAGE_URL": settings.storage_url,
-        "STYLIZE_BROKER_URL": settings.broker_url,
-        "STYLIZE_GPU_QUEUE": settings.gpu_queue,
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-    }
-
-
-def measure_queue(settings: Settings, jobs: int, workdir: Path) -> QueueReport:
-    """Submit ``jobs`` tiny jobs over HTTP one after another, each to an idle worker."""
-    from api import create_app
-
-    upgrade(settings.database_url)
-    sessions = session_factory(settings.database_url)
-    with sessions() as session:
-        _, secret = create_key(session, "bench")
-    client = create_app(settings).test_client()
-    headers = {"Authorization": f"Bearer {secret}"}
-    worker = start_worker_process(worker_env(settings), workdir / "worker.log")
-    latencies, submits = [], []
-    try:
-        for n in range(jobs):
-            started = time.perf_counter()
-            response = client.post(
-                "/v1/jobs",
-                headers=headers,
-                data={
-                    "content": (io.BytesIO(tiny_png(n)), "c.png"),
-                    "style": (io.BytesIO(tiny_png(n + 1000)), "s.png"),
-                    "params": '{"iterations": 2, "max_size": 32, "preview_every": 0}',
-                },
-            )
-            submits.append((time.perf_counter() - started) * 1000)
-            job_id = uuid.UUID(response.get_json()["id"])
-            latencies.append(wait_until_finished(sessions, job_id))
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
-    ordered = sorted(latencies)
-    return QueueReport(
-        jobs=jobs,
-        median_ms=statistics.median(ordered),
-        p90_ms=ordered[int(0.9 * (len(ordered) - 1))],
-        max_ms=ordered[-1],
-        submit_http_ms=statistics.median(submits),
-    )
-
-
-def wait_until_finished(sessions: sessionmaker[Session], job_id: uuid.UUID) -> float:
-    """Wait for the job to end; return created -> started (the queue overhead) in ms."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        with sessions() as session:
-            job = job_store.get_job(session, job_id)
-            if job is not None and JobStatus(job.status).terminal:
-                if job.started_at is None:
-                    raise RuntimeError(f"job {job_id} ended {job.status} without running")
-                return (job.started_at - job.created_at).total_seconds() * 1000
-        time.sleep(0.01)
-    raise RuntimeError(f"job {job_id} did not finish in 120 s")
-
-
 def measure_progress(settings: Settings, size: int, iterations: int, rounds: int) -> ProgressReport:
     """The engine at ``size`` px with and without the real reporter, alternated per round."""
     from shared.images import read_image
     from worker.engine import StyleEngine
+    from worker.progress_reporter import ProgressReporter
 
     engine = StyleEngine.load()
     content = read_image(str(EXAMPLES / "content-chelsea.jpg"))
     style = read_image(str(EXAMPLES / "style-hubble.jpg"))
     params = JobParams(max_size=size, iterations=iterations, preview_every=0)
-    upgrade(settings.database_url)
     sessions = session_factory(settings.database_url)
     job_id = running_job(sessions, params)
     reporter = ProgressReporter(
@@ -202,6 +240,8 @@ def running_job(sessions: sessionmaker[Session], params: JobParams) -> uuid.UUID
 
 def time_reporter_call(reporter: ProgressReporter, calls: int) -> float:
     """Mean microseconds of one reporter call (Redis round trip + the DB write it may do)."""
+    from worker.engine import Progress
+
     losses = {"content": 1.0, "style": 2.0, "tv": 0.1, "total": 3.1}
     started = time.perf_counter()
     for n in range(1, calls + 1):
@@ -209,11 +249,25 @@ def time_reporter_call(reporter: ProgressReporter, calls: int) -> float:
     return (time.perf_counter() - started) / calls * 1e6
 
 
-def run_queue_bench(jobs: int, size: int, iterations: int, rounds: int) -> dict[str, object]:
-    """Both measurements in one run; returns a JSON-ready dict."""
-    with tempfile.TemporaryDirectory(prefix="stylize-bench-") as tmp:
+def run_queue_bench(
+    jobs: int,
+    postgres_url: str | None,
+    progress: tuple[int, int, int] | None = (256, 10, 3),
+) -> dict[str, object]:
+    """The queue figures, then (``progress``: size, iterations, rounds) the reporting cost;
+    a JSON-ready dict."""
+    with tempfile.TemporaryDirectory(prefix="stylize-bench-queue-") as tmp:
         workdir = Path(tmp)
-        settings = isolated_settings(workdir)
-        queue = measure_queue(settings, jobs, workdir)
-        progress = measure_progress(settings, size, iterations, rounds)
-    return {"queue": queue.__dict__, "progress": progress.__dict__}
+        with bench_stack(workdir, postgres_url) as stack:
+            api_url = stack.start_api()
+            stack.start_worker("bench-queue")
+            timings = measure_queue(api_url, stack.headers, stack.settings, jobs)
+            stack.stop_workers_and_apis()  # the progress cost is measured in this process
+            numbers: dict[str, object] = {
+                "database": "sqlite" if postgres_url is None else "postgresql",
+                "queue": queue_report(timings),
+            }
+            if progress is not None:
+                report = measure_progress(stack.settings, *progress)
+                numbers["progress"] = report.__dict__
+    return numbers

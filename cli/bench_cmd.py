@@ -52,24 +52,176 @@ def engine(sizes: tuple[int, ...], iterations: int, learning_rate: float | None,
         click.echo(f"  speedup_to_quality ({numbers['default']}): {shown}")
 
 
+POSTGRES_HELP = ("PostgreSQL server where a scratch database is created and dropped "
+                 "[default: postgres@127.0.0.1:5432]")
+
+
+def database_choice(sqlite: bool, postgres: str | None) -> str | None:
+    """The PostgreSQL server URL for a scratch database, or None for a temporary SQLite file."""
+    from bench.stack import DEFAULT_POSTGRES
+
+    return None if sqlite else postgres or DEFAULT_POSTGRES
+
+
 @bench.command("queue")
-@click.option("--jobs", default=10, show_default=True, help="Tiny jobs sent one at a time.")
+@click.option("--jobs", default=100, show_default=True, type=click.IntRange(1, 10_000),
+              help="Tiny jobs sent one at a time, each to an idle worker.")  # fmt: skip
+@click.option("--progress/--no-progress", default=True, show_default=True,
+              help="Also measure what progress reporting costs the engine's loop.")  # fmt: skip
 @click.option("--size", default=256, show_default=True, help="Image size for the progress cost.")
 @click.option("--iterations", default=10, show_default=True, help="Iterations per engine run.")
 @click.option("--rounds", default=3, show_default=True, help="Alternating runs with/without.")
+@click.option("--postgres", default=None, metavar="URL", help=POSTGRES_HELP)
+@click.option("--sqlite", is_flag=True, help="A temporary SQLite file instead of PostgreSQL.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line instead of a table.")
-def queue(jobs: int, size: int, iterations: int, rounds: int, as_json: bool) -> None:
-    """Queue overhead (submit -> running, idle worker) and the cost of progress reporting."""
+def queue(jobs: int, progress: bool, size: int, iterations: int, rounds: int,
+          postgres: str | None, sqlite: bool, as_json: bool) -> None:  # fmt: skip
+    """Submit -> running p50/p99 over tiny jobs (real API, database, Redis and worker), the
+    service's overhead per job as one number, and the cost of progress reporting."""
     from bench.queue import run_queue_bench
+    from bench.stack import StackError
+    from bench.worker_process import WorkerStartError
 
-    numbers = run_queue_bench(jobs, size, iterations, rounds)
+    measured = (size, iterations, rounds) if progress else None
+    try:
+        numbers = run_queue_bench(jobs, database_choice(sqlite, postgres), measured)
+    except (StackError, WorkerStartError) as exc:
+        raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(numbers))
         return
-    for section, values in numbers.items():
-        for name, value in values.items():
-            shown = f"{value:.4g}" if isinstance(value, float) else value
-            click.echo(f"{section + '.' + name:34} {shown}")
+    report = numbers["queue"]
+    click.echo(f"{report['jobs']} tiny jobs one at a time, idle worker, "  # type: ignore[index]
+               f"{numbers['database']}; milliseconds")  # fmt: skip
+    click.echo(f"  {'':34} {'p50':>8} {'p99':>8} {'max':>8}")
+    for name, label in (("submit_to_running", "submit -> running"),
+                        ("submit_http", "  of which the POST's round trip"),
+                        ("worker_extra", "worker outside the engine"),
+                        ("overhead", "overhead per job (the sum)")):  # fmt: skip
+        row = report[name + "_ms"]  # type: ignore[index]
+        click.echo(f"  {label:34} {row['p50']:8.2f} {row['p99']:8.2f} {row['max']:8.2f}")
+    if "progress" in numbers:
+        cost = numbers["progress"]
+        click.echo(f"progress reporting at {cost['size']} px: "  # type: ignore[index]
+                   f"{cost['ms_per_iter_without']:.1f} ms/iter without, "
+                   f"{cost['ms_per_iter_with']:.1f} with ({cost['loop_overhead_pct']:+.1f} %); "
+                   f"one report {cost['reporter_call_us']:.0f} us "
+                   f"({cost['reporter_pct_of_iteration']:.2f} % of an iteration)")  # fmt: skip
+
+
+@bench.command("api")
+@click.option("--connections", default=8, show_default=True, type=click.IntRange(1, 256),
+              help="Requests kept in flight (wrk connections).")  # fmt: skip
+@click.option("--seconds", default=10.0, show_default=True, type=click.FloatRange(1, 600),
+              help="Measured seconds per endpoint and configuration.")  # fmt: skip
+@click.option("--warmup", default=2.0, show_default=True, type=click.FloatRange(0, 60),
+              help="Unmeasured seconds of the same load first.")  # fmt: skip
+@click.option("--against", "against", multiple=True, metavar="NAME=VALUE",
+              help="Also measure an API process with this setting (repeat for several "
+                   "settings of one configuration), side by side.")  # fmt: skip
+@click.option("--against-ref", default=None, metavar="GIT_REF",
+              help="Also measure an API process running this git revision of the checkout "
+                   "(e.g. main), side by side.")  # fmt: skip
+@click.option("--postgres", default=None, metavar="URL", help=POSTGRES_HELP)
+@click.option("--sqlite", is_flag=True, help="A temporary SQLite file instead of PostgreSQL.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line instead of a table.")
+def api(connections: int, seconds: float, warmup: float, against: tuple[str, ...],
+        against_ref: str | None, postgres: str | None, sqlite: bool,
+        as_json: bool) -> None:  # fmt: skip
+    """Status polls, job listings and submits (two real photos) per second with p50/p99
+    latency, wrk against one gunicorn API process on PostgreSQL and Redis."""
+    from bench.api_load import Config, parse_config, run_api_bench
+    from bench.stack import StackError
+    from bench.wrk import WrkError
+
+    configs = [Config("this checkout", {})]
+    if against or against_ref:
+        try:
+            configs.append(parse_config(against, against_ref))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--against") from None
+    try:
+        numbers = run_api_bench(configs, connections, seconds, warmup,
+                                database_choice(sqlite, postgres))  # fmt: skip
+    except (WrkError, StackError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(numbers))
+        return
+    click.echo(f"one API process ({numbers['api']}), {numbers['database']}, "
+               f"{connections} connections, {seconds:g} s per row (wrk)")  # fmt: skip
+    click.echo(f"{'endpoint':8} {'configuration':32} {'req/s':>8} {'p50 ms':>8} "
+               f"{'p99 ms':>8} {'errors':>6}")  # fmt: skip
+    for endpoint in ("poll", "list", "submit"):
+        for row in numbers["configs"]:  # type: ignore[attr-defined]
+            result = row[endpoint]
+            click.echo(f"{endpoint:8} {row['label'][:32]:32} {result['requests_per_s']:8.1f} "
+                       f"{result['p50_ms']:8.2f} {result['p99_ms']:8.2f} "
+                       f"{result['errors']:6}")  # fmt: skip
+
+
+def int_list(_ctx: click.Context, _param: click.Parameter, value: str) -> list[int]:
+    """``1,2,4``: positive integers."""
+    try:
+        numbers = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter("use comma-separated whole numbers, e.g. 1,2,4,8") from None
+    if not numbers or min(numbers) < 1:
+        raise click.BadParameter("use comma-separated whole numbers of at least 1")
+    return numbers
+
+
+@bench.command("scale")
+@click.option("--jobs", default=12, show_default=True, type=click.IntRange(1, 1000),
+              help="Jobs sent at once for each worker count.")  # fmt: skip
+@click.option("--workers", "worker_counts", default="1,2", show_default=True, callback=int_list,
+              help="Worker processes, one count after the other.")  # fmt: skip
+@click.option("--size", default=64, show_default=True, type=click.IntRange(32, 2048),
+              help="max_size of each job.")  # fmt: skip
+@click.option("--iterations", default=10, show_default=True, type=click.IntRange(1, 10_000),
+              help="Iterations of each job.")  # fmt: skip
+@click.option("--gpu-hosts", "hosts", default="1,2,4,8,16", show_default=True,
+              callback=int_list, help="Host counts for the projection.")  # fmt: skip
+@click.option("--per-host-jobs-per-min", default=None, type=click.FloatRange(min=0, min_open=True),
+              help="One GPU host's rate for the projection [default: 1 worker's rate here].")
+@click.option("--hub-submits-per-s", default=None, type=click.FloatRange(min=0, min_open=True),
+              help="Submits/s one hub accepts (from 'bench api'): caps the projection.")
+@click.option("--postgres", default=None, metavar="URL", help=POSTGRES_HELP)
+@click.option("--sqlite", is_flag=True, help="A temporary SQLite file instead of PostgreSQL.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line instead of a table.")
+def scale(jobs: int, worker_counts: list[int], size: int, iterations: int, hosts: list[int],
+          per_host_jobs_per_min: float | None, hub_submits_per_s: float | None,
+          postgres: str | None, sqlite: bool, as_json: bool) -> None:  # fmt: skip
+    """The same jobs with 1, then 2 worker processes here: jobs/minute each, and N GPU hosts."""
+    from bench.scale import run_scale_bench
+    from bench.stack import StackError
+    from bench.worker_process import WorkerStartError
+
+    try:
+        numbers = run_scale_bench(jobs, worker_counts, size, iterations,
+                                  database_choice(sqlite, postgres), hosts,
+                                  per_host_jobs_per_min, hub_submits_per_s)  # fmt: skip
+    except (StackError, WorkerStartError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(numbers))
+        return
+    click.echo(f"{jobs} jobs ({size} px, {iterations} iterations) sent at once, "
+               f"{numbers['database']}, this machine's CPU")  # fmt: skip
+    click.echo(f"  {'workers':>7} {'seconds':>8} {'jobs/min':>9} {'used':>5}")
+    for run in numbers["runs"]:  # type: ignore[attr-defined]
+        click.echo(f"  {run['workers']:7} {run['seconds']:8.1f} {run['jobs_per_min']:9.1f} "
+                   f"{run['workers_used']:5}")  # fmt: skip
+    click.echo(f"  last / first: {numbers['speedup']:.2f}x (the workers share this machine's "
+               "cores)")  # fmt: skip
+    per_host = numbers["projection_per_host_jobs_per_min"]
+    source = ("given" if per_host_jobs_per_min else
+              "1 worker's rate here; --per-host-jobs-per-min sets a GPU host's")  # fmt: skip
+    click.echo(f"N GPU hosts at {per_host} jobs/min each ({source}): N x that, as each host "
+               "brings its own GPU; capped by --hub-submits-per-s x 60 when given")  # fmt: skip
+    for row in numbers["projection"]:  # type: ignore[attr-defined]
+        click.echo(f"  {row['hosts']:4} hosts {row['jobs_per_min']:10.1f} jobs/min  "
+                   f"({row['limited_by']})")  # fmt: skip
 
 
 def parse_overrides(items: tuple[str, ...]) -> dict[str, object]:

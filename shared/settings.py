@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     """Most style images one job may have."""
     rate_limit_per_minute: PositiveInt = 120
     """Requests per minute per API key (429 above)."""
+    auth_cache_s: NonNegativeFloat = 2.0
+    """Seconds an API process trusts a key it has checked without asking the database again:
+    a revoked key keeps working for up to this long. 0 checks every request."""
+    api_threads: Annotated[int, Field(gt=0, le=256)] = 16
+    """Threads per API process (gunicorn gthread; an open SSE stream holds one); its database
+    pool keeps as many connections."""
     max_active_jobs_per_key: PositiveInt = 8
     """Most queued or running jobs per API key (429 above)."""
 

@@ -37,6 +37,7 @@ def proxied(tmp_path: Path) -> Iterator[tuple[FlaskClient, dict[str, str], TcpPr
             database_url=through_proxy,
             storage_url=f"file://{tmp_path / 'storage'}",
             broker_url=REDIS_URL,
+            auth_cache_s=0,  # every request asks the database for its key, as in an outage
         )
         client = create_app(settings, task_sender=RecordingSender()).test_client()
         try:
