@@ -161,6 +161,9 @@ def test_ctrl_c_while_waiting_asks_and_cancels_the_job(
             ],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True,
             env={**os.environ, "PYTHONFAULTHANDLER": "1"},
+            # as from a terminal: a suite started in the background (CI, `cmd &`) has SIGINT
+            # ignored, children inherit that, and Python then installs no Ctrl-C handler
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )  # fmt: skip
     try:
         wait_until(lambda: PROGRESS_LINE.search(err.read_text()), 240, "a progress line",
