@@ -1,35 +1,27 @@
-"""Bearer-key authentication for /v1 and a per-key fixed-window rate limit.
+"""Bearer-key authentication for /v1 and the per-key rate limit (api/rate_limit.py).
 
 A checked key is trusted for ``STYLIZE_AUTH_CACHE_S`` by the process that checked it
-(``api.key_cache``); the rate-limit counter costs one Redis command per request.
+(``api.key_cache``); the rate limit costs one Redis round trip per request.
 """
 
 from __future__ import annotations
 
-import time
-
 import redis
 from flask import Blueprint, Flask, current_app, g, request
+from limits.errors import StorageError
 
 from api.db import get_session
 from api.errors import ApiProblem
 from api.key_cache import KeyCache, KeyInfo
+from api.rate_limit import KeyRateLimiter
 from shared.api_keys import SECRET_PREFIX, authenticate, hash_secret
-
-# INCR the window's counter and give it a TTL when it is new: one atomic round trip.
-RATE_LIMIT_SCRIPT = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return count
-"""
-RATE_WINDOW_TTL_S = 120
 
 
 def init_app(app: Flask) -> None:
-    """The process's key cache and the rate-limit script."""
-    app.extensions["stylize_key_cache"] = KeyCache(app.config["STYLIZE"].auth_cache_s)
-    client: redis.Redis = app.extensions["stylize_redis"]
-    app.extensions["stylize_rate_script"] = client.register_script(RATE_LIMIT_SCRIPT)
+    """The process's key cache and rate limiter."""
+    settings = app.config["STYLIZE"]
+    app.extensions["stylize_key_cache"] = KeyCache(settings.auth_cache_s)
+    app.extensions["stylize_rate_limiter"] = KeyRateLimiter(settings.broker_url)
 
 
 def lookup_key(secret: str) -> KeyInfo | None:
@@ -73,22 +65,19 @@ def require_key() -> None:
 def check_rate_limit(key: KeyInfo) -> None:
     """At most the key's own limit, else STYLIZE_RATE_LIMIT_PER_MINUTE, requests per minute."""
     limit = key.rate_limit_per_minute or current_app.config["STYLIZE"].rate_limit_per_minute
-    window = int(time.time() // 60)
-    counter = f"stylize:rate:{key.id}:{window}"
+    limiter: KeyRateLimiter = current_app.extensions["stylize_rate_limiter"]
     try:
-        count = int(current_app.extensions["stylize_rate_script"](
-            keys=[counter], args=[RATE_WINDOW_TTL_S]
-        ))  # fmt: skip
-    except redis.RedisError:
+        if limiter.allow(key.id, limit):
+            return
+        retry = limiter.retry_after_s(key.id, limit)
+    except (redis.RedisError, StorageError):
         return  # the limiter protects the GPUs; it must not take the API down with Redis
-    if count > limit:
-        retry = 60 - int(time.time() % 60)
-        raise ApiProblem(
-            429,
-            "Too Many Requests",
-            f"more than {limit} requests this minute; retry in {retry} s",
-            headers={"Retry-After": str(retry)},
-        )
+    raise ApiProblem(
+        429,
+        "Too Many Requests",
+        f"more than {limit} requests in the last minute; retry in {retry} s",
+        headers={"Retry-After": str(retry)},
+    )
 
 
 def protect(blueprint: Blueprint) -> None:

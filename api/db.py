@@ -10,8 +10,8 @@ from shared.settings import Settings
 
 
 def api_sessions(settings: Settings) -> sessionmaker[Session]:
-    """The API process's session factory: a pool of one connection per request thread."""
-    return session_factory(settings.database_url, pool_size=settings.api_threads)
+    """The API process's session factory, keeping ``STYLIZE_API_DB_POOL`` connections."""
+    return session_factory(settings.database_url, pool_size=settings.api_db_pool)
 
 
 def get_session() -> Session:

@@ -11,17 +11,14 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, render_template_string, request
 
 from api.openapi import openapi_document
-from shared.webhook_signature import VERIFY_SNIPPET
+from shared.webhooks.signing import VERIFY_SNIPPET
 
 bp = Blueprint("docs", __name__)
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Stylize API</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
-table{border-collapse:collapse;width:100%}td,th{border:1px solid #ccc;padding:.3rem .5rem;
-text-align:left;vertical-align:top}code{background:#f4f4f4;padding:0 .2rem}
-pre{background:#f4f4f4;padding:.6rem;overflow-x:auto}</style></head>
+<link rel="stylesheet" href="/static/docs.css"></head>
 <body><h1>Stylize API</h1><p>{{ spec.info.description }} There is also a
 <a href="/">web page</a> for people, and the machine-readable spec at
 <a href="/openapi.json">/openapi.json</a>.</p>
@@ -48,13 +45,22 @@ Defaults are shown as JSON; <code>null</code> means unset.</p>
 <tr><td><code>{{ name }}</code></td><td><code>{{ default(field) }}</code></td>
 <td>{{ allowed(field) }}</td><td>{{ field.get('description', '') }}</td></tr>
 {% endfor %}</table>
+<h2>Waiting for the end</h2><p>Send <code>Prefer: wait=N</code> with a submit or a
+<code>GET /v1/jobs/&lt;id&gt;</code> to get the answer when the job ends, or after N seconds
+(at most {{ max_wait }}), whichever comes first; <code>Preference-Applied</code> says it was
+honoured. A submit that ended within the wait answers 201, one still running 202.</p>
 <h2>Webhooks</h2><p>With <code>webhook_url</code>, each event of <code>webhook_events</code>
-is POSTed as the job JSON with the headers <code>X-Stylize-Event</code>,
-<code>X-Stylize-Delivery</code> (a UUID, the same on every retry),
-<code>X-Stylize-Timestamp</code> (Unix seconds) and <code>X-Stylize-Signature</code>
-(<code>sha256=</code> HMAC-SHA256 of <code>timestamp.body</code> under the key's webhook
-secret). Answer 2xx; 5xx, 408, 429 and network errors are retried with exponential backoff for
-up to an hour. Verify a delivery in Python:</p>
+is POSTed as <a href="https://www.standardwebhooks.com/">Standard Webhooks</a>:
+the body is <code>{"type": "job.running" | "job.progress" | "job.completed", "timestamp",
+"data": the job}</code>, the headers <code>webhook-id</code> (the same on every retry),
+<code>webhook-timestamp</code> and <code>webhook-signature</code> (<code>v1,</code> base64
+HMAC-SHA256 of <code>id.timestamp.body</code> under the key's <code>whsec_</code> secret; after
+<code>POST /v1/webhook-secret</code> rotates it, both secrets sign for a while). Answer 2xx;
+5xx, 408, 429 and no answer are retried with exponential backoff for up to an hour. Each job's
+deliveries and their attempts are at <code>/v1/jobs/&lt;id&gt;/deliveries</code>, and a
+delivery can be sent again (<code>POST …/deliveries/&lt;delivery id&gt;/resend</code>).
+Verify a delivery in Python with the <code>standardwebhooks</code> package (there is one for
+most languages):</p>
 <pre>{{ verify_snippet }}</pre>
 <h2>Failure codes</h2><p>The <code>error.code</code> of a failed job:</p>
 <table><tr><th>code</th><th>meaning</th></tr>
@@ -130,4 +136,5 @@ def docs() -> str:
         default=default,
         base=request.host_url.rstrip("/"),
         verify_snippet=VERIFY_SNIPPET,
+        max_wait=current_app.config["STYLIZE"].max_wait_s,
     )

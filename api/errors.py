@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify
+from pydantic import ValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
@@ -46,6 +48,26 @@ def invalid_request(errors: list[dict[str, str]]) -> ApiProblem:
         errors=errors,
         slug="invalid-request",
     )
+
+
+def validation_errors(
+    exc: ValidationError,
+    default_field: str = "request",
+    describe_range: Callable[[str], str | None] = lambda _name: None,
+) -> list[dict[str, str]]:
+    """pydantic's errors as ``{"field", "message"}`` entries that say what is allowed."""
+    found = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else default_field
+        if error["type"] == "extra_forbidden":
+            message = "unknown name; see /openapi.json for what this route takes"
+        else:
+            message = str(error["msg"]).removeprefix("Value error, ")
+            allowed = describe_range(field)
+            if allowed:
+                message = f"{message} (allowed: {allowed})"
+        found.append({"field": field, "message": message})
+    return found
 
 
 def field_error(field: str, message: str) -> ApiProblem:

@@ -14,9 +14,12 @@ from shared.settings import get_settings
 
 _settings = get_settings()
 
-worker_class = "gthread"
-threads = _settings.api_threads  # threads keep SSE streams cheap; the DB pool matches
-timeout = 0  # SSE streams stay open; gthread workers heartbeat the arbiter themselves
+# gevent: an open event stream or Prefer: wait holds a greenlet, never an OS thread, so
+# hundreds of them leave polls answering at once (CPU-bound decoding goes to real threads:
+# api/offload.py).
+worker_class = "gevent"
+worker_connections = _settings.api_connections
+timeout = 30
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
 logconfig_dict: dict[str, Any] = {
     "version": 1,

@@ -8,19 +8,23 @@ they are counted once however many API processes there are.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from collections.abc import Callable, Iterator
 
 from flask import Blueprint, Flask, Response, current_app, g, request
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.db import api_sessions
+from api.errors import ApiProblem
 from shared.db import job_store
 from shared.db.job import JobStatus
+from shared.job_metrics import JOB_END_METRICS
+from shared.job_objects import stored_bytes
 from shared.metrics_registry import scrape_registry
 
 log = logging.getLogger(__name__)
@@ -41,7 +45,13 @@ HTTP_LATENCY = Histogram(
 JOBS_SUBMITTED = Counter(
     "stylize_jobs_submitted_total", "Jobs accepted by POST /v1/jobs (202).", registry=None
 )
-PROCESS_METRICS = (HTTP_REQUESTS, HTTP_LATENCY, JOBS_SUBMITTED)
+HELD_STREAMS = Gauge(
+    "stylize_held_streams",
+    "Event streams and Prefer: wait requests held open now.",
+    multiprocess_mode="livesum",
+    registry=None,
+)
+PROCESS_METRICS = (HTTP_REQUESTS, HTTP_LATENCY, JOBS_SUBMITTED, HELD_STREAMS, *JOB_END_METRICS)
 
 
 class JobStateCollector(Collector):
@@ -74,11 +84,30 @@ class JobStateCollector(Collector):
         except Exception:
             log.warning("job counts unavailable", exc_info=True)
         yield jobs
+        used = GaugeMetricFamily(
+            "stylize_storage_bytes", "Bytes of job images in storage (inputs, previews, results)."
+        )
+        try:
+            with self._sessions() as session:
+                used.add_metric([], stored_bytes(session))
+        except Exception:
+            log.warning("storage use unavailable", exc_info=True)
+        yield used
 
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    """Prometheus text format; no key needed (publish it only where Prometheus scrapes)."""
+    """Prometheus text format; with STYLIZE_METRICS_TOKEN set, only for that bearer token."""
+    token = current_app.config["STYLIZE"].metrics_token
+    if token is not None:
+        sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(sent.encode(), token.encode()):
+            raise ApiProblem(
+                401,
+                "Unauthorized",
+                "send 'Authorization: Bearer <STYLIZE_METRICS_TOKEN>' to read the metrics",
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
     registry = current_app.extensions["stylize_metrics_registry"]
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 

@@ -1,13 +1,19 @@
-"""The OpenAPI 3.1 document, with the parameter schema generated from JobParams."""
+"""The OpenAPI 3.1 document. Its schemas come from the models the routes use: the job
+document (``Job``), the job parameters, the list's query and the Idempotency-Key."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from shared.db.job import FailureCode, JobStatus
+from pydantic.json_schema import models_json_schema
+
+from api.request_models import IDEMPOTENCY_KEY, ListQuery
 from shared.db.job_store import CURSOR_PATTERN
 from shared.images import INPUT_EXTENSIONS
+from shared.job_document import JobDocument
 from shared.params import JobParams
+
+REF = "#/components/schemas/{model}"
 
 PROBLEM = {"$ref": "#/components/responses/Problem"}
 
@@ -27,60 +33,6 @@ PROBLEM_SCHEMA = {
                 "required": ["field", "message"],
                 "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
             },
-        },
-    },
-}
-JOB_ERROR_SCHEMA = {
-    "type": "object",
-    "description": "Why a job failed: its `error`, and that of its last `status` event.",
-    "required": ["code", "message"],
-    "properties": {
-        "code": {
-            "oneOf": [{"const": code.value, "description": code.meaning} for code in FailureCode]
-        },
-        "message": {"type": "string", "description": "What went wrong and what to do next."},
-    },
-}
-NULLABLE_NUMBER = {"type": ["number", "null"]}
-NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
-JOB_SCHEMA = {
-    "type": "object",
-    "required": ["id", "status", "params", "progress", "timings", "attempts", "error", "links"],
-    "properties": {
-        "id": {"type": "string", "format": "uuid"},
-        "status": {"enum": [status.value for status in JobStatus]},
-        "params": {"$ref": "#/components/schemas/JobParams"},
-        "progress": {
-            "type": "object",
-            "required": ["iteration", "total", "percent", "losses", "ms_per_iter", "eta_s"],
-            "properties": {
-                "iteration": {"type": "integer", "minimum": 0},
-                "total": {"type": "integer", "minimum": 1},
-                "percent": {"type": "number", "minimum": 0, "maximum": 100},
-                "losses": {"type": ["object", "null"], "additionalProperties": {"type": "number"}},
-                "ms_per_iter": NULLABLE_NUMBER,
-                "eta_s": NULLABLE_NUMBER,
-            },
-        },
-        "timings": {
-            "type": "object",
-            "properties": {
-                "created_at": {"type": "string", "format": "date-time"},
-                "started_at": NULLABLE_TIME,
-                "finished_at": NULLABLE_TIME,
-                "queue_s": NULLABLE_NUMBER,
-                "run_s": NULLABLE_NUMBER,
-            },
-        },
-        "metrics": {"type": ["object", "null"]},
-        "weights_source": {"type": ["string", "null"]},
-        "worker": {"type": ["string", "null"]},
-        "attempts": {"type": "integer", "minimum": 0},
-        "error": {"oneOf": [{"$ref": "#/components/schemas/JobError"}, {"type": "null"}]},
-        "links": {
-            "type": "object",
-            "required": ["self", "events", "cancel", "preview", "result"],
-            "additionalProperties": {"type": "string"},
         },
     },
 }
@@ -104,6 +56,8 @@ JOB_LINKS = {
         ("GetResult", "getResult"),
         ("GetPreview", "getPreview"),
         ("GetEvents", "getEvents"),
+        ("DeleteJob", "deleteJob"),
+        ("ListDeliveries", "listDeliveries"),
     )
 }
 SSE_EVENT_SCHEMA = {
@@ -111,18 +65,76 @@ SSE_EVENT_SCHEMA = {
     "description": "One event of the stream (keepalive comments carry none).",
     "required": ["id", "event", "data"],
     "properties": {
-        "id": {"type": "string", "pattern": "^[0-9]+$"},
+        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "The iteration shown."},
         "event": {"enum": ["status", "progress", "preview"]},
         "data": {"type": "string", "contentMediaType": "application/json"},
     },
 }
 IMAGE_TYPES = ", ".join(f"image/{name.lower()}" for name in INPUT_EXTENSIONS)
 EVENTS = (
-    "text/event-stream. `event: status` ({status, error?: JobError}) first, then `progress` "
-    "({iteration, total, percent, losses, ms_per_iter, eta_s}), `preview` ({iteration}) and "
-    "`status` events as they happen, `: keepalive` comments on silence; the stream closes "
-    "after a succeeded, failed or canceled status."
+    "text/event-stream. `event: status` (data: the Job) first, then `progress` (data: "
+    "JobProgress and `at`), `preview` ({iteration}) and `status` events as they happen, "
+    "`: keepalive` comments on silence; the stream closes after a succeeded, failed or canceled "
+    "status, or after STYLIZE_EVENTS_MAX_S with a `retry:` line: reconnect with Last-Event-ID "
+    "(the id of the last event) to go on without repeats. 429 beyond the key's open streams."
 )
+PREFER_WAIT = {
+    "name": "Prefer",
+    "in": "header",
+    "description": "wait=N: answer when the job ends or after N seconds (capped by "
+    "STYLIZE_MAX_WAIT_S), whichever is first; Preference-Applied says it was honoured.",
+    "schema": {"type": "string", "pattern": "wait=[0-9]+"},
+}
+DELIVERY_SCHEMA = {
+    "type": "object",
+    "required": ["id", "webhook_id", "event", "status", "attempts", "history"],
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "webhook_id": {"type": "string", "description": "The webhook-id header it is sent with."},
+        "event": {"enum": ["job.running", "job.progress", "job.completed"]},
+        "status": {"enum": ["pending", "delivered", "failed", "dropped"]},
+        "attempts": {"type": "integer", "minimum": 0},
+        "last_status_code": {"type": ["integer", "null"]},
+        "last_error": {"type": ["string", "null"]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "next_attempt_at": {"type": ["string", "null"], "format": "date-time"},
+        "delivered_at": {"type": ["string", "null"], "format": "date-time"},
+        "history": {
+            "type": "array",
+            "description": "The newest attempts: when, HTTP status or error, milliseconds.",
+            "items": {"type": "object"},
+        },
+    },
+}
+DELIVERY_BODY = {"application/json": {"schema": {"$ref": "#/components/schemas/Delivery"}}}
+DELIVERY_LIST_BODY = {
+    "application/json": {
+        "schema": {
+            "type": "object",
+            "required": ["deliveries"],
+            "properties": {
+                "deliveries": {"type": "array", "items": {"$ref": "#/components/schemas/Delivery"}}
+            },
+        }
+    }
+}
+ROTATION_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"overlap_hours": {"type": "number", "minimum": 0, "maximum": 168}},
+}
+ROTATION_BODY = {
+    "application/json": {
+        "schema": {
+            "type": "object",
+            "required": ["secret", "previous_valid_until"],
+            "properties": {
+                "secret": {"type": "string", "pattern": "^whsec_"},
+                "previous_valid_until": {"type": ["string", "null"], "format": "date-time"},
+            },
+        }
+    }
+}
 
 
 def _op(
@@ -207,10 +219,38 @@ def submit_body(max_styles: int) -> dict[str, Any]:
     }
 
 
+def model_schemas() -> dict[str, Any]:
+    """The schemas of the models, by name; the job document is ``Job``."""
+    _, generated = models_json_schema(
+        [(JobParams, "validation"), (JobDocument, "serialization"), (ListQuery, "validation")],
+        ref_template=REF,
+    )
+    schemas = generated["$defs"]
+    schemas["Job"] = schemas.pop("JobDocument")
+    return schemas
+
+
+def list_parameters(schemas: dict[str, Any]) -> list[dict[str, Any]]:
+    """``GET /v1/jobs``'s query parameters, from ListQuery."""
+    query = schemas.pop("ListQuery")
+    parameters = []
+    for name, schema in query["properties"].items():
+        options = [each for each in schema.get("anyOf", [schema]) if each.get("type") != "null"]
+        parameters.append(
+            {
+                "name": name,
+                "in": "query",
+                "description": schema.get("description", ""),
+                "schema": {key: value for key, value in options[0].items() if key != "title"},
+            }
+        )
+    return parameters
+
+
 def openapi_document(max_styles: int) -> dict[str, Any]:
     """The spec served at /openapi.json (``max_styles``: STYLIZE_MAX_STYLES)."""
-    params_schema = JobParams.model_json_schema(ref_template="#/components/schemas/{model}")
-    definitions = params_schema.pop("$defs", {})
+    schemas = model_schemas()
+    query = list_parameters(schemas)
     job_created = _ok(
         "queued; Location names the job",
         JOB_BODY,
@@ -237,6 +277,7 @@ def openapi_document(max_styles: int) -> dict[str, Any]:
                     "Submit a job",
                     {
                         "202": job_created,
+                        "201": _ok("ended within the Prefer: wait", JOB_BODY),
                         "200": _ok("the job first made with this Idempotency-Key", JOB_BODY),
                     },
                     "409",
@@ -245,50 +286,24 @@ def openapi_document(max_styles: int) -> dict[str, Any]:
                     "422",
                     "429",
                     "503",
+                    "507",
                     requestBody={"required": True, "content": submit_body(max_styles)},
                     parameters=[
                         {
                             "name": "Idempotency-Key",
                             "in": "header",
-                            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-                        }
+                            "schema": IDEMPOTENCY_KEY.json_schema(),
+                        },
+                        PREFER_WAIT,
                     ],
                 ),
                 "get": _op(
                     "listJobs",
                     "List your jobs (an admin key: everyone's, with owner=all), newest first",
-                    {
-                        "200": _ok("{jobs, next_cursor}", JOB_LIST_BODY)
-                    },
+                    {"200": _ok("{jobs, next_cursor}", JOB_LIST_BODY)},
                     "403",
                     "422",
-                    parameters=[
-                        {
-                            "name": "status",
-                            "in": "query",
-                            "schema": {"enum": [status.value for status in JobStatus]},
-                        },
-                        {
-                            "name": "limit",
-                            "in": "query",
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 100},
-                        },
-                        {
-                            "name": "cursor",
-                            "in": "query",
-                            "description": "next_cursor of the previous page; empty: the first",
-                            "schema": {
-                                "type": "string",
-                                "anyOf": [{"const": ""}, {"pattern": CURSOR_PATTERN}],
-                            },
-                        },
-                        {
-                            "name": "owner",
-                            "in": "query",
-                            "description": "me (default), or all: every key's jobs (admin keys)",
-                            "schema": {"enum": ["me", "all"]},
-                        },
-                    ],
+                    parameters=query,
                 ),
             },
             "/v1/jobs/{job_id}": {
@@ -297,8 +312,19 @@ def openapi_document(max_styles: int) -> dict[str, Any]:
                     "A job's status and progress",
                     {"200": _ok("the job; `error` is a JobError once it failed", JOB_BODY)},
                     "404",
+                    "429",
+                    parameters=[*JOB_ID, PREFER_WAIT],
+                ),
+                "delete": _op(
+                    "deleteJob",
+                    "Delete a job and its images (a running job is canceled first)",
+                    {
+                        "204": _ok("deleted, images removed"),
+                        "202": _ok("deleted; its images go once the running job has stopped"),
+                    },
+                    "404",
                     parameters=JOB_ID,
-                )
+                ),
             },
             "/v1/jobs/{job_id}/cancel": {
                 "post": _op(
@@ -310,7 +336,6 @@ def openapi_document(max_styles: int) -> dict[str, Any]:
                     },
                     "404",
                     "409",
-                    "503",
                     parameters=JOB_ID,
                 )
             },
@@ -321,6 +346,7 @@ def openapi_document(max_styles: int) -> dict[str, Any]:
                     {"200": _ok("per output_format", _binary("image/png", "image/jpeg"))},
                     "404",
                     "409",
+                    "410",
                     parameters=JOB_ID,
                 )
             },
@@ -330,6 +356,7 @@ def openapi_document(max_styles: int) -> dict[str, Any]:
                     "The latest preview",
                     {"200": _ok("the latest preview", _binary("image/png"))},
                     "404",
+                    "410",
                     parameters=JOB_ID,
                 )
             },
@@ -339,9 +366,54 @@ def openapi_document(max_styles: int) -> dict[str, Any]:
                     "Server-Sent Events",
                     {"200": _ok(EVENTS, {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}})},
                     "404",
+                    "429",
                     "503",
+                    parameters=[
+                        *JOB_ID,
+                        {
+                            "name": "Last-Event-ID",
+                            "in": "header",
+                            "description": "The id of the last event seen: resume after it.",
+                            "schema": {"type": "string"},
+                        },
+                    ],
+                )
+            },
+            "/v1/jobs/{job_id}/deliveries": {
+                "get": _op(
+                    "listDeliveries",
+                    "The job's webhook deliveries, each with its attempts",
+                    {"200": _ok("{deliveries}", DELIVERY_LIST_BODY)},
+                    "404",
                     parameters=JOB_ID,
                 )
+            },
+            "/v1/jobs/{job_id}/deliveries/{delivery_id}/resend": {
+                "post": _op(
+                    "resendDelivery",
+                    "Send a delivery again (same webhook-id)",
+                    {"202": _ok("pending again", DELIVERY_BODY)},
+                    "404",
+                    parameters=[
+                        *JOB_ID,
+                        {
+                            "name": "delivery_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "format": "uuid"},
+                        },
+                    ],
+                )
+            },
+            "/v1/webhook-secret": {
+                "post": _op(
+                    "rotateWebhookSecret",
+                    "A new webhook signing secret for this key (the old one signs too for "
+                    "overlap_hours, default 24)",
+                    {"201": _ok("{secret, previous_valid_until}", ROTATION_BODY)},
+                    "422",
+                    requestBody={"content": {"application/json": {"schema": ROTATION_SCHEMA}}},
+                ),
             },
             "/healthz": {
                 "get": {
@@ -360,12 +432,10 @@ def openapi_document(max_styles: int) -> dict[str, Any]:
         },
         "components": {
             "schemas": {
-                "Job": JOB_SCHEMA,
+                **schemas,
                 "JobList": JOB_LIST_SCHEMA,
-                "JobParams": params_schema,
-                "JobError": JOB_ERROR_SCHEMA,
+                "Delivery": DELIVERY_SCHEMA,
                 "Problem": PROBLEM_SCHEMA,
-                **definitions,
             },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "responses": {

@@ -1,4 +1,8 @@
-"""Parsing and validating a job submission before anything is written."""
+"""Parsing a job submission cheaply: parameters and the uploads' bytes, nothing decoded.
+
+``parse_draft`` refuses a bad request before any image is looked at; the images are checked
+afterwards (api/upload_checks.py), once the cheap limits have passed.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,23 @@ from typing import Any
 from flask import Request
 from pydantic import ValidationError
 
-from api.errors import ApiProblem, invalid_request
-from shared.images import ImageError, decode_image, input_extension
+from api.errors import ApiProblem, invalid_request, validation_errors
 from shared.params import JobParams
 from shared.settings import Settings
-from shared.webhook_address import WebhookAddressError, check_webhook_url
+from shared.webhooks.address import WebhookAddressError, check_webhook_url
 
 LIST_FIELDS = frozenset({"style_blend", "content_layers", "style_layers", "webhook_events"})
 FILE_FIELDS = frozenset({"content", "style"})
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A submission whose parameters are valid and whose uploads are not yet decoded."""
+
+    params: JobParams
+    content: bytes
+    styles: list[bytes]
+    request_hash: str
 
 
 @dataclass(frozen=True)
@@ -30,7 +43,7 @@ class Upload:
 
 @dataclass(frozen=True)
 class Submission:
-    """A validated job request."""
+    """A validated job request whose images decoded cleanly."""
 
     params: JobParams
     content: Upload
@@ -38,8 +51,9 @@ class Submission:
     request_hash: str
 
 
-def parse_submission(request: Request, settings: Settings) -> Submission:
-    """Validate parameters and files; raise one 422 problem naming every bad field."""
+def parse_draft(request: Request, settings: Settings) -> Draft:
+    """Validate the parameters and the presence and count of files; one 422 naming every bad
+    field. No image is decoded here."""
     if request.mimetype != "multipart/form-data":
         raise ApiProblem(
             415,
@@ -48,7 +62,7 @@ def parse_submission(request: Request, settings: Settings) -> Submission:
         )
     errors: list[dict[str, str]] = []
     params = parse_params(request, errors)
-    content, styles = parse_files(request, settings, errors)
+    content, styles = read_files(request, settings, errors)
     if params is not None and params.webhook_url is not None:
         try:
             check_webhook_url(str(params.webhook_url), settings.webhook_allow_list())
@@ -62,15 +76,15 @@ def parse_submission(request: Request, settings: Settings) -> Submission:
     if errors or params is None or content is None or not styles:
         raise invalid_request(errors)
     digest = hashlib.sha256(params.model_dump_json().encode())
-    for upload in [content, *styles]:
-        digest.update(hashlib.sha256(upload.data).digest())
-    return Submission(params, content, styles, digest.hexdigest())
+    for data in [content, *styles]:
+        digest.update(hashlib.sha256(data).digest())
+    return Draft(params, content, styles, digest.hexdigest())
 
 
-def parse_files(
+def read_files(
     request: Request, settings: Settings, errors: list[dict[str, str]]
-) -> tuple[Upload | None, list[Upload]]:
-    """The decoded content and style images; each problem is appended to ``errors``."""
+) -> tuple[bytes | None, list[bytes]]:
+    """The uploads' bytes; each problem is appended to ``errors``."""
     for name in sorted(set(request.files) - FILE_FIELDS):
         errors.append({"field": name, "message": "unknown file field; send 'content' and 'style'"})
     contents = request.files.getlist("content")
@@ -78,7 +92,7 @@ def parse_files(
     if len(contents) != 1:
         errors.append({"field": "content", "message": "send exactly one content image"})
     else:
-        content = read_upload("content", contents[0].read(), settings, errors)
+        content = contents[0].read()
     files = request.files.getlist("style")
     if not files:
         errors.append({"field": "style", "message": "send at least one style image"})
@@ -87,11 +101,7 @@ def parse_files(
         message = f"{len(files)} style images; send at most {settings.max_styles} per job"
         errors.append({"field": "style", "message": message})
         return content, []
-    styles = [
-        read_upload(f"style[{n}]", upload.read(), settings, errors)
-        for n, upload in enumerate(files, start=1)
-    ]
-    return content, [style for style in styles if style is not None]
+    return content, [upload.read() for upload in files]
 
 
 def parse_params(request: Request, errors: list[dict[str, str]]) -> JobParams | None:
@@ -106,10 +116,7 @@ def parse_params(request: Request, errors: list[dict[str, str]]) -> JobParams | 
     try:
         return JobParams.model_validate(raw)
     except ValidationError as exc:
-        errors.extend(
-            {"field": str(err["loc"][0]) if err["loc"] else "params", "message": describe(err)}
-            for err in exc.errors()
-        )
+        errors.extend(validation_errors(exc, "params", describe_range=field_range))
         return None
 
 
@@ -148,15 +155,6 @@ def form_value(request: Request, name: str, errors: list[dict[str, str]]) -> Any
     return values[-1]
 
 
-def describe(error: dict[str, Any]) -> str:
-    """A pydantic error as a message that says what is allowed."""
-    if error["type"] == "extra_forbidden":
-        return "unknown parameter; see /openapi.json for the parameters a job takes"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    allowed = field_range(str(error["loc"][0])) if error["loc"] else None
-    return f"{message} (allowed: {allowed})" if allowed else message
-
-
 def field_range(name: str) -> str | None:
     """The numeric range of a JobParams field, e.g. '1 <= iterations <= 5000'."""
     field = JobParams.model_fields.get(name)
@@ -173,15 +171,3 @@ def field_range(name: str) -> str | None:
     if low is None and high is None:
         return None
     return f"{low or ''}{name}{high or ''}"
-
-
-def read_upload(
-    field: str, data: bytes, settings: Settings, errors: list[dict[str, str]]
-) -> Upload | None:
-    """Decode the upload fully (truncation, bombs, non-images) and keep its original bytes."""
-    try:
-        decode_image(data, max_pixels=settings.max_image_pixels)
-    except ImageError as exc:
-        errors.append({"field": field, "message": str(exc)})
-        return None
-    return Upload(data, input_extension(data))

@@ -61,7 +61,6 @@ def child_env(
         "STYLIZE_STORAGE_URL": settings.storage_url,
         "STYLIZE_BROKER_URL": settings.broker_url,
         "STYLIZE_GPU_QUEUE": settings.gpu_queue,
-        "STYLIZE_WEBHOOK_QUEUE": settings.webhook_queue,
         "STYLIZE_LOG_FORMAT": "text",
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
@@ -219,7 +218,6 @@ def bench_stack(workdir: Path, postgres_url: str | None) -> Iterator[BenchStack]
                 "database_url": database_url,
                 "storage_url": f"file://{workdir / 'storage'}",
                 "gpu_queue": f"bench-gpu-{tag}",
-                "webhook_queue": f"bench-webhooks-{tag}",
             }
         )
         with session_factory(database_url)() as session:
@@ -231,6 +229,4 @@ def bench_stack(workdir: Path, postgres_url: str | None) -> Iterator[BenchStack]
             yield stack
         finally:
             stack.stop_workers_and_apis()
-            redis.Redis.from_url(settings.broker_url).delete(
-                settings.gpu_queue, settings.webhook_queue
-            )
+            redis.Redis.from_url(settings.broker_url).delete(settings.gpu_queue)

@@ -1,4 +1,5 @@
-"""``stylize reaper``: the loop that makes every accepted job end (``shared/reaper.py``).
+"""``stylize reaper``: the loop that makes every accepted job end (``shared/reaper.py``), and
+removes what deletions and retention say must go (``shared/job_objects.py``).
 
 A process of its own, not a thread in each worker or Celery beat: it must run when no worker
 is alive (that is when it is needed most), it needs no model, and several copies are safe.
@@ -9,46 +10,81 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from datetime import timedelta
+from pathlib import Path
 
 import click
 
+from cli import liveness
 from shared.settings import get_settings
 
 
 @click.command()
 @click.option("--once", is_flag=True, help="Run one pass and exit.")
-@click.option("--loglevel", default="INFO", show_default=True)
-def reaper(once: bool, loglevel: str) -> None:
-    """Requeue jobs of dead workers, fail those out of attempts, send jobs the broker lost."""
+@click.option(
+    "--alive-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=liveness.default_path("reaper"),
+    show_default=True,
+    help="Touched after every pass (what --check reads).",
+)
+@click.option("--check", is_flag=True, help="Exit 0 if a running reaper is alive, else 1.")
+def reaper(once: bool, alive_file: Path, check: bool) -> None:
+    """Requeue jobs of dead workers, fail those out of attempts or time, send jobs the broker
+    lost; remove deleted jobs' images and those past retention."""
     settings = get_settings()
-    logging.basicConfig(
-        level=loglevel.upper(), format="[%(asctime)s: %(levelname)s/reaper] %(message)s"
-    )
+    if check:
+        liveness.check(alive_file, max(60.0, 3 * settings.reaper_interval_s), "reaper")
     from api.task_queue import celery_sender
+    from shared.db.base import utcnow
     from shared.db.session import session_factory
+    from shared.job_objects import sweep
     from shared.progress_channel import ProgressChannel
     from shared.reaper import reap
+    from shared.storage import open_storage
 
     log = logging.getLogger("stylize.reaper")
     sessions = session_factory(settings.database_url)
     send = celery_sender(settings)
     channel = ProgressChannel.from_url(settings.broker_url)
+    storage = open_storage(settings)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     log.info(
         "reaper: every %.1f s; heartbeat timeout %.1f s, re-send after %.1f s",
-        settings.reaper_interval_s, settings.heartbeat_timeout_s, settings.resend_after_s,
-    )  # fmt: skip
+        settings.reaper_interval_s,
+        settings.heartbeat_timeout_s,
+        settings.resend_after_s,
+    )
     while not stop.is_set():
         try:
             report = reap(sessions, send, settings, channel=channel)
-        except Exception as exc:  # database down: the next pass tries again
-            log.warning("reaper pass failed: %s", exc)
-        else:
             if report.requeued or report.ended or report.sent:
-                log.info("requeued %d, ended %d, sent %d",
-                         len(report.requeued), len(report.ended), len(report.sent))  # fmt: skip
+                log.info(
+                    "requeued %d, ended %d, sent %d",
+                    len(report.requeued),
+                    len(report.ended),
+                    len(report.sent),
+                )
+            with sessions() as session:
+                swept = sweep(
+                    session,
+                    storage,
+                    utcnow(),
+                    timedelta(seconds=settings.retain_inputs_s),
+                    timedelta(seconds=settings.retain_results_s),
+                )
+            if swept.inputs or swept.outputs:
+                log.info(
+                    "removed the inputs of %d jobs, the results of %d; %d deleted rows",
+                    len(swept.inputs),
+                    len(swept.outputs),
+                    swept.rows,
+                )
+        except Exception as exc:  # database or storage down: the next pass tries again
+            log.warning("reaper pass failed: %s", exc)
+        liveness.touch(alive_file)
         if once:
             return
         stop.wait(settings.reaper_interval_s)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import click
 
+from cli import liveness
 from cli.net import http_ok, port_is_free, require_flower_auth
 from shared.settings import Settings, mask_url_password
 
@@ -104,15 +105,15 @@ def services(settings: Settings, options: StackOptions, broker_url: str) -> list
                 port_hint="pass a --metrics-port with enough free ports after it",
             )
         )
-    stack.append(Service("the reaper", [*STYLIZE, "reaper"], lambda: True))
-    webhooks = f"webhooks@{socket.gethostname()}"
-    stack.append(
-        Service(
-            "webhook delivery",
-            [*STYLIZE, "webhooks"],
-            workers_answer(settings, broker_url, [webhooks]),
+    for name, command in (("the reaper", "reaper"), ("webhook delivery", "webhooks")):
+        alive = liveness.default_path(f"{command}-{api_port}")  # one per stack on this host
+        stack.append(
+            Service(
+                name,
+                [*STYLIZE, command, "--alive-file", str(alive)],
+                lambda alive=alive: liveness.is_fresh(alive, 60.0),
+            )
         )
-    )
     if options.flower:
         flower_url = f"http://{settings.flower_host}:{settings.flower_port}"
         stack.append(

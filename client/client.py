@@ -21,8 +21,10 @@ ImageInput = str | Path | bytes | IO[bytes]
 JobRef = Job | str
 ProgressCallback = Callable[[Progress], None]
 
-# The server sends a keepalive every 10 s; a stream silent for longer than this is dead.
+# The server sends a keepalive every 15 s; a stream silent for longer than this is dead.
 STREAM_READ_TIMEOUT_S = 45.0
+# A stream lasts minutes (STYLIZE_EVENTS_MAX_S); reconnecting this often covers days.
+MAX_RECONNECTS = 1000
 
 
 class Client:
@@ -103,9 +105,14 @@ class Client:
         styles: ImageInput | Sequence[ImageInput],
         *,
         idempotency_key: str | None = None,
+        wait: int | None = None,
         **params: Any,
     ) -> Job:
-        """Queue a job: ``content`` styled by ``styles`` with the given job parameters."""
+        """Queue a job: ``content`` styled by ``styles`` with the given job parameters.
+
+        With ``wait``, the server answers once the job ended or after ``wait`` seconds
+        (``Prefer: wait``, capped by the server), whichever is first.
+        """
         files = [("content", image_part(content, "content"))]
         files += [
             ("style", image_part(style, f"style-{n}"))
@@ -120,13 +127,26 @@ class Client:
             "/v1/jobs",
             files=files,
             data={"params": json.dumps(given)},
-            headers={"Idempotency-Key": idempotency_key or str(uuid.uuid4())},
+            headers={"Idempotency-Key": idempotency_key or str(uuid.uuid4()), **prefer(wait)},
+            timeout=self._timeout_for(wait),
         )
         return Job.model_validate(response.json())
 
-    def get(self, job: JobRef) -> Job:
-        """The job now: status, progress, timings, error."""
-        return Job.model_validate(self._request("GET", f"/v1/jobs/{job_id(job)}").json())
+    def get(self, job: JobRef, *, wait: int | None = None) -> Job:
+        """The job now: status, progress, timings, error; with ``wait``, once it ended or after
+        ``wait`` seconds, whichever is first."""
+        response = self._request(
+            "GET", f"/v1/jobs/{job_id(job)}", headers=prefer(wait), timeout=self._timeout_for(wait)
+        )
+        return Job.model_validate(response.json())
+
+    def delete(self, job: JobRef) -> None:
+        """Delete the job and its images (a running job is canceled first)."""
+        self._request("DELETE", f"/v1/jobs/{job_id(job)}")
+
+    def _timeout_for(self, wait: int | None) -> float | tuple[float, float]:
+        """Connect within the usual timeout; read for as long as the server may wait too."""
+        return self.timeout if not wait else (self.timeout, self.timeout + wait)
 
     def list(
         self, *, status: str | None = None, limit: int = 20, cursor: str | None = None
@@ -184,26 +204,34 @@ class Client:
     def _follow_events(
         self, ident: str, on_progress: ProgressCallback | None, deadline: float | None
     ) -> Job | None:
-        """The job once its stream reports the end; None if the stream closes before."""
-        response = self._request(
-            "GET",
-            f"/v1/jobs/{ident}/events",
-            stream=True,
-            timeout=(self.timeout, STREAM_READ_TIMEOUT_S),
-            headers={"Accept": "text/event-stream"},
-        )
+        """The job once its stream reports the end; the stream is reopened with Last-Event-ID
+        when the server closes it early (streams have a longest life). None if it breaks."""
         shown = -1
-        with response:
-            for kind, data in sse_events(until(deadline, response.iter_lines(decode_unicode=True))):
-                if kind == "progress" and on_progress is not None:
-                    progress = Progress.model_validate(data)
-                    shown = progress.iteration
-                    on_progress(progress)
-                elif kind == "status" and data.get("status") in TERMINAL_STATUSES:
-                    ended = self.get(ident)
-                    if on_progress is not None and ended.progress.iteration > shown:
-                        on_progress(ended.progress)  # the last word, if the stream had not said it
-                    return ended
+        last_id: str | None = None
+        for _ in range(MAX_RECONNECTS):
+            headers = {"Accept": "text/event-stream"}
+            if last_id is not None:
+                headers["Last-Event-ID"] = last_id
+            response = self._request(
+                "GET",
+                f"/v1/jobs/{ident}/events",
+                stream=True,
+                timeout=(self.timeout, STREAM_READ_TIMEOUT_S),
+                headers=headers,
+            )
+            with response:
+                lines = until(deadline, response.iter_lines(decode_unicode=True))
+                for event in sse_events(lines):
+                    last_id = event.last_id
+                    if event.kind == "progress" and on_progress is not None:
+                        progress = Progress.model_validate(event.data)
+                        shown = progress.iteration
+                        on_progress(progress)
+                    elif event.kind == "status" and event.data.get("status") in TERMINAL_STATUSES:
+                        ended = Job.model_validate(event.data)
+                        if on_progress is not None and ended.progress.iteration > shown:
+                            on_progress(ended.progress)  # the last word, if not said yet
+                        return ended
         return None
 
     def _poll(
@@ -232,6 +260,11 @@ def until(deadline: float | None, lines: Iterator[str]) -> Iterator[str]:
         if deadline is not None and time.monotonic() > deadline:
             raise WaitTimeout("the job did not end in time; it goes on")
         yield line
+
+
+def prefer(wait: int | None) -> dict[str, str]:
+    """The ``Prefer: wait=N`` header, or none."""
+    return {"Prefer": f"wait={int(wait)}"} if wait else {}
 
 
 def job_id(job: JobRef) -> str:

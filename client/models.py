@@ -39,6 +39,7 @@ class Timings(_Body):
     finished_at: str | None = None
     queue_s: float | None = None
     run_s: float | None = None
+    warmup_s: float | None = None
 
 
 class Job(_Body):
@@ -50,6 +51,9 @@ class Job(_Body):
     progress: Progress
     timings: Timings
     metrics: dict[str, Any] | None = None
+    weights_source: str | None = None
+    worker: str | None = None
+    attempts: int = 0
     error: JobError | None = None
     links: dict[str, str] = {}
 

@@ -7,16 +7,18 @@ import hashlib
 import secrets
 import uuid
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from shared.db.api_key import ApiKey
 from shared.db.base import utcnow
+from shared.webhooks.signing import new_secret
 
 SECRET_PREFIX = "sty_"
-WEBHOOK_SECRET_PREFIX = "whsec_"
 DISPLAY_PREFIX_LENGTH = 12
+DEFAULT_SECRET_OVERLAP = timedelta(hours=24)
 
 
 class ApiKeyError(ValueError):
@@ -54,7 +56,7 @@ def create_key(
         name=name,
         prefix=secret[:DISPLAY_PREFIX_LENGTH],
         secret_hash=hash_secret(secret),
-        webhook_secret=WEBHOOK_SECRET_PREFIX + secrets.token_urlsafe(32),
+        webhook_secret=new_secret(),
         is_admin=admin,
         max_active_jobs=max_active_jobs,
         rate_limit_per_minute=rate_limit_per_minute,
@@ -79,6 +81,16 @@ def list_keys(session: Session) -> Sequence[ApiKey]:
 
 def revoke_key(session: Session, id_or_prefix: str) -> bool:
     """Revoke the key with this id or display prefix; False if none matches or already revoked."""
+    key = find_live_key(session, id_or_prefix)
+    if key is None:
+        return False
+    key.revoked_at = utcnow()
+    session.commit()
+    return True
+
+
+def find_live_key(session: Session, id_or_prefix: str) -> ApiKey | None:
+    """The one unrevoked key with this id or display prefix, or None."""
     try:
         match = ApiKey.id == uuid.UUID(id_or_prefix)
     except ValueError:
@@ -88,8 +100,29 @@ def revoke_key(session: Session, id_or_prefix: str) -> bool:
             ) from None
         match = ApiKey.prefix == id_or_prefix
     keys = session.scalars(select(ApiKey).where(or_(match), ApiKey.revoked_at.is_(None))).all()
-    if len(keys) != 1:
-        return False
-    keys[0].revoked_at = utcnow()
+    return keys[0] if len(keys) == 1 else None
+
+
+def rotate_webhook_secret(
+    session: Session, key: ApiKey, overlap: timedelta = DEFAULT_SECRET_OVERLAP
+) -> str:
+    """Give ``key`` a new webhook secret and return it; the old one keeps signing deliveries
+    (beside the new) for ``overlap``, so receivers can switch without losing any."""
+    if key.webhook_secret is not None and overlap > timedelta(0):
+        key.previous_webhook_secret = key.webhook_secret
+        key.previous_webhook_secret_until = utcnow() + overlap
+    else:
+        key.previous_webhook_secret = key.previous_webhook_secret_until = None
+    key.webhook_secret = new_secret()
     session.commit()
-    return True
+    return key.webhook_secret
+
+
+def signing_secrets(key: ApiKey, now: datetime) -> list[str]:
+    """The secrets a delivery is signed with now: the current one, and the previous one until
+    its overlap ends."""
+    found = [key.webhook_secret] if key.webhook_secret else []
+    until = key.previous_webhook_secret_until
+    if key.previous_webhook_secret and until is not None and until > now:
+        found.append(key.previous_webhook_secret)
+    return found

@@ -13,9 +13,15 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # Input formats, as Pillow names them when it sniffs the bytes -> the stored file's extension.
 INPUT_EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "BMP": "bmp", "TIFF": "tif",
                     "GIF": "gif"}  # fmt: skip
-ACCEPTED_FORMATS = frozenset(INPUT_EXTENSIONS)
+ACCEPTED_FORMATS = tuple(INPUT_EXTENSIONS)  # Pillow tries no other format's parser
 DEFAULT_MAX_PIXELS = 40_000_000
+# Decoding work is bounded by what the header says before a pixel is decompressed: pixels, and
+# bytes of decoded data (a 16-bit or many-band image costs more per pixel than 8-bit RGB), and
+# for JPEG the number of scans (a progressive file re-reads its coefficients once per scan).
+DECODED_BYTES_PER_PIXEL = 4
+MAX_JPEG_SCANS = 100
 SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
+BYTES_PER_BAND = {"I": 4, "F": 4, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2, "1": 1}
 WHITE = (255, 255, 255)
 
 
@@ -68,13 +74,14 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
 
 
 def open_image(data: bytes, max_pixels: int) -> Image.Image:
-    """Open ``data`` lazily (header only) and check its format and pixel count."""
+    """Open ``data`` lazily (header only) as one of the accepted formats, and check the work
+    decoding it would take: pixels, decoded bytes and (JPEG) scans."""
     if not data:
         raise ImageError("the file is empty; send a JPEG, PNG or WebP image")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except UnidentifiedImageError:
         raise ImageError("not an image this service can read; send a JPEG, PNG or WebP") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -83,8 +90,6 @@ def open_image(data: bytes, max_pixels: int) -> Image.Image:
         ) from None
     except (OSError, SyntaxError, ValueError):
         raise ImageError("the image file is truncated or corrupt; upload it again") from None
-    if image.format not in ACCEPTED_FORMATS:
-        raise ImageError(f"{image.format} images are not accepted; send a JPEG, PNG or WebP")
     width, height = image.size
     if width < 1 or height < 1:
         raise ImageError("the image has no pixels")
@@ -93,7 +98,24 @@ def open_image(data: bytes, max_pixels: int) -> Image.Image:
             f"the image is {width}x{height} = {width * height} pixels, over the limit of "
             f"{max_pixels}; downscale it first"
         )
+    decoded = width * height * len(image.getbands()) * BYTES_PER_BAND.get(image.mode, 1)
+    if decoded > max_pixels * DECODED_BYTES_PER_PIXEL:
+        raise ImageError(
+            f"the image is {width}x{height} in {image.mode} mode, {decoded // 2**20} MiB once "
+            f"decoded (the limit is {max_pixels * DECODED_BYTES_PER_PIXEL // 2**20} MiB); "
+            "send it as 8-bit RGB, or smaller"
+        )
+    if image.format == "JPEG" and data.count(b"\xff\xda") > MAX_JPEG_SCANS:
+        raise ImageError(
+            f"the JPEG has more than {MAX_JPEG_SCANS} scans; save it as a baseline JPEG"
+        )
     return image
+
+
+def image_size(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """``(height, width)`` of an image from its header alone, with open_image's checks."""
+    width, height = open_image(data, max_pixels).size
+    return height, width
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -1,9 +1,11 @@
-"""The live, lossy progress view in Redis: a hash per job, a pub/sub channel, a cancel flag."""
+"""The live, lossy progress view in Redis: a hash per job, a pub/sub channel, a cancel flag.
+
+The API listens to every job's channel through one subscription per process (api/event_hub.py).
+"""
 
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import redis
@@ -18,9 +20,19 @@ def state_key(job_id: str) -> str:
     return f"stylize:job:{job_id}"
 
 
+EVENTS_PREFIX = "stylize:events:"
+EVENTS_PATTERN = EVENTS_PREFIX + "*"  # every job's channel
+
+
 def events_channel(job_id: str) -> str:
     """Pub/sub channel carrying the job's events."""
-    return f"stylize:events:{job_id}"
+    return EVENTS_PREFIX + job_id
+
+
+def job_of_channel(channel: bytes | str) -> str:
+    """The job id an events channel is named after."""
+    name = channel.decode() if isinstance(channel, bytes) else channel
+    return name.removeprefix(EVENTS_PREFIX)
 
 
 def cancel_key(job_id: str) -> str:
@@ -65,32 +77,6 @@ class ProgressChannel:
         """Whether a cancel has been asked for."""
         return bool(self._redis.exists(cancel_key(job_id)))
 
-    def subscribe(self, job_id: str) -> Subscription:
-        """Subscribe to the job's events now (before reading any state, so nothing is missed)."""
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(events_channel(job_id))
-        return Subscription(pubsub)
-
     def ping(self) -> bool:
         """True when Redis answers."""
         return bool(self._redis.ping())
-
-
-class Subscription:
-    """An open subscription to one job's events."""
-
-    def __init__(self, pubsub: redis.client.PubSub) -> None:
-        self._pubsub = pubsub
-
-    def next_event(self, timeout_s: float) -> dict[str, Any] | None:
-        """The next event, or None after ``timeout_s`` of silence."""
-        deadline = time.monotonic() + timeout_s
-        while (remaining := deadline - time.monotonic()) > 0:
-            message = self._pubsub.get_message(timeout=remaining)
-            if message is not None and message["type"] == "message":
-                return json.loads(message["data"])
-        return None
-
-    def close(self) -> None:
-        """Unsubscribe and release the connection."""
-        self._pubsub.close()

@@ -1,8 +1,11 @@
-"""The reaper: every accepted job reaches an end, whatever dies (DESIGN §6, docs/jobs.md).
+"""The reaper: every accepted job reaches an end, whatever dies (docs/jobs.md, "Recovery").
 
-One pass looks at two kinds of rows; each change is a compare-and-set on the row (status,
-attempt, and the stale heartbeat or last send it read), so several reapers can run at once:
+One pass looks at three kinds of rows; each change is a compare-and-set on the row (status,
+attempt, and the stale heartbeat, start or last send it read), so several reapers can run at
+once, and every end goes through ``shared/job_end.py``:
 
+- ``running`` past its hard time limit, whatever its heartbeat says (a stuck run can keep
+  beating): ``failed``/``time_limit``;
 - ``running`` with a heartbeat older than ``STYLIZE_HEARTBEAT_TIMEOUT_S`` (its worker is gone):
   ``canceled`` if a cancel was asked for, ``failed``/``time_limit`` past its hard time limit,
   ``failed``/``worker_lost`` once ``attempts`` reached ``max_attempts``, else back to ``queued``;
@@ -25,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.db import job_store
 from shared.db.base import utcnow
 from shared.db.job import FailureCode, Job, JobStatus
+from shared.job_end import end_job, failure
 from shared.job_events import status_event
 from shared.job_limits import hard_time_limit_s
 from shared.params import JobParams
@@ -53,11 +57,13 @@ def reap(
     channel: ProgressChannel | None = None,
     now: datetime | None = None,
 ) -> ReapReport:
-    """One pass over stale running jobs, then over queued jobs that need a (re-)send."""
+    """One pass over overdue and stale running jobs, then over queued jobs needing a send."""
     now = now or utcnow()
     report = ReapReport()
     cutoff = now - timedelta(seconds=settings.heartbeat_timeout_s)
     with sessions() as session:
+        for job in job_store.running_jobs(session):
+            end_overdue_run(session, job, now, report, channel)
         for job in job_store.stale_running_jobs(session, cutoff):
             end_lost_run(session, job, cutoff, now, report, channel)
         sent_before = now - timedelta(seconds=settings.resend_after_s)
@@ -65,6 +71,39 @@ def reap(
             if resend_due(job, now, settings.resend_after_s):
                 send_job(session, send, job, now, report)
     return report
+
+
+def end_overdue_run(
+    session: Session,
+    job: Job,
+    now: datetime,
+    report: ReapReport,
+    channel: ProgressChannel | None,
+) -> None:
+    """Fail a run that passed its hard time limit, even while its heartbeat still beats."""
+    hard_limit = hard_time_limit_s(JobParams.model_validate(job.params))
+    if job.started_at is None or (now - job.started_at).total_seconds() <= hard_limit:
+        return
+    started_before = now - timedelta(seconds=hard_limit)
+    ended = end_job(
+        session,
+        job.id,
+        JobStatus.FAILED,
+        only_if=[
+            Job.status == JobStatus.RUNNING.value,
+            Job.attempts == job.attempts,
+            Job.started_at < started_before,
+        ],
+        channel=channel,
+        **failure(
+            FailureCode.TIME_LIMIT,
+            f"the job ran past its hard time limit ({hard_limit:.0f} s); lower iterations or "
+            "max_size",
+        ),
+    )
+    if ended is not None:
+        log.warning("job %s: past its hard time limit on %s; failed", job.id, job.worker)
+        report.ended[job.id] = FailureCode.TIME_LIMIT.value
 
 
 def end_lost_run(
@@ -76,17 +115,9 @@ def end_lost_run(
     channel: ProgressChannel | None,
 ) -> None:
     """Decide the fate of a run whose worker stopped answering, and apply it if still stale."""
-    hard_limit = hard_time_limit_s(JobParams.model_validate(job.params))
     fields: dict[str, Any] = {}
     if job.cancel_requested:
         status = JobStatus.CANCELED
-    elif job.started_at and (now - job.started_at).total_seconds() > hard_limit:
-        status = JobStatus.FAILED
-        fields = failure(
-            FailureCode.TIME_LIMIT,
-            f"the job ran past its hard time limit ({hard_limit:.0f} s) and its worker stopped "
-            "answering; lower iterations or max_size",
-        )
     elif job.attempts >= job.max_attempts:
         status = JobStatus.FAILED
         fields = failure(
@@ -97,24 +128,25 @@ def end_lost_run(
         )
     else:
         status = JobStatus.QUEUED
-    if not job_store.end_stale_run(session, job, cutoff, status, **fields):
-        return  # the worker came back, or another reaper got there first
+    if status is JobStatus.QUEUED:
+        if not job_store.requeue_stale_run(session, job, cutoff):
+            return  # the worker came back, or another reaper got there first
+        report.requeued.append(job.id)  # sent_at is cleared: the third loop sends it now
+        announce(channel, job.id, status_event(status))
+    else:
+        stale = job_store.stale_run(job, cutoff)
+        if end_job(session, job.id, status, only_if=stale, channel=channel, **fields) is None:
+            return
+        report.ended[job.id] = fields.get("error_code", status.value)
     log.warning(
         "job %s: worker %s silent since %s (attempt %d of %d): %s",
-        job.id, job.worker, job.heartbeat_at, job.attempts, job.max_attempts,
+        job.id,
+        job.worker,
+        job.heartbeat_at,
+        job.attempts,
+        job.max_attempts,
         fields.get("error_code", status.value),
-    )  # fmt: skip
-    if status is JobStatus.QUEUED:
-        report.requeued.append(job.id)  # sent_at is cleared: the second loop sends it now
-    else:
-        report.ended[job.id] = fields.get("error_code", status.value)
-    announce(channel, job.id, status_event(status, fields.get("error_code"),
-                                           fields.get("error_message")))  # fmt: skip
-
-
-def failure(code: FailureCode, message: str) -> dict[str, Any]:
-    """The row fields of a failure."""
-    return {"error_code": code.value, "error_message": message}
+    )
 
 
 def resend_due(job: Job, now: datetime, resend_after_s: float) -> bool:

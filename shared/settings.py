@@ -10,10 +10,12 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.webhook_address import AllowList
+from shared.webhooks.address import AllowList
 
 ENV_PREFIX = "STYLIZE_"
-SECRET_FIELDS = frozenset({"s3_secret_key", "s3_access_key", "flower_basic_auth"})
+SECRET_FIELDS = frozenset(
+    {"s3_secret_key", "s3_access_key", "flower_basic_auth", "metrics_token"}
+)
 _QUERY_SECRET = re.compile(r"((?:^|&)[^=&]*(?:password|secret|token)[^=&]*=)[^&]*", re.IGNORECASE)
 
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -67,8 +69,13 @@ class Settings(BaseSettings):
     """Flower's login as `user:password` (several: comma-separated); secret."""
     gpu_queue: str = "gpu"
     """Celery queue the API sends jobs to and workers consume."""
-    webhook_queue: str = "webhooks"
-    """Celery queue of webhook deliveries, consumed by `stylize webhooks` (no model, no GPU)."""
+    webhook_threads: Annotated[int, Field(gt=0, le=256)] = 16
+    """Deliveries `stylize webhooks` sends at once."""
+    webhook_per_key: Annotated[int, Field(gt=0, le=256)] = 2
+    """Deliveries of one API key in flight at once in a sender: a slow receiver delays only
+    its own key."""
+    webhook_deadline_s: Annotated[float, Field(gt=0, le=120)] = 15.0
+    """Longest one delivery attempt may take, connection to last byte read."""
     webhook_allow: str = ""
     """Non-public addresses webhooks may reach all the same: comma-separated IPs, networks
     (`10.0.0.0/8`) or host names; empty refuses loopback, private, link-local and metadata."""
@@ -90,11 +97,34 @@ class Settings(BaseSettings):
     auth_cache_s: NonNegativeFloat = 2.0
     """Seconds an API process trusts a key it has checked without asking the database again:
     a revoked key keeps working for up to this long. 0 checks every request."""
-    api_threads: Annotated[int, Field(gt=0, le=256)] = 16
-    """Threads per API process (gunicorn gthread; an open SSE stream holds one); its database
-    pool keeps as many connections."""
+    api_connections: Annotated[int, Field(gt=0, le=100_000)] = 1000
+    """Connections one API process serves at once (gunicorn's gevent worker: an open event
+    stream or `Prefer: wait` holds a connection, never a thread)."""
+    api_db_pool: Annotated[int, Field(gt=0, le=256)] = 16
+    """Database connections an API process keeps open; requests beyond them wait for one
+    (streams and waits hold none while they wait)."""
+    events_per_key: PositiveInt = 32
+    """Event streams and `Prefer: wait` requests one API key may hold open at once, across all
+    API processes (429 above)."""
+    events_per_process: PositiveInt = 800
+    """Event streams and waits one API process holds at once (429 above); keep it below
+    `STYLIZE_API_CONNECTIONS` so plain requests always find room."""
+    events_max_s: PositiveFloat = 300.0
+    """Longest life of one event stream; then the client reconnects with `Last-Event-ID` and
+    goes on where it was."""
+    max_wait_s: Annotated[int, Field(ge=0, le=3600)] = 60
+    """Longest `Prefer: wait=N` honoured, seconds (a longer N is cut to this)."""
+    metrics_token: str | None = None
+    """When set, `GET /metrics` needs `Authorization: Bearer <token>` (secret)."""
     max_active_jobs_per_key: PositiveInt = 8
     """Most queued or running jobs per API key (429 above)."""
+    retain_inputs_s: PositiveFloat = 7 * 24 * 3600
+    """Seconds after a job ended that its input images are removed from storage."""
+    retain_results_s: PositiveFloat = 30 * 24 * 3600
+    """Seconds after a job ended that its result and preview are removed (then 410 Gone)."""
+    storage_min_free_mb: Annotated[int, Field(ge=0)] = 1024
+    """Local storage: submits are refused (507) while the disk has less free space than this,
+    so the database beside it never runs out; 0 checks nothing."""
 
     job_max_attempts: PositiveInt = 3
     """How often a job may be started before it ends `failed`."""

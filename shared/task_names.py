@@ -7,7 +7,6 @@ from typing import Protocol
 from shared.params import JobParams
 
 RUN_JOB_TASK = "stylize.run_job"
-DELIVER_WEBHOOK_TASK = "stylize.deliver_webhook"
 
 
 class TaskSender(Protocol):

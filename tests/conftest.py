@@ -7,20 +7,24 @@
 - ``session``: a SQLAlchemy session on ``database_url`` (``expire_on_commit=False``).
 - ``sqlite_url``: a migrated SQLite database only, for tests about other things.
 - ``storage``: a ``LocalStorage`` rooted in ``tmp_path / "storage"``.
+- ``stack`` (per module, on SQLite and PostgreSQL) and ``api_url``: the real service with a
+  worker process, for the end-to-end and browser tests (tests/support/stack.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
 
 from migrations import upgrade
-from shared.db.session import make_engine
+from shared.db.session import make_engine, session_factory
 from shared.storage.local import LocalStorage
 from tests.support import postgres_database
+from tests.support.stack import Stack, running_stack, served
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
@@ -61,3 +65,26 @@ def sqlite_url(tmp_path: Path) -> str:
 def storage(tmp_path: Path) -> LocalStorage:
     """Local storage rooted in a temporary directory."""
     return LocalStorage(tmp_path / "storage")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """A migrated database, storage, Redis, a running worker and an API client with a key."""
+    tmp = tmp_path_factory.mktemp(f"stack-{request.param}")
+    with ExitStack() as cleanup:
+        if request.param == "sqlite":
+            database_url = f"sqlite:///{tmp / 'stylize.db'}"
+        else:
+            database_url = cleanup.enter_context(postgres_database("stylize_it"))
+            cleanup.callback(session_factory.cache_clear)  # before the drop: callbacks run LIFO
+        upgrade(database_url)
+        yield from running_stack(database_url, tmp)
+
+
+@pytest.fixture
+def api_url(stack: Stack) -> Iterator[str]:
+    """The stack's API over real HTTP."""
+    with served(stack.app) as url:
+        yield url

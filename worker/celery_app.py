@@ -1,4 +1,4 @@
-"""The Celery application factory with the reliability settings of DESIGN §6."""
+"""The Celery application factory with the reliability settings (docs/jobs.md)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from celery.signals import task_postrun, task_prerun, worker_shutting_down
 from shared.broker import celery_options
 from shared.logs import bind, unbind
 from shared.settings import Settings
-from shared.task_names import DELIVER_WEBHOOK_TASK, RUN_JOB_TASK
-from worker.shutdown import request_shutdown
+from shared.task_names import RUN_JOB_TASK
+from worker.run_checks.shutdown import request_shutdown
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -22,7 +22,7 @@ def make_celery(settings: Settings) -> Celery:
     (SIGTERM, Ctrl-C) sets the flag that makes a running job finish or hand itself back.
     """
     worker_shutting_down.connect(request_shutdown, weak=False)
-    app = Celery("stylize", include=["worker.tasks", "worker.webhook_delivery"])
+    app = Celery("stylize", include=["worker.tasks"])
     app.conf.update(
         celery_options(settings),
         task_acks_late=True,
@@ -30,10 +30,7 @@ def make_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_ignore_result=True,
         task_default_queue=settings.gpu_queue,
-        task_routes={
-            RUN_JOB_TASK: {"queue": settings.gpu_queue},
-            DELIVER_WEBHOOK_TASK: {"queue": settings.webhook_queue},
-        },
+        task_routes={RUN_JOB_TASK: {"queue": settings.gpu_queue}},
         worker_send_task_events=True,
         task_send_sent_event=True,
         worker_hijack_root_logger=False,

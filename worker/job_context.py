@@ -18,7 +18,6 @@ from shared.progress_channel import ProgressChannel
 from shared.settings import Settings, get_settings
 from shared.storage import Storage, open_storage
 from worker.metrics import record_model_load
-from worker.webhook_events import WebhookSender, celery_webhook_sender
 
 if TYPE_CHECKING:
     from worker.engine import StyleEngine
@@ -30,8 +29,7 @@ log = logging.getLogger(__name__)
 class JobContext:
     """The settings, session factory, storage, Redis channel and warm engine jobs run with.
 
-    ``worker`` is the name recorded on the jobs; ``clock`` times their deadlines;
-    ``webhook_sender`` queues webhook deliveries (None: this context queues none).
+    ``worker`` is the name recorded on the jobs; ``clock`` times their deadlines.
     """
 
     settings: Settings
@@ -41,7 +39,6 @@ class JobContext:
     engine: StyleEngine
     worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     clock: Callable[[], float] = time.monotonic
-    webhook_sender: WebhookSender | None = None
 
 
 def load_context(worker: str | None = None) -> JobContext:
@@ -66,7 +63,6 @@ def load_context(worker: str | None = None) -> JobContext:
         storage=open_storage(settings),
         channel=ProgressChannel.from_url(settings.broker_url),
         engine=engine,
-        webhook_sender=celery_webhook_sender(settings),
         worker=worker or f"{socket.gethostname()}:{os.getpid()}",
     )
 

@@ -1,4 +1,4 @@
-"""The job task: claim the row, run the engine with hooks, store the result, end the row."""
+"""The job task: claim the row, run the engine with its checks, store the result, end the row."""
 
 from __future__ import annotations
 
@@ -9,28 +9,33 @@ from typing import Any, TypeVar
 
 import numpy as np
 from celery import shared_task
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from shared.db import job_store
 from shared.db.job import FailureCode, Job, JobStatus
 from shared.images import OUTPUT_FORMATS, ImageError, decode_image, encode_image
+from shared.job_end import end_job, failure, run_is
 from shared.job_events import round_ms, status_event
-from shared.job_limits import soft_time_limit_s
+from shared.job_limits import hard_time_limit_s, soft_time_limit_s
 from shared.logs import bind, unbind
 from shared.params import JobParams
 from shared.storage import Storage, StorageError
 from shared.storage.keys import result_key
 from shared.task_names import RUN_JOB_TASK
-from worker import metrics as job_metrics
 from worker.db_writes import write_with_retry
 from worker.engine import EngineInputError, EngineResult, Stop
-from worker.heartbeat import Heartbeat
 from worker.job_context import JobContext, process_context
-from worker.progress_reporter import PreviewWriter, ProgressReporter
-from worker.run_guard import RunGuard
-from worker.shutdown import ShutdownRule, shutdown_requested_at
-from worker.webhook_events import queue_webhook, with_progress_webhooks
+from worker.preview_writer import PreviewWriter
+from worker.run_checks.base import RunState, run_checks
+from worker.run_checks.cancel import Cancel
+from worker.run_checks.hard_time_limit import HardTimeLimit
+from worker.run_checks.heartbeat import Heartbeat
+from worker.run_checks.lost_claim import LostClaim
+from worker.run_checks.progress_report import ReportProgress
+from worker.run_checks.progress_webhooks import ProgressWebhooks
+from worker.run_checks.shutdown import Shutdown, shutdown_requested_at
+from worker.run_checks.time_limit import TimeLimit
+from worker.run_outcome import RunOutcome
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -48,62 +53,70 @@ class JobFailure(Exception):
 @shared_task(name=RUN_JOB_TASK, ignore_result=True)
 def run_job(job_id: str, attempt: int) -> str:
     """Celery entry point: run ``attempt`` of job ``job_id`` once, however often it is delivered."""
-    return execute_job(uuid.UUID(job_id), attempt, process_context())
+    return execute_job(uuid.UUID(job_id), attempt, process_context()).value
 
 
-def db(ctx: JobContext, action: Callable[[Session], T]) -> T:
+def retried_write(ctx: JobContext, action: Callable[[Session], T]) -> T:
     """A database write of this worker, retried through an outage."""
     return write_with_retry(ctx.sessions, ctx.settings.db_retry_s, action)
 
 
-def execute_job(job_id: uuid.UUID, attempt: int, ctx: JobContext) -> str:
-    """Run the job and return how it ended; a message that claims nothing returns 'skipped'."""
+def execute_job(job_id: uuid.UUID, attempt: int, ctx: JobContext) -> RunOutcome:
+    """Claim and run the job; a message that claims nothing is SKIPPED."""
     if shutdown_requested_at() is not None:  # stopping: leave it to the next worker
-        db(ctx, lambda session: job_store.mark_unsent(session, job_id))
-        return "handed back"
+        retried_write(ctx, lambda session: job_store.mark_unsent(session, job_id))
+        return RunOutcome.REQUEUED
     weights = ctx.engine.weights_source
-    if not db(ctx, lambda s: job_store.claim_job(s, job_id, ctx.worker, attempt, weights)):
-        log.info("job %s attempt %d not due (missing, claimed or finished): skipped",
-                 job_id, attempt)  # fmt: skip
-        return "skipped"
-    with ctx.sessions() as session:
-        job = job_store.get_job(session, job_id)
-        assert job is not None
+    job = retried_write(ctx, lambda s: job_store.claim_job(s, job_id, ctx.worker, attempt, weights))
+    if job is None:
+        log.info("job %s attempt %d not due (missing, claimed or ended): skipped", job_id, attempt)
+        return RunOutcome.SKIPPED
     token = bind(attempt=attempt)  # on every log line of this run
     try:
         publish(ctx, job_id, status_event(JobStatus.RUNNING))
-        queue_webhook(ctx.webhook_sender, job, "running")
-        return run_with_heartbeat(job, attempt, ctx)
+        return run_claimed_job(job, attempt, ctx)
     finally:
         unbind(token)
 
 
-def run_with_heartbeat(job: Job, attempt: int, ctx: JobContext) -> str:
-    """Run the claimed job with its heartbeat thread; any failure ends the row ``failed``."""
-    job_id = job.id
-    timeout_s = ctx.settings.heartbeat_timeout_s
-    with Heartbeat.for_timeout(ctx.sessions, job_id, attempt, timeout_s) as heartbeat:
+def run_claimed_job(job: Job, attempt: int, ctx: JobContext) -> RunOutcome:
+    """Run the claimed job under its heartbeat and hard time limit; any failure ends the row
+    ``failed``."""
+    state = RunState(job.id, attempt)
+    params = JobParams.model_validate(job.params)
+
+    def end_at_hard_limit() -> None:
+        message = "the job ran past its hard time limit; lower iterations or max_size"
+        end(ctx, job.id, attempt, JobStatus.FAILED, **failure(FailureCode.TIME_LIMIT, message))
+        state.lost.set()  # the row is ended: the run must write nothing more
+
+    heartbeat = Heartbeat.for_timeout(
+        ctx.sessions, job.id, attempt, ctx.settings.heartbeat_timeout_s, state.lost
+    )
+    hard_limit = HardTimeLimit(ctx.clock() + hard_time_limit_s(params), end_at_hard_limit)
+    with heartbeat, hard_limit:
         try:
-            return run_claimed_job(job, attempt, ctx, heartbeat)
-        except JobFailure as failure:
-            return end_job(ctx, job_id, attempt, JobStatus.FAILED,
-                           error_code=failure.code, error_message=failure.message)  # fmt: skip
+            return run_engine(job, params, state, ctx)
+        except JobFailure as exc:
+            return end(ctx, job.id, attempt, JobStatus.FAILED, **failure(exc.code, exc.message))
         except Exception:
-            log.exception("job %s failed unexpectedly", job_id)
-            return end_job(
+            log.exception("job %s failed unexpectedly", job.id)
+            message = (
+                "the worker hit an unexpected error; submit the job again, and report it if "
+                "it repeats"
+            )
+            return end(
                 ctx,
-                job_id,
+                job.id,
                 attempt,
                 JobStatus.FAILED,
-                error_code=FailureCode.INTERNAL_ERROR,
-                error_message="the worker hit an unexpected error; submit the job again, "
-                "and report it if it repeats",
+                **failure(FailureCode.INTERNAL_ERROR, message),
             )
 
 
-def run_claimed_job(job: Job, attempt: int, ctx: JobContext, heartbeat: Heartbeat) -> str:
-    """Load inputs, optimise with progress hooks, store the result and end the row."""
-    params = JobParams.model_validate(job.params)
+def run_engine(job: Job, params: JobParams, state: RunState, ctx: JobContext) -> RunOutcome:
+    """Load inputs, optimise with the run checks, store the result and end the row."""
+    attempt = state.attempt
     max_pixels = ctx.settings.max_image_pixels
     content = load_image(ctx.storage, job.content_key, "content", max_pixels)
     styles = [
@@ -111,71 +124,77 @@ def run_claimed_job(job: Job, attempt: int, ctx: JobContext, heartbeat: Heartbea
         for n, key in enumerate(job.style_keys, start=1)
     ]
     previews = PreviewWriter(job.id, attempt, ctx.storage, ctx.channel, ctx.sessions)
-    reporter = ProgressReporter(
-        job_id=job.id,
-        attempt=attempt,
-        channel=ctx.channel,
-        sessions=ctx.sessions,
-        db_interval_s=ctx.settings.progress_db_interval_s,
-        deadline=ctx.clock() + soft_time_limit_s(params),
-        clock=ctx.clock,
-        preview_every=params.preview_every,
-        preview_s=lambda: previews.seconds,
-    )
-    report = with_progress_webhooks(reporter, job, ctx.webhook_sender)
-    guard = RunGuard(report, heartbeat.lost, ShutdownRule(ctx.settings.worker_shutdown_s))
+    checks = [
+        ReportProgress(  # live and stored progress; learns of cancels from Redis and the row
+            ctx.channel,
+            ctx.sessions,
+            ctx.settings.progress_db_interval_s,
+            clock=ctx.clock,
+            preview_every=params.preview_every,
+            preview_s=lambda: previews.seconds,
+        ),
+        ProgressWebhooks(ctx.sessions),  # a progress delivery per 10 %, if asked for
+        LostClaim(),  # the row is no longer this run's: stop, write nothing
+        Cancel(),  # a cancel was asked for
+        TimeLimit(ctx.clock() + soft_time_limit_s(params), ctx.clock),  # the soft limit
+        Shutdown(ctx.settings.worker_shutdown_s),  # the worker stops; the job would not end
+    ]
     try:
-        result = ctx.engine.run(content, styles, params, on_progress=guard, on_preview=previews)
+        result = ctx.engine.run(
+            content, styles, params, on_progress=run_checks(checks, state), on_preview=previews
+        )
     except EngineInputError as exc:
         raise JobFailure(FailureCode.BAD_INPUT, str(exc)) from None
-    if heartbeat.lost.is_set() or result.stopped is Stop.LOST:
+    if state.lost.is_set() or result.stopped is Stop.LOST:
         log.warning("job %s attempt %d was taken over; dropped its run", job.id, attempt)
-        return "lost"
+        return RunOutcome.LOST
     if result.stopped is Stop.SHUTDOWN:
-        return hand_back(ctx, job.id, attempt)
+        return requeue(ctx, job.id, attempt)
     metrics = result_metrics(result, ctx.worker)
     if result.stopped is Stop.CANCELED:
-        return end_job(ctx, job.id, attempt, JobStatus.CANCELED,
-                       metrics=metrics, weights_source=result.weights_source)  # fmt: skip
+        return end(ctx, job.id, attempt, JobStatus.CANCELED, metrics=metrics)
     if result.stopped is Stop.TIME_LIMIT:
         raise JobFailure(
             FailureCode.TIME_LIMIT,
-            f"the job ran past its time limit after "
-            f"{result.iterations} iterations; lower iterations or max_size",
+            f"the job ran past its time limit after {result.iterations} iterations; lower "
+            "iterations or max_size",
         )
     if not result.quality.style_arrived:
         log.warning(
             "job %s: the style loss fell by only %.0f%% (style_ratio %.3f); the picture may "
             "look like the photo: a higher style_weight or another optimizer may help",
-            job.id, 100 * result.quality.style_drop, result.quality.style_ratio,
-        )  # fmt: skip
+            job.id,
+            100 * result.quality.style_drop,
+            result.quality.style_ratio,
+        )
     output = OUTPUT_FORMATS[params.output_format]
     key = result_key(job.id, output.extension, attempt)
-    ctx.storage.put(key, encode_image(result.image, output.name))  # stored before the row says so
-    ended = end_job(
+    data = encode_image(result.image, output.name)
+    ctx.storage.put(key, data)  # stored before the row says so
+    outcome = end(
         ctx,
         job.id,
         attempt,
         JobStatus.SUCCEEDED,
         result_key=key,
+        result_bytes=len(data),
         metrics=metrics,
-        weights_source=result.weights_source,
         iteration=result.iterations,
         losses=result.losses,
         ms_per_iter=round_ms(result.ms_per_iter),
     )
-    if ended != JobStatus.SUCCEEDED.value:  # another run owns the row: one result object only
+    if outcome is not RunOutcome.SUCCEEDED:  # another run owns the row: one result object only
         ctx.storage.delete(key)
-    return ended
+    return outcome
 
 
-def hand_back(ctx: JobContext, job_id: uuid.UUID, attempt: int) -> str:
-    """The worker is stopping: give the job back to the queue for another worker."""
-    if not db(ctx, lambda session: job_store.hand_back(session, job_id, attempt)):
-        return "lost"
-    log.warning("job %s attempt %d handed back: the worker is shutting down", job_id, attempt)
+def requeue(ctx: JobContext, job_id: uuid.UUID, attempt: int) -> RunOutcome:
+    """The worker is stopping: put the job back in the queue for another worker."""
+    if not retried_write(ctx, lambda session: job_store.requeue_run(session, job_id, attempt)):
+        return RunOutcome.LOST
+    log.warning("job %s attempt %d requeued: the worker is shutting down", job_id, attempt)
     publish(ctx, job_id, status_event(JobStatus.QUEUED))
-    return "handed back"
+    return RunOutcome.REQUEUED
 
 
 def load_image(storage: Storage, key: str, field: str, max_pixels: int) -> np.ndarray:
@@ -210,32 +229,18 @@ def result_metrics(result: EngineResult, worker: str) -> dict[str, object]:
     }
 
 
-def end_job(
+def end(
     ctx: JobContext, job_id: uuid.UUID, attempt: int, status: JobStatus, **fields: Any
-) -> str:
-    """Compare-and-set this run's row to ``status`` and announce it; the first ending wins."""
-    won = db(ctx, lambda s: job_store.finish_job(s, job_id, attempt, status, **fields))
-    if not won and not already_ended(ctx, job_id, attempt, status, fields):
+) -> RunOutcome:
+    """End this run's job ``status`` through the one end of every job (shared/job_end.py)."""
+    only_if = run_is(attempt)
+    ended = retried_write(
+        ctx, lambda s: end_job(s, job_id, status, only_if=only_if, channel=ctx.channel, **fields)
+    )
+    if ended is None and not already_ended(ctx, job_id, attempt, status, fields):
         log.warning("job %s attempt %d was no longer running; kept its state", job_id, attempt)
-        return "skipped"
-    announce_end(ctx, job_id)
-    error_code, error_message = fields.get("error_code"), fields.get("error_message")
-    publish(ctx, job_id, status_event(status, error_code, error_message))
-    return status.value
-
-
-def announce_end(ctx: JobContext, job_id: uuid.UUID) -> None:
-    """Count the ended job in the metrics and queue its ``completed`` webhook (best effort:
-    the row already says how it ended)."""
-    try:
-        with ctx.sessions() as session:
-            ended = job_store.get_job(session, job_id)
-    except SQLAlchemyError as exc:
-        log.warning("job %s ended; metrics and webhook skipped (%s)", job_id, exc)
-        return
-    if ended is not None:
-        job_metrics.record_job_end(ended)
-        queue_webhook(ctx.webhook_sender, ended, "completed")
+        return RunOutcome.LOST
+    return RunOutcome.ended(status)
 
 
 def already_ended(

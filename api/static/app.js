@@ -241,24 +241,31 @@ function track(job) {
   else follow(job.id);
 }
 
+// A stream lasts minutes at most; when the server closes it first, the page reconnects with
+// Last-Event-ID (the iteration already shown) and goes on where it was.
 async function follow(id) {
   const stream = new AbortController();
   state.stream = stream;
+  const seen = { id: null };
   try {
-    const response = await api(`/v1/jobs/${id}/events`, { signal: stream.signal });
-    if (!response.ok || !response.body) throw new Error("no stream");
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = "";
     for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += value;
-      let end;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        if (await onEvent(id, block)) return;
+      const headers = seen.id === null ? {} : { "Last-Event-ID": seen.id };
+      const response = await api(`/v1/jobs/${id}/events`, { signal: stream.signal, headers });
+      if (!response.ok || !response.body) throw new Error("no stream");
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          if (await onEvent(id, block, seen)) return;
+        }
       }
+      if (!state.job || state.job.id !== id) return;
     }
   } catch (_) {
     if (stream.signal.aborted) return;
@@ -266,13 +273,14 @@ async function follow(id) {
   if (state.job && state.job.id === id && !stream.signal.aborted) poll(id);
 }
 
-// Handles one SSE block; true once the job ended.
-async function onEvent(id, block) {
+// Handles one SSE block (a status event's data is the whole job); true once the job ended.
+async function onEvent(id, block, seen) {
   let kind = "message";
   const data = [];
   for (const line of block.split("\n")) {
     if (line.startsWith("event:")) kind = line.slice(6).trim();
     else if (line.startsWith("data:")) data.push(line.slice(5).trim());
+    else if (line.startsWith("id:")) seen.id = line.slice(3).trim();
   }
   if (!data.length || !state.job || state.job.id !== id) return false;
   const body = JSON.parse(data.join("\n"));
@@ -281,6 +289,7 @@ async function onEvent(id, block) {
   else if (kind === "status") {
     state.job.status = body.status;
     showStatus(body.status);
+    showProgress(body.progress);
     if (body.status === "running") refreshJobs();
     if (TERMINAL.has(body.status)) { await finish(id); return true; }
   }

@@ -28,6 +28,9 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16), index=True)
     secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
     webhook_secret: Mapped[str | None] = mapped_column(String(64))
+    # After a rotation the old secret also signs until ``previous_webhook_secret_until``.
+    previous_webhook_secret: Mapped[str | None] = mapped_column(String(64))
+    previous_webhook_secret_until: Mapped[datetime | None] = mapped_column()
     is_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Per-key limits; None: the STYLIZE_* defaults.
     max_active_jobs: Mapped[int | None] = mapped_column()

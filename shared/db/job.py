@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -75,6 +76,7 @@ class Job(Base):
         CheckConstraint(f"status IN ({_STATUS_SQL})", name="status_valid"),
         Index("ix_jobs_owner_created", "owner_id", "created_at"),
         Index("ix_jobs_status_heartbeat", "status", "heartbeat_at"),
+        Index("ix_jobs_status_finished", "status", "finished_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -107,6 +109,15 @@ class Job(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column()
     weights_source: Mapped[str | None] = mapped_column(String(255))
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    # DELETE asked (the job is gone for its owner); inputs, and result and preview, removed
+    # from storage (by a deletion or by retention); the bytes its objects take in storage.
+    deleted_at: Mapped[datetime | None] = mapped_column()
+    inputs_removed_at: Mapped[datetime | None] = mapped_column()
+    outputs_removed_at: Mapped[datetime | None] = mapped_column()
+    input_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    preview_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    result_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()

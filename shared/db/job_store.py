@@ -8,18 +8,28 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from shared.db.api_key import ApiKey
 from shared.db.base import utcnow
 from shared.db.job import ACTIVE_STATUSES, Job, JobStatus
 from shared.params import JobParams
+from shared.webhooks.outbox import queue_delivery
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class CursorError(ValueError):
     """A pagination cursor that this service did not issue."""
+
+
+class ActiveJobLimit(Exception):
+    """The owner already has ``active`` queued or running jobs, as many as allowed."""
+
+    def __init__(self, active: int) -> None:
+        super().__init__(f"{active} active jobs")
+        self.active = active
 
 
 def create_job(
@@ -33,10 +43,15 @@ def create_job(
     max_attempts: int,
     idempotency_key: str | None = None,
     request_hash: str | None = None,
+    input_bytes: int = 0,
+    max_active: int | None = None,
 ) -> Job:
     """Write a ``queued`` job and commit; on any error roll back and re-raise.
 
-    IntegrityError means the owner already has a job with ``idempotency_key``.
+    With ``max_active``, the owner's active jobs are counted in the same transaction, under a
+    lock on the owner's key row (a write to it: a row lock on PostgreSQL, the write lock on
+    SQLite), so racing submits never pass the limit together: ActiveJobLimit. IntegrityError
+    means the owner already has a job with ``idempotency_key``.
     """
     job = Job(
         id=job_id,
@@ -48,10 +63,18 @@ def create_job(
         style_keys=list(style_keys),
         total_iterations=params.iterations,
         max_attempts=max_attempts,
+        input_bytes=input_bytes,
         sent_at=utcnow(),  # the caller sends next; mark_unsent if that fails
     )
-    session.add(job)
     try:
+        if max_active is not None:
+            session.execute(
+                update(ApiKey).where(ApiKey.id == owner_id).values(name=ApiKey.name)
+            )  # takes the lock until commit
+            active = count_active_jobs(session, owner_id)
+            if active >= max_active:
+                raise ActiveJobLimit(active)
+        session.add(job)
         session.commit()
     except Exception:
         session.rollback()
@@ -157,34 +180,45 @@ def claim_job(
     worker: str,
     attempt: int,
     weights_source: str | None = None,
-) -> bool:
+) -> Job | None:
     """Start ``attempt`` (1-based) of a queued job for ``worker``, recording the weights it
-    will use; False if it is not due.
+    will use, and queue its ``running`` webhook in the same transaction; the claimed job, or
+    None if it is not due.
 
     The row must be ``queued`` with ``attempts == attempt - 1``: a duplicate, late or stale
     message (a finished job, or an attempt the reaper has since replaced) claims nothing.
     """
     now = utcnow()
-    result = session.execute(
-        update(Job)
-        .where(
-            Job.id == job_id,
-            Job.status == JobStatus.QUEUED.value,
-            Job.attempts == attempt - 1,
+    try:
+        result = session.execute(
+            update(Job)
+            .where(
+                Job.id == job_id,
+                Job.status == JobStatus.QUEUED.value,
+                Job.attempts == attempt - 1,
+            )
+            .values(
+                status=JobStatus.RUNNING.value,
+                worker=worker,
+                weights_source=weights_source,
+                started_at=now,
+                heartbeat_at=now,
+                attempts=attempt,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
         )
-        .values(
-            status=JobStatus.RUNNING.value,
-            worker=worker,
-            weights_source=weights_source,
-            started_at=now,
-            heartbeat_at=now,
-            attempts=attempt,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
-    return result.rowcount == 1
+        if result.rowcount != 1:
+            session.rollback()
+            return None
+        job = session.get(Job, job_id, populate_existing=True)
+        assert job is not None  # claimed a moment ago in this transaction
+        queue_delivery(session, job, "running")
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return job
 
 
 def _update_run(session: Session, job_id: uuid.UUID, attempt: int, **values: Any) -> bool:
@@ -199,22 +233,13 @@ def _update_run(session: Session, job_id: uuid.UUID, attempt: int, **values: Any
     return result.rowcount == 1
 
 
-def finish_job(
-    session: Session, job_id: uuid.UUID, attempt: int, status: JobStatus, **fields: Any
-) -> bool:
-    """End ``attempt`` of a running job with a terminal ``status``; False if it is not that run."""
-    return _update_run(
-        session, job_id, attempt, status=status.value, finished_at=utcnow(), **fields
-    )
-
-
 def beat(session: Session, job_id: uuid.UUID, attempt: int) -> bool:
     """Refresh the heartbeat of ``attempt``; False once the row is no longer that run's."""
     return _update_run(session, job_id, attempt, heartbeat_at=utcnow())
 
 
-def hand_back(session: Session, job_id: uuid.UUID, attempt: int) -> bool:
-    """Give a running job back to the queue, keeping ``attempts`` (its next run is attempt + 1).
+def requeue_run(session: Session, job_id: uuid.UUID, attempt: int) -> bool:
+    """Put a running job back in the queue, keeping ``attempts`` (its next run is attempt + 1).
 
     ``sent_at`` is cleared, so the reaper sends it again on its next pass.
     """
@@ -240,12 +265,9 @@ def mark_unsent(session: Session, job_id: uuid.UUID) -> None:
     session.commit()
 
 
-def request_cancel(session: Session, job_id: uuid.UUID) -> JobStatus:
-    """Cancel a queued job at once, or flag a running one; return the status afterwards."""
-    if transition(
-        session, job_id, JobStatus.QUEUED, JobStatus.CANCELED, finished_at=utcnow()
-    ):
-        return JobStatus.CANCELED
+def flag_cancel(session: Session, job_id: uuid.UUID) -> JobStatus | None:
+    """Ask a running job to stop (its worker reads the flag with its progress); the job's
+    status afterwards, or None if it is gone."""
     session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status == JobStatus.RUNNING.value)
@@ -254,7 +276,7 @@ def request_cancel(session: Session, job_id: uuid.UUID) -> JobStatus:
     )
     session.commit()
     job = session.get(Job, job_id, populate_existing=True)
-    return JobStatus(job.status) if job else JobStatus.CANCELED
+    return JobStatus(job.status) if job else None
 
 
 def record_progress(
@@ -265,24 +287,35 @@ def record_progress(
     iteration: int,
     losses: dict[str, float],
     ms_per_iter: float,
-) -> bool:
-    """Store the latest progress of ``attempt`` and refresh its heartbeat; False if not its run."""
+) -> bool | None:
+    """Store the latest progress of ``attempt`` and refresh its heartbeat; whether a cancel was
+    asked for, or None if the row is no longer this run's."""
     now = utcnow()
-    return _update_run(
-        session,
-        job_id,
-        attempt,
-        iteration=iteration,
-        losses=losses,
-        ms_per_iter=ms_per_iter,
-        progress_at=now,
-        heartbeat_at=now,
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.RUNNING.value, Job.attempts == attempt)
+        .values(
+            iteration=iteration,
+            losses=losses,
+            ms_per_iter=ms_per_iter,
+            progress_at=now,
+            heartbeat_at=now,
+            updated_at=now,
+        )
+        .returning(Job.cancel_requested)
+        .execution_options(synchronize_session=False)
     )
+    cancel = result.scalar_one_or_none()
+    session.commit()
+    return cancel
 
 
-def set_preview(session: Session, job_id: uuid.UUID, attempt: int, key: str) -> bool:
-    """Record the storage key of the latest preview of ``attempt``; False if not its run."""
-    return _update_run(session, job_id, attempt, preview_key=key)
+def set_preview(
+    session: Session, job_id: uuid.UUID, attempt: int, key: str, size: int
+) -> bool:
+    """Record the storage key and size of the latest preview of ``attempt``; False if not its
+    run."""
+    return _update_run(session, job_id, attempt, preview_key=key, preview_bytes=size)
 
 
 def stale_running_jobs(session: Session, cutoff: datetime, limit: int = 100) -> Sequence[Job]:
@@ -292,31 +325,41 @@ def stale_running_jobs(session: Session, cutoff: datetime, limit: int = 100) -> 
     return session.scalars(query.execution_options(populate_existing=True)).all()
 
 
-def end_stale_run(
-    session: Session, job: Job, cutoff: datetime, status: JobStatus, **fields: Any
-) -> bool:
-    """Move a stale run to ``status`` if it is still that run and still stale; True if this won.
+def stale_run(job: Job, cutoff: datetime) -> list[ColumnElement[bool]]:
+    """The conditions under which ``job`` is still the stale run that was read: running, the
+    same attempt, its heartbeat still older than ``cutoff``."""
+    return [
+        Job.status == JobStatus.RUNNING.value,
+        Job.attempts == job.attempts,
+        Job.heartbeat_at < cutoff,
+    ]
 
-    Ending it ``queued`` (a requeue) clears the worker and ``sent_at``; terminal ends stamp
-    ``finished_at``.
+
+def requeue_stale_run(session: Session, job: Job, cutoff: datetime) -> bool:
+    """Put a stale run back in the queue if it is still that stale run; True if this won.
+
+    The worker and ``sent_at`` are cleared: the reaper sends the job again.
     """
-    if status is JobStatus.QUEUED:
-        fields.update(worker=None, heartbeat_at=None, sent_at=None)
-    else:
-        fields.update(finished_at=utcnow())
     result = session.execute(
         update(Job)
-        .where(
-            Job.id == job.id,
-            Job.status == JobStatus.RUNNING.value,
-            Job.attempts == job.attempts,
-            Job.heartbeat_at < cutoff,
+        .where(Job.id == job.id, *stale_run(job, cutoff))
+        .values(
+            status=JobStatus.QUEUED.value,
+            worker=None,
+            heartbeat_at=None,
+            sent_at=None,
+            updated_at=utcnow(),
         )
-        .values(status=status.value, updated_at=utcnow(), **fields)
         .execution_options(synchronize_session=False)
     )
     session.commit()
     return result.rowcount == 1
+
+
+def running_jobs(session: Session, limit: int = 1000) -> Sequence[Job]:
+    """Every running job, oldest start first (at most one per worker slot)."""
+    query = select(Job).where(Job.status == JobStatus.RUNNING.value).order_by(Job.started_at)
+    return session.scalars(query.limit(limit).execution_options(populate_existing=True)).all()
 
 
 def unsent_queued_jobs(session: Session, sent_before: datetime, limit: int = 100) -> Sequence[Job]:

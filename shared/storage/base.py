@@ -33,6 +33,9 @@ class Storage(Protocol):
     def ping(self) -> bool:
         """True when the backend is reachable and writable."""
 
+    def free_bytes(self) -> int | None:
+        """Room left for objects, or None where the backend has no such limit (S3)."""
+
 
 def open_storage(settings: Settings) -> Storage:
     """The backend named by ``settings.storage_url`` (file:// or s3://)."""

@@ -7,3 +7,7 @@ class StorageError(Exception):
 
 class ObjectNotFound(StorageError):
     """The key does not exist."""
+
+
+class StorageFull(StorageError):
+    """No room: the disk (or quota) is full, or below the free space kept for the database."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -9,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from shared.storage.errors import ObjectNotFound, StorageError
+from shared.storage.errors import ObjectNotFound, StorageError, StorageFull
 from shared.storage.keys import check_key
 
 FILE_MODE = 0o644  # mkstemp creates 0600; objects must be readable by every service user
@@ -65,6 +66,13 @@ class LocalStorage:
     def url(self, key: str) -> str:
         return self._path(key).as_uri()
 
+    def free_bytes(self) -> int | None:
+        try:
+            stats = os.statvfs(self.root)
+        except OSError:
+            return None
+        return stats.f_bavail * stats.f_frsize
+
     def ping(self) -> bool:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -81,6 +89,8 @@ def _os_errors(action: str, key: str) -> Iterator[None]:
     except FileNotFoundError:
         raise ObjectNotFound(f"no object {key!r}") from None
     except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise StorageFull(f"local {action} {key!r}: {exc.strerror}") from None
         raise StorageError(f"local {action} {key!r} failed: {exc.strerror or exc}") from None
 
 

@@ -86,6 +86,9 @@ class S3Storage:
     def url(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._name(key)}"
 
+    def free_bytes(self) -> int | None:
+        return None
+
     def ping(self) -> bool:
         try:
             self._s3.head_bucket(Bucket=self.bucket)

@@ -23,8 +23,8 @@ from shared.job_limits import hard_time_limit_s
 from shared.params import JobParams
 from shared.settings import Settings
 from shared.task_names import RUN_JOB_TASK
-from shared.webhook_signature import VERIFY_SNIPPET
-from tests.api.conftest import REDIS_URL, RecordingSender
+from shared.webhooks.signing import VERIFY_SNIPPET
+from tests.support.api import REDIS_URL, RecordingSender
 
 
 def test_flask_errors_are_problems(client: FlaskClient, auth: dict) -> None:

@@ -15,7 +15,7 @@ from shared.db.job import FailureCode, JobStatus
 from shared.db.session import session_factory
 from shared.progress_channel import ProgressChannel
 from shared.settings import Settings
-from tests.api.conftest import REDIS_URL, submit
+from tests.support.api import REDIS_URL, submit
 
 
 def frames(chunks: Iterator[bytes]) -> Iterator[str]:

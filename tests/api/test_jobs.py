@@ -21,8 +21,8 @@ from shared.db.session import session_factory
 from shared.progress_channel import ProgressChannel
 from shared.settings import Settings
 from shared.storage import StorageError, open_storage
-from tests.api.conftest import REDIS_URL, RecordingSender, make_key, submit
 from tests.support import png_bytes
+from tests.support.api import REDIS_URL, RecordingSender, make_key, submit
 
 
 def test_submit_stores_inputs_writes_row_then_queues(

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from api import create_app
 from shared.logs import make_handler
 from shared.settings import Settings
-from tests.api.conftest import REDIS_URL, RecordingSender, submit
+from tests.support.api import REDIS_URL, RecordingSender, submit
 
 
 def scrape(client: FlaskClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -1,5 +1,6 @@
-"""Headless Chromium (Debian's, driven by Playwright) against the real stack of the integration
-tests. A missing browser fails the tests with the command that installs it; never a skip."""
+"""Headless Chromium (Debian's, driven by Playwright) against the real stack (the ``stack``
+fixture of tests/conftest.py). A missing browser fails the tests with the command that
+installs it; never a skip."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
-
-from tests.integration.conftest import api_url, stack  # noqa: F401 - the same real stack
 
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Request
 
-from tests.integration.conftest import Stack
+from tests.support.stack import Stack
 
 pytestmark = [
     pytest.mark.integration,

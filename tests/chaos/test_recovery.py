@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.chaos.conftest import ENDED, Chaos, measured
+from tests.support.chaos import ENDED, Chaos, measured
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 

@@ -1,0 +1,85 @@
+"""``stylize run`` and ``stylize weights`` through click, on small sample images."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from cli.main import cli
+from tests.support.engine import EXAMPLES
+
+
+@pytest.fixture
+def small_pair(tmp_path: Path) -> tuple[str, str]:
+    """The cat and the bricks, shrunk to 48 px so a run takes a second."""
+    paths = []
+    for name in ("content-chelsea", "style-brick"):
+        image = Image.open(EXAMPLES / f"{name}.jpg")
+        image.thumbnail((48, 48))
+        paths.append(str(tmp_path / f"{name}.png"))
+        image.save(paths[-1])
+    return paths[0], paths[1]
+
+
+def test_run_writes_the_picture_and_prints_metrics(tmp_path: Path, small_pair) -> None:
+    out = tmp_path / "out.jpg"
+    args = ["run", *small_pair, "-o", str(out), "--max-size", "40", "--iterations", "4",
+            "--style-layers", "block1_conv1,block2_conv1", "--preserve-color", "--weights",
+            "hed", "--json"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.output.strip().splitlines()[-1])
+    assert metrics["iterations"] == 4 and metrics["weights_source"] == "hed-bsds500"
+    assert metrics["losses"]["total"] < metrics["initial_losses"]["total"]
+    assert {"seconds", "ms_per_iter"} <= set(metrics)
+    with Image.open(out) as written:
+        assert written.format == "JPEG" and written.size == (40, 27)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--style-layers", "block9_conv1"], "unknown VGG16 layer block9_conv1"),
+        (["--iterations", "0"], "--iterations"),
+        (["--max-size", "-1"], "--max-size"),
+        (["--style-blend", "1,2"], "style_blend has 2 weight"),
+    ],
+)
+def test_bad_options_give_one_clear_error(tmp_path: Path, small_pair, extra, message) -> None:
+    args = ["run", *small_pair, "-o", str(tmp_path / "out.png"), "--weights", "hed", *extra]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code != 0 and message in result.output
+
+
+def test_unreadable_image_is_named(tmp_path: Path, small_pair) -> None:
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    result = CliRunner().invoke(cli, ["run", str(empty), small_pair[1], "-o", "x.png"])
+    assert result.exit_code == 1 and "empty.png" in result.output and "empty" in result.output
+
+
+def test_weights_info_says_what_auto_picks(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    result = CliRunner().invoke(cli, ["weights", "info", "--json"])
+    shown = json.loads(result.output)
+    assert shown["sources"]["auto"].startswith("hed:")
+    assert shown["sources"]["imagenet"].startswith("missing:")
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="baseline is eager TF")
+def test_bench_engine_reports_every_variant_side_by_side() -> None:
+    args = ["bench", "engine", "--size", "32", "--iterations", "3", "--weights", "hed", "--json"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    numbers = json.loads(result.output.strip().splitlines()[-1])
+    row = numbers["sizes"]["32"]
+    assert row["baseline_ms_per_iter"] > 0 and row["target_loss"] > 0 and row["size"] == [32, 32]
+    for name in ("adam-float32", "adam-bfloat16", "lbfgs-float32"):
+        assert row[f"{name}_ms_per_iter"] > 0 and row[f"{name}_float32_loss"] > 0
+    assert set(numbers["speedup_to_quality"]) == {"32"}
+    assert f"{numbers['default']}_seconds_to_target" in row

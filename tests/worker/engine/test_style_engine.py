@@ -1,0 +1,136 @@
+"""StyleEngine.run: shapes, convergence, determinism, tracing, callbacks, options, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shared.params import JobParams
+from tests.support.engine import quick, sample
+from worker.engine import EngineInputError, Progress, Stop, StyleEngine
+from worker.engine.imaging import luminance
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_run_keeps_aspect_and_lowers_the_loss(
+    hed_engine: StyleEngine, content: np.ndarray, style: np.ndarray, optimizer: str
+) -> None:
+    result = hed_engine.run(content, [style], quick(optimizer=optimizer, iterations=8))
+    assert result.image.shape == (32, 48, 3) and result.image.dtype == np.uint8
+    assert result.iterations == result.total_iterations == 8 and result.stopped is None
+    assert result.losses["total"] < 0.7 * result.initial_losses["total"]
+    assert result.weights_source == "hed-bsds500"
+    assert set(result.losses) == {"content", "style", "tv", "total"}
+
+
+def test_same_seed_same_picture(hed_engine: StyleEngine, content, style) -> None:
+    params = quick(init="noise", seed=7)
+    first = hed_engine.run(content, [style], params).image
+    second = hed_engine.run(content, [style], params).image
+    assert np.abs(first.astype(int) - second.astype(int)).max() == 0
+    other = hed_engine.run(content, [style], quick(init="noise", seed=8)).image
+    assert not np.array_equal(first, other)
+
+
+def test_step_is_traced_once_per_shape_and_reused_across_jobs(content, style) -> None:
+    engine = StyleEngine.load("random")
+    engine.run(content, [style], quick(iterations=2))
+    assert engine.trace_count == 1
+    engine.run(content, [sample("style-gravel", (30, 50))], quick(iterations=2, style_weight=3))
+    assert engine.trace_count == 1  # new job, new style and weights, same content shape
+    engine.run(content, [style], quick(iterations=2, max_size=40))
+    assert engine.trace_count == 2
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_progress_every_iteration_and_stop_within_one(
+    random_engine: StyleEngine, content, style, optimizer: str
+) -> None:
+    seen: list[Progress] = []
+
+    def on_progress(progress: Progress) -> Stop | None:
+        seen.append(progress)
+        return Stop.CANCELED if progress.iteration == 3 else None
+
+    result = random_engine.run(
+        content, [style], quick(optimizer=optimizer, iterations=10), on_progress=on_progress
+    )
+    assert [p.iteration for p in seen] == [1, 2, 3]
+    assert result.stopped is Stop.CANCELED and result.iterations == 3
+    assert all(p.total == 10 and p.ms_per_iter > 0 for p in seen)
+    assert set(seen[0].losses) == {"content", "style", "tv", "total"}
+
+
+def test_previews_every_k_and_pyramid_counts_across_levels(
+    random_engine: StyleEngine, content, style
+) -> None:
+    iterations: list[int] = []
+    previews: list[tuple[int, tuple[int, ...], np.dtype]] = []
+    result = random_engine.run(
+        content,
+        [style],
+        quick(iterations=7, scales=2, max_size=64, preview_every=3),
+        on_progress=lambda p: iterations.append(p.iteration),
+        on_preview=lambda i, image: previews.append((i, image.shape, image.dtype)),
+    )
+    assert iterations == list(range(1, 8))
+    # max_size=64 never enlarges the 48 px content: levels of 24 then 48 px
+    assert previews == [(3, (16, 24, 3), np.uint8), (6, (32, 48, 3), np.uint8)]
+    assert result.image.shape == (32, 48, 3)
+
+
+def test_model_is_cut_after_the_deepest_layer_used(random_engine: StyleEngine) -> None:
+    params = quick(content_layers=["block2_conv2"], style_layers=["block1_conv1", "block2_conv1"])
+    names = [layer.name for layer in random_engine._feature_model(params, "float32").layers]
+    assert names[-1] == "block2_conv2" and not any(n.startswith("block3") for n in names)
+
+
+def test_preserve_color_keeps_the_content_colours(hed_engine: StyleEngine, content) -> None:
+    red_style = np.zeros((40, 40, 3), np.uint8)
+    red_style[..., 0] = np.random.default_rng(0).integers(100, 255, (40, 40))
+    result = hed_engine.run(content, [red_style], quick(preserve_color=True, iterations=5))
+    plain = hed_engine.run(content, [red_style], quick(iterations=5))
+
+    def chroma(image: np.ndarray) -> np.ndarray:
+        return image.astype(np.float32) - luminance(image)
+
+    kept = np.abs(chroma(result.image) - chroma(content)).mean()
+    assert kept < 3.0 < np.abs(chroma(plain.image) - chroma(content)).mean()
+
+
+def test_blend_of_styles_and_other_inits(hed_engine: StyleEngine, content, style) -> None:
+    gravel = sample("style-gravel", (48, 48))
+    for init in ("style", "noise"):
+        params = quick(style_blend=[3.0, 1.0], init=init, style_scale=0.5)
+        result = hed_engine.run(content, [style, gravel], params)
+        assert result.image.shape == (32, 48, 3)
+        assert result.losses["total"] < result.initial_losses["total"]
+
+
+@pytest.mark.parametrize(
+    ("content", "styles", "params", "message"),
+    [
+        (np.zeros((0, 5, 3), np.uint8), None, quick(), "content image is empty"),
+        (np.zeros((8, 8), np.uint8), None, quick(), "content image must be an RGB"),
+        (None, [], quick(), "at least one style"),
+        (None, [np.zeros((8, 8, 3), np.float32)], quick(), "style image 1 must be RGB uint8"),
+        (None, None, quick(style_blend=[1.0, 2.0]), "style_blend has 2 weight"),
+        (None, None, JobParams.model_construct(**{**quick().__dict__, "style_layers": ["fc7"]}),
+         "unknown VGG16 layer fc7"),
+        (None, None, JobParams.model_construct(**{**quick().__dict__, "iterations": 0}),
+         "iterations"),
+        (None, None, JobParams.model_construct(**{**quick().__dict__, "max_size": -4}),
+         "max_size"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_refused_before_any_model_work(
+    content: np.ndarray | None, styles: list | None, params: JobParams, message: str
+) -> None:
+    engine = StyleEngine.load("random")
+    engine._feature_model = None  # type: ignore[assignment]  # would fail if reached
+    with pytest.raises(EngineInputError, match=message):
+        engine.run(
+            sample("content-coffee", (20, 30)) if content is None else content,
+            [sample("style-brick", (20, 20))] if styles is None else styles,
+            params,
+        )
