@@ -54,13 +54,14 @@ def validation_errors(
     exc: ValidationError,
     default_field: str = "request",
     describe_range: Callable[[str], str | None] = lambda _name: None,
+    unknown: str = "unknown name; see /openapi.json for what this route takes",
 ) -> list[dict[str, str]]:
     """pydantic's errors as ``{"field", "message"}`` entries that say what is allowed."""
     found = []
     for error in exc.errors():
         field = str(error["loc"][0]) if error["loc"] else default_field
         if error["type"] == "extra_forbidden":
-            message = "unknown name; see /openapi.json for what this route takes"
+            message = unknown
         else:
             message = str(error["msg"]).removeprefix("Value error, ")
             allowed = describe_range(field)

@@ -64,9 +64,10 @@ def events(job_id: str) -> Response:
     """``event: status`` (the job document), ``progress``, ``preview``; ends after the end."""
     job = load_job(job_id)
     settings = current_app.config["STYLIZE"]
+    hub = _hub()
     slot = _slots().take(g.owner_id, settings.events_max_s)
     try:
-        listener = _hub().register(str(job.id))
+        listener = hub.register(str(job.id))
     except HubUnavailable:
         slot.release()
         raise hub_unavailable() from None
@@ -83,12 +84,12 @@ def events(job_id: str) -> Response:
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
-    response.call_on_close(lambda: _close(job.id, listener, slot))
+    response.call_on_close(lambda: _close(hub, job.id, listener, slot))
     return response
 
 
-def _close(job_id: uuid.UUID, listener: Listener, slot: Slot) -> None:
-    _hub().unregister(str(job_id), listener)
+def _close(hub: EventHub, job_id: uuid.UUID, listener: Listener, slot: Slot) -> None:
+    hub.unregister(str(job_id), listener)
     slot.release()
 
 

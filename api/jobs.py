@@ -221,7 +221,9 @@ def list_jobs() -> Response:
     try:
         query = ListQuery.model_validate(request.args.to_dict())
     except ValidationError as exc:
-        raise invalid_request(validation_errors(exc)) from None
+        names = ", ".join(ListQuery.model_fields)
+        unknown = f"unknown query parameter; use {names}"
+        raise invalid_request(validation_errors(exc, unknown=unknown)) from None
     if query.owner == "all" and not g.api_key.is_admin:
         raise ApiProblem(
             403,

@@ -116,7 +116,8 @@ def parse_params(request: Request, errors: list[dict[str, str]]) -> JobParams | 
     try:
         return JobParams.model_validate(raw)
     except ValidationError as exc:
-        errors.extend(validation_errors(exc, "params", describe_range=field_range))
+        unknown = "unknown parameter; see /openapi.json for the parameters a job takes"
+        errors.extend(validation_errors(exc, "params", field_range, unknown))
         return None
 
 

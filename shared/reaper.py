@@ -80,30 +80,28 @@ def end_overdue_run(
     report: ReapReport,
     channel: ProgressChannel | None,
 ) -> None:
-    """Fail a run that passed its hard time limit, even while its heartbeat still beats."""
+    """End a run that passed its hard time limit, even while its heartbeat still beats:
+    ``canceled`` if a cancel was asked for, else ``failed``/``time_limit``."""
     hard_limit = hard_time_limit_s(JobParams.model_validate(job.params))
     if job.started_at is None or (now - job.started_at).total_seconds() <= hard_limit:
         return
-    started_before = now - timedelta(seconds=hard_limit)
-    ended = end_job(
-        session,
-        job.id,
-        JobStatus.FAILED,
-        only_if=[
-            Job.status == JobStatus.RUNNING.value,
-            Job.attempts == job.attempts,
-            Job.started_at < started_before,
-        ],
-        channel=channel,
-        **failure(
+    fields: dict[str, Any] = {}
+    status = JobStatus.CANCELED
+    if not job.cancel_requested:
+        status = JobStatus.FAILED
+        fields = failure(
             FailureCode.TIME_LIMIT,
             f"the job ran past its hard time limit ({hard_limit:.0f} s); lower iterations or "
             "max_size",
-        ),
-    )
-    if ended is not None:
-        log.warning("job %s: past its hard time limit on %s; failed", job.id, job.worker)
-        report.ended[job.id] = FailureCode.TIME_LIMIT.value
+        )
+    still_overdue = [
+        Job.status == JobStatus.RUNNING.value,
+        Job.attempts == job.attempts,
+        Job.started_at < now - timedelta(seconds=hard_limit),
+    ]
+    if end_job(session, job.id, status, only_if=still_overdue, channel=channel, **fields):
+        log.warning("job %s: past its hard time limit on %s; %s", job.id, job.worker, status)
+        report.ended[job.id] = fields.get("error_code", status.value)
 
 
 def end_lost_run(

@@ -46,10 +46,10 @@ def test_package_imports_stay_in_their_lane(package: str) -> None:
     assert {path: names for path, names in broken.items() if names} == {}
 
 
-def test_importing_the_progress_reporter_never_loads_keras() -> None:
+def test_importing_the_run_checks_never_loads_keras() -> None:
     """The hook types are framework-free: the worker's hooks import without Keras."""
     code = (
-        "import sys, worker.progress_reporter, worker.engine\n"
+        "import sys, worker.run_checks.progress_report, worker.engine\n"
         f"loaded = [m for m in sys.modules if m.split('.')[0] in {FRAMEWORKS!r}]\n"
         "assert not loaded, loaded[:5]\n"
     )

@@ -93,7 +93,7 @@ def run_claimed_job(job: Job, attempt: int, ctx: JobContext) -> RunOutcome:
     heartbeat = Heartbeat.for_timeout(
         ctx.sessions, job.id, attempt, ctx.settings.heartbeat_timeout_s, state.lost
     )
-    hard_limit = HardTimeLimit(ctx.clock() + hard_time_limit_s(params), end_at_hard_limit)
+    hard_limit = HardTimeLimit(hard_time_limit_s(params), end_at_hard_limit)
     with heartbeat, hard_limit:
         try:
             return run_engine(job, params, state, ctx)

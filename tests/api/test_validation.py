@@ -155,14 +155,19 @@ def test_upload_over_limit_is_413(
     assert_nothing_left(settings, sender)
 
 
-def test_every_bad_field_is_listed_at_once(
+def test_every_bad_field_is_listed_at_once_and_images_only_after_the_parameters(
     client: FlaskClient, auth: dict, settings: Settings, sender: RecordingSender
 ) -> None:
     data = {**files(None, [png_bytes(), b"GIF89a broken"]), "iterations": "0", "colour": "red"}
     response = client.post("/v1/jobs", headers=auth, data=data)
     assert response.status_code == 422
     fields = {error["field"] for error in response.get_json()["errors"]}
-    assert fields == {"iterations", "colour", "content", "style[2]"}
+    assert fields == {"iterations", "colour", "content"}, "no image is decoded before params pass"
+    data = {**files(png_bytes(), [png_bytes(), b"GIF89a broken", b"not at all"])}
+    fields = {
+        e["field"] for e in client.post("/v1/jobs", headers=auth, data=data).get_json()["errors"]
+    }
+    assert fields == {"style[2]", "style[3]"}
     assert_nothing_left(settings, sender)
 
 
@@ -197,7 +202,10 @@ def test_bad_idempotency_key(
 
 
 def test_broker_down_still_accepts_the_job_for_the_reaper(
-    client: FlaskClient, auth: dict, settings: Settings, sender: RecordingSender,
+    client: FlaskClient,
+    auth: dict,
+    settings: Settings,
+    sender: RecordingSender,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     sender.fail = True

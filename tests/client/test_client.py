@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from client import ApiError, ApiUnreachable, Client, FieldError, Job
-from client.sse import sse_events
+from client.sse import Event, sse_events
 from tests.support import QuietHTTPServer
 
 JOB = {
@@ -140,6 +140,6 @@ def test_sse_framing_skips_comments_and_joins_data_lines() -> None:
         "event: progress", 'data: {"iteration":', 'data: 2}', "", "data: {}",
     ]  # fmt: skip
     assert list(sse_events(lines)) == [
-        ("status", {"status": "running"}),
-        ("progress", {"iteration": 2}),
+        Event("status", {"status": "running"}, "1"),
+        Event("progress", {"iteration": 2}, "1"),
     ]

@@ -22,6 +22,8 @@ from shared.db import job_store
 from shared.db.base import utcnow
 from shared.db.job import Job, JobStatus
 from shared.db.session import session_factory
+from shared.db.webhook_delivery import WebhookDelivery
+from shared.job_end import end_job, run_is
 from shared.job_limits import hard_time_limit_s
 from shared.params import JobParams
 from shared.reaper import reap
@@ -89,7 +91,7 @@ def running_job(sessions: sessionmaker[Session], owner: uuid.UUID, attempt: int 
     with sessions() as session:
         for n in range(1, attempt + 1):
             if n > 1:
-                job_store.hand_back(session, job_id, n - 1)
+                job_store.requeue_run(session, job_id, n - 1)
             assert job_store.claim_job(session, job_id, f"worker-{n}", n)
     return job_id
 
@@ -150,13 +152,35 @@ def test_past_its_hard_limit_with_its_worker_gone_ends_time_limit(
     assert "lower iterations or max_size" in row(sessions, job_id).error_message
 
 
+def test_past_its_hard_limit_while_its_heartbeat_still_beats_ends_time_limit(
+    sessions: sessionmaker[Session], owner: uuid.UUID, settings: Settings
+) -> None:
+    """A run stuck inside an iteration keeps beating from its heartbeat thread: the hard
+    limit fails it all the same, and its completed webhook is in the outbox."""
+    job_id = new_job(sessions, owner, webhook_url="https://hooks.example/x")
+    with sessions() as session:
+        assert job_store.claim_job(session, job_id, "worker-1", 1)
+    limit = hard_time_limit_s(JobParams(iterations=5, max_size=64))
+    with sessions() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(started_at=later(-limit - 5)))
+        session.commit()
+        assert job_store.beat(session, job_id, 1), "its heartbeat is fresh"
+    report = reap(sessions, Sender(), settings)
+    assert report.ended == {job_id: "time_limit"}
+    assert row(sessions, job_id).status == "failed"
+    with sessions() as session:
+        [completed] = session.query(WebhookDelivery).filter_by(job_id=job_id, event="completed")
+        assert json.loads(completed.body)["data"]["error"]["code"] == "time_limit"
+
+
 def test_a_cancel_racing_the_reaper_ends_canceled_not_requeued(
     sessions: sessionmaker[Session], owner: uuid.UUID, settings: Settings
 ) -> None:
     running, queued = running_job(sessions, owner), new_job(sessions, owner)
     with sessions() as session:  # the cancels land; the running job's worker is already dead
-        assert job_store.request_cancel(session, running) is JobStatus.RUNNING
-        assert job_store.request_cancel(session, queued) is JobStatus.CANCELED
+        assert job_store.flag_cancel(session, running) is JobStatus.RUNNING
+        only_queued = [Job.status == JobStatus.QUEUED.value]
+        assert end_job(session, queued, JobStatus.CANCELED, only_if=only_queued) is not None
     sender = Sender()
     report = reap(sessions, sender, settings, now=later(10 * RESEND_S))
     assert report.ended == {running: "canceled"} and report.requeued == []
@@ -173,7 +197,7 @@ def test_a_slow_worker_that_comes_back_changes_nothing(
         assert job_store.claim_job(session, job_id, "worker-2", 2)
         # the first worker wakes up: its heartbeat, progress and ending all miss
         assert job_store.beat(session, job_id, 1) is False
-        assert job_store.finish_job(session, job_id, 1, JobStatus.SUCCEEDED) is False
+        assert end_job(session, job_id, JobStatus.SUCCEEDED, only_if=run_is(1)) is None
     job = row(sessions, job_id)
     assert (job.status, job.attempts, job.worker) == ("running", 2, "worker-2")
 
@@ -190,7 +214,7 @@ def test_a_beat_just_before_the_reaper_s_write_keeps_the_job(
         with sessions() as worker_session:
             job_store.beat(worker_session, job_id, 1)
         backdate_heartbeat(sessions, job_id, -2)  # the beat lands after the read
-        assert not job_store.end_stale_run(session, stale[0], cutoff, JobStatus.QUEUED)
+        assert not job_store.requeue_stale_run(session, stale[0], cutoff)
     assert row(sessions, job_id).status == "running"
 
 

@@ -19,6 +19,7 @@ from shared.api_keys import create_key
 from shared.db import job_store
 from shared.db.job import Job, JobStatus
 from shared.db.session import session_factory
+from shared.db.webhook_delivery import WebhookDelivery
 from shared.params import JobParams
 from shared.settings import Settings
 from shared.storage.keys import content_key, preview_key, result_key, style_key
@@ -26,9 +27,8 @@ from shared.storage.local import LocalStorage
 from tests.support import RecordingChannel, noise_png, png_bytes, portrait_photo_bytes
 from worker.engine import StyleEngine
 from worker.job_context import JobContext
-from worker.shutdown import request_shutdown, reset_shutdown
+from worker.run_checks.shutdown import request_shutdown, reset_shutdown
 from worker.tasks import execute_job
-from worker.webhook_events import WebhookDelivery
 
 
 @pytest.fixture(scope="module")
@@ -185,6 +185,32 @@ def test_a_cancel_stops_within_one_iteration(ctx: JobContext, channel: Recording
     assert statuses(channel) == ["running", "canceled"]
 
 
+@dataclass
+class CancelInTheRowAt(RecordingChannel):
+    """A cancel recorded in the row only (Redis lost its flag) while ``iteration`` runs."""
+
+    sessions: Any = None
+    iteration: int = 2
+
+    def publish(self, job_id: str, event: dict[str, Any]) -> bool:
+        if event.get("iteration") == self.iteration:
+            with self.sessions() as session:
+                assert job_store.flag_cancel(session, uuid.UUID(job_id)) is JobStatus.RUNNING
+        return super().publish(job_id, event)
+
+
+def test_a_cancel_in_the_row_holds_without_the_redis_flag(ctx: JobContext) -> None:
+    channel = CancelInTheRowAt(sessions=ctx.sessions)
+    eager = dataclasses.replace(
+        ctx,
+        channel=channel,
+        settings=ctx.settings.model_copy(update={"progress_db_interval_s": 0.01}),
+    )
+    job_id = queued_job(ctx, iterations=50)
+    assert execute_job(job_id, 1, eager) == "canceled"
+    assert row(ctx, job_id).metrics["iterations"] < 10
+
+
 def test_an_unexpected_error_fails_internal_error(
     ctx: JobContext, channel: RecordingChannel, storage: LocalStorage
 ) -> None:
@@ -226,42 +252,40 @@ def test_a_style_that_arrived_logs_no_warning(
     assert not [m for m in caplog.messages if "style loss fell by only" in m]
 
 
-def test_webhook_deliveries_are_queued_for_the_asked_events(ctx: JobContext) -> None:
-    queued: list[WebhookDelivery] = []
-    hooked = dataclasses.replace(ctx, webhook_sender=queued.append)
+def deliveries(ctx: JobContext, job_id: uuid.UUID) -> list[WebhookDelivery]:
+    """The job's outbox rows, oldest first."""
+    with ctx.sessions() as session:
+        rows = session.query(WebhookDelivery).filter_by(job_id=job_id)
+        return sorted(rows, key=lambda delivery: delivery.created_at)
+
+
+def test_webhook_deliveries_go_to_the_outbox_for_the_asked_events(ctx: JobContext) -> None:
     job_id = queued_job(
         ctx,
         iterations=20,
         webhook_url="http://127.0.0.1:9/hook",
         webhook_events=["running", "progress", "completed"],
     )
-    assert execute_job(job_id, 1, hooked) == "succeeded"
+    assert execute_job(job_id, 1, ctx) == "succeeded"
+    queued = deliveries(ctx, job_id)
     assert [d.event for d in queued] == ["running"] + ["progress"] * 10 + ["completed"]
     bodies = [json.loads(d.body) for d in queued]
-    assert bodies[0]["weights_source"] == "random", "known from the moment the job runs"
-    assert [b["progress"]["iteration"] for b in bodies[1:-1]] == list(range(2, 21, 2))
-    assert {b["status"] for b in bodies[:-1]} == {"running"}
-    assert bodies[-1]["status"] == "succeeded" and bodies[-1]["id"] == str(job_id)
-    assert len({d.delivery_id for d in queued}) == len(queued)
+    assert [b["type"] for b in bodies[:2]] == ["job.running", "job.progress"]
+    jobs = [b["data"] for b in bodies]
+    assert jobs[0]["weights_source"] == "random", "known from the moment the job runs"
+    assert [b["progress"]["iteration"] for b in jobs[1:-1]] == list(range(2, 21, 2))
+    assert {b["status"] for b in jobs[:-1]} == {"running"}
+    assert jobs[-1]["status"] == "succeeded" and jobs[-1]["id"] == str(job_id)
+    assert {d.status for d in queued} == {"pending"}, "stylize webhooks sends them"
 
 
-def test_only_the_asked_events_are_queued_and_a_broken_queue_fails_nothing(
-    ctx: JobContext,
-) -> None:
-    queued: list[WebhookDelivery] = []
+def test_only_the_asked_events_are_queued(ctx: JobContext) -> None:
     job_id = queued_job(ctx, webhook_url="http://127.0.0.1:9/hook")  # events: completed
-    assert execute_job(job_id, 1, dataclasses.replace(ctx, webhook_sender=queued.append)) == (
-        "succeeded"
-    )
-    assert [d.event for d in queued] == ["completed"]
-
-    def broken(delivery: WebhookDelivery) -> None:
-        raise ConnectionError("broker down")
-
-    job_id = queued_job(ctx, webhook_url="http://127.0.0.1:9/hook", webhook_events=["progress"])
-    assert execute_job(job_id, 1, dataclasses.replace(ctx, webhook_sender=broken)) == "succeeded"
+    assert execute_job(job_id, 1, ctx) == "succeeded"
+    assert [d.event for d in deliveries(ctx, job_id)] == ["completed"]
     unhooked = queued_job(ctx, webhook_events=["running", "completed"])  # no url: nothing
-    assert execute_job(unhooked, 1, dataclasses.replace(ctx, webhook_sender=broken)) == "succeeded"
+    assert execute_job(unhooked, 1, ctx) == "succeeded"
+    assert deliveries(ctx, unhooked) == []
 
 
 @dataclass
@@ -290,7 +314,7 @@ def test_a_shutdown_hands_the_job_back_with_the_same_attempts(
         ctx, channel=stopping, settings=ctx.settings.model_copy(update={"worker_shutdown_s": 0})
     )
     job_id = queued_job(ctx, iterations=50)
-    assert execute_job(job_id, 1, quick) == "handed back"
+    assert execute_job(job_id, 1, quick) == "requeued"
     job = row(ctx, job_id)
     assert (job.status, job.attempts, job.worker, job.sent_at) == ("queued", 1, None, None)
     assert job.result_key is None and not ctx.storage.exists(result_key(job_id, "png", 1))
@@ -314,7 +338,7 @@ def test_a_stopping_worker_claims_nothing(ctx: JobContext) -> None:
     job_id = queued_job(ctx)
     request_shutdown()
     try:
-        assert execute_job(job_id, 1, ctx) == "handed back"
+        assert execute_job(job_id, 1, ctx) == "requeued"
     finally:
         reset_shutdown()
     job = row(ctx, job_id)
@@ -331,7 +355,7 @@ class TakenOverAtIteration(RecordingChannel):
     def publish(self, job_id: str, event: dict[str, Any]) -> bool:
         if event.get("iteration") == self.iteration:
             with self.sessions() as session:
-                assert job_store.hand_back(session, uuid.UUID(job_id), 1)
+                assert job_store.requeue_run(session, uuid.UUID(job_id), 1)
                 assert job_store.claim_job(session, uuid.UUID(job_id), "other-worker", 2)
         return super().publish(job_id, event)
 

@@ -22,24 +22,26 @@ STUCK_EXIT_CODE = 70
 
 
 class HardTimeLimit:
-    """Ends the run at ``deadline`` (``clock`` time) by calling ``end``, then exits if stuck."""
+    """Ends the run ``limit_s`` after it starts by calling ``end``, then exits if stuck."""
 
     def __init__(
         self,
-        deadline: float,
+        limit_s: float,
         end: Callable[[], None],
         *,
         exit_after_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         exit_process: Callable[[int], None] = os._exit,
     ) -> None:
-        self.deadline, self.end, self.exit_after_s = deadline, end, exit_after_s
+        self.limit_s, self.end, self.exit_after_s = limit_s, end, exit_after_s
         self.clock, self.exit_process = clock, exit_process
+        self.deadline = clock()
         self.fired = threading.Event()
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="hard-time-limit", daemon=True)
 
     def __enter__(self) -> HardTimeLimit:
+        self.deadline = self.clock() + self.limit_s
         self._thread.start()
         return self
 

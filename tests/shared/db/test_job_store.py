@@ -14,6 +14,7 @@ from shared.api_keys import create_key
 from shared.db import job_store
 from shared.db.base import utcnow
 from shared.db.job import Job, JobStatus
+from shared.job_end import end_job, run_is
 from shared.params import JobParams
 
 
@@ -31,6 +32,24 @@ def make_job(session: Session, owner_id: uuid.UUID, **fields: object) -> Job:
     return job
 
 
+def claim(session: Session, job_id: uuid.UUID, worker: str, attempt: int) -> bool:
+    """Whether the claim won."""
+    return job_store.claim_job(session, job_id, worker, attempt) is not None
+
+
+def finish(
+    session: Session, job_id: uuid.UUID, attempt: int, status: JobStatus, **fields: object
+) -> bool:
+    """End run ``attempt`` through the one end of every job; whether it won."""
+    return end_job(session, job_id, status, only_if=run_is(attempt), **fields) is not None
+
+
+def cancel_queued(session: Session, job_id: uuid.UUID) -> bool:
+    """Cancel a queued job as the API does; whether it won."""
+    only_queued = [Job.status == JobStatus.QUEUED.value]
+    return end_job(session, job_id, JobStatus.CANCELED, only_if=only_queued) is not None
+
+
 @pytest.fixture
 def owner(session: Session) -> uuid.UUID:
     key, _ = create_key(session, "owner")
@@ -39,8 +58,8 @@ def owner(session: Session) -> uuid.UUID:
 
 def test_claim_succeeds_once(session: Session, owner: uuid.UUID) -> None:
     job = make_job(session, owner)
-    assert job_store.claim_job(session, job.id, "worker-a", 1) is True
-    assert job_store.claim_job(session, job.id, "worker-b", 1) is False
+    assert claim(session, job.id, "worker-a", 1) is True
+    assert claim(session, job.id, "worker-b", 1) is False
     session.refresh(job)
     assert (job.status, job.worker, job.attempts) == ("running", "worker-a", 1)
     assert job.started_at is not None
@@ -50,12 +69,12 @@ def test_concurrent_claims_have_one_winner(session: Session, owner: uuid.UUID) -
     job = make_job(session, owner)
     barrier, results = threading.Barrier(8), []
 
-    def claim(n: int) -> None:
+    def race(n: int) -> None:
         with Session(session.get_bind()) as own:
             barrier.wait()
-            results.append(job_store.claim_job(own, job.id, f"worker-{n}", 1))
+            results.append(claim(own, job.id, f"worker-{n}", 1))
 
-    threads = [threading.Thread(target=claim, args=(n,)) for n in range(8)]
+    threads = [threading.Thread(target=race, args=(n,)) for n in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -77,10 +96,10 @@ def test_timestamps_come_back_aware_utc(session: Session, owner: uuid.UUID) -> N
 
 def test_finish_only_from_running(session: Session, owner: uuid.UUID) -> None:
     job = make_job(session, owner)
-    assert job_store.finish_job(session, job.id, 1, JobStatus.SUCCEEDED) is False
+    assert finish(session, job.id, 1, JobStatus.SUCCEEDED) is False
     job_store.claim_job(session, job.id, "w", 1)
-    assert job_store.finish_job(session, job.id, 1, JobStatus.SUCCEEDED, result_key="r.png")
-    assert job_store.finish_job(session, job.id, 1, JobStatus.FAILED) is False
+    assert finish(session, job.id, 1, JobStatus.SUCCEEDED, result_key="r.png")
+    assert finish(session, job.id, 1, JobStatus.FAILED) is False
     session.refresh(job)
     assert job.status == "succeeded" and job.finished_at is not None
 
@@ -88,22 +107,23 @@ def test_finish_only_from_running(session: Session, owner: uuid.UUID) -> None:
 def test_cancel_queued_at_once_and_flag_running(session: Session, owner: uuid.UUID) -> None:
     queued, running = make_job(session, owner), make_job(session, owner)
     job_store.claim_job(session, running.id, "w", 1)
-    assert job_store.request_cancel(session, queued.id) is JobStatus.CANCELED
-    assert job_store.claim_job(session, queued.id, "w", 1) is False, "a canceled job never runs"
-    assert job_store.request_cancel(session, running.id) is JobStatus.RUNNING
+    assert cancel_queued(session, queued.id)
+    assert claim(session, queued.id, "w", 1) is False, "a canceled job never runs"
+    assert not cancel_queued(session, running.id)
+    assert job_store.flag_cancel(session, running.id) is JobStatus.RUNNING
     session.refresh(running)
     assert running.cancel_requested is True
 
 
 def test_a_claim_compares_the_attempt(session: Session, owner: uuid.UUID) -> None:
     job = make_job(session, owner)
-    assert job_store.claim_job(session, job.id, "w", 2) is False, "attempt 2 before attempt 1"
-    assert job_store.claim_job(session, job.id, "w", 1) is True
-    assert job_store.hand_back(session, job.id, 1) is True
+    assert claim(session, job.id, "w", 2) is False, "attempt 2 before attempt 1"
+    assert claim(session, job.id, "w", 1) is True
+    assert job_store.requeue_run(session, job.id, 1) is True
     session.refresh(job)
     assert (job.status, job.attempts, job.worker, job.sent_at) == ("queued", 1, None, None)
-    assert job_store.claim_job(session, job.id, "late", 1) is False, "a late copy of attempt 1"
-    assert job_store.claim_job(session, job.id, "w2", 2) is True
+    assert claim(session, job.id, "late", 1) is False, "a late copy of attempt 1"
+    assert claim(session, job.id, "w2", 2) is True
     session.refresh(job)
     assert (job.status, job.attempts, job.worker) == ("running", 2, "w2")
 
@@ -112,19 +132,20 @@ def test_a_stale_run_writes_nothing(session: Session, owner: uuid.UUID) -> None:
     """Once attempt 2 owns the row, attempt 1 (a zombie worker) can change nothing."""
     job = make_job(session, owner)
     job_store.claim_job(session, job.id, "old", 1)
-    job_store.hand_back(session, job.id, 1)
+    job_store.requeue_run(session, job.id, 1)
     job_store.claim_job(session, job.id, "new", 2)
     assert job_store.beat(session, job.id, 1) is False
-    assert job_store.set_preview(session, job.id, 1, "jobs/x/preview.png") is False
-    assert not job_store.record_progress(
+    assert job_store.set_preview(session, job.id, 1, "jobs/x/preview.png", 10) is False
+    gone = job_store.record_progress(
         session, job.id, 1, iteration=9, losses={"total": 1.0}, ms_per_iter=1
     )
-    assert job_store.finish_job(session, job.id, 1, JobStatus.SUCCEEDED) is False
-    assert job_store.hand_back(session, job.id, 1) is False
+    assert gone is None, "not this run's row"
+    assert finish(session, job.id, 1, JobStatus.SUCCEEDED) is False
+    assert job_store.requeue_run(session, job.id, 1) is False
     session.refresh(job)
     assert (job.status, job.attempts, job.worker, job.iteration) == ("running", 2, "new", 0)
     assert job.preview_key is None
-    assert job_store.finish_job(session, job.id, 2, JobStatus.SUCCEEDED) is True
+    assert finish(session, job.id, 2, JobStatus.SUCCEEDED) is True
 
 
 def test_mark_unsent_only_touches_queued_jobs(session: Session, owner: uuid.UUID) -> None:
@@ -224,7 +245,7 @@ def test_count_active_jobs_counts_queued_and_running_of_one_owner(
     make_job(session, other.id)
     for job in (running, done):
         job_store.claim_job(session, job.id, "w", 1)
-    job_store.finish_job(session, done.id, 1, JobStatus.SUCCEEDED)
-    job_store.request_cancel(session, canceled.id)
+    finish(session, done.id, 1, JobStatus.SUCCEEDED)
+    cancel_queued(session, canceled.id)
     assert job_store.count_active_jobs(session, owner) == 2
     assert job_store.count_active_jobs(session, other.id) == 1
