@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 import click
 from sqlalchemy.orm import Session
 
 from cli.db_cmd import database_errors
-from shared.api_keys import ApiKeyError, create_key, list_keys, revoke_key
+from shared.api_keys import (
+    ApiKeyError,
+    create_key,
+    find_live_key,
+    list_keys,
+    revoke_key,
+    rotate_webhook_secret,
+)
 from shared.db.session import session_factory
 from shared.settings import get_settings
 
@@ -62,7 +70,7 @@ def create(
         )
     kind = "admin key" if admin else "key"
     click.echo(f"created {kind} {key.id} ({key.name}); both secrets are shown only now.")
-    click.echo(f"webhook signing secret (verifies X-Stylize-Signature): {key.webhook_secret}")
+    click.echo(f"webhook signing secret (verifies webhook-signature): {key.webhook_secret}")
     click.echo("API key (Authorization: Bearer ...), alone on the next line:")
     click.echo(secret)
 
@@ -93,3 +101,23 @@ def revoke(key_id: str) -> None:
     if not revoked:
         raise click.ClickException(f"no active key matches {key_id!r}; see: stylize keys list")
     click.echo(f"revoked {key_id}")
+
+
+@keys.command("rotate-webhook-secret")
+@click.argument("key_id")
+@click.option(
+    "--overlap-hours",
+    type=click.FloatRange(0, 168),
+    default=24.0,
+    show_default=True,
+    help="How long the old secret keeps signing deliveries beside the new one.",
+)
+def rotate_webhook_secret_(key_id: str, overlap_hours: float) -> None:
+    """A new webhook signing secret for KEY_ID (its id or its sty_ prefix), shown once."""
+    with _session() as session:
+        key = find_live_key(session, key_id)
+        if key is None:
+            raise click.ClickException(f"no active key matches {key_id!r}; see: stylize keys list")
+        secret = rotate_webhook_secret(session, key, timedelta(hours=overlap_hours))
+    click.echo(f"the old secret signs too for {overlap_hours:g} h; the new one, shown only now:")
+    click.echo(secret)

@@ -15,13 +15,12 @@ INPUT_EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "BMP": "bmp", "
                     "GIF": "gif"}  # fmt: skip
 ACCEPTED_FORMATS = tuple(INPUT_EXTENSIONS)  # Pillow tries no other format's parser
 DEFAULT_MAX_PIXELS = 40_000_000
-# Decoding work is bounded by what the header says before a pixel is decompressed: pixels, and
-# bytes of decoded data (a 16-bit or many-band image costs more per pixel than 8-bit RGB), and
-# for JPEG the number of scans (a progressive file re-reads its coefficients once per scan).
-DECODED_BYTES_PER_PIXEL = 4
+# Decoding work is bounded by what the file says before a pixel is decompressed: its pixels
+# (at most 8 bytes of raw data each, 16-bit RGBA) and, for JPEG, its scans (a progressive file
+# re-reads all its coefficients once per scan; ordinary ones have about 10).
 MAX_JPEG_SCANS = 100
 SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
-BYTES_PER_BAND = {"I": 4, "F": 4, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2, "1": 1}
+
 WHITE = (255, 255, 255)
 
 
@@ -75,7 +74,7 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
 
 def open_image(data: bytes, max_pixels: int) -> Image.Image:
     """Open ``data`` lazily (header only) as one of the accepted formats, and check the work
-    decoding it would take: pixels, decoded bytes and (JPEG) scans."""
+    decoding it would take: pixels and (JPEG) scans."""
     if not data:
         raise ImageError("the file is empty; send a JPEG, PNG or WebP image")
     try:
@@ -97,13 +96,6 @@ def open_image(data: bytes, max_pixels: int) -> Image.Image:
         raise ImageError(
             f"the image is {width}x{height} = {width * height} pixels, over the limit of "
             f"{max_pixels}; downscale it first"
-        )
-    decoded = width * height * len(image.getbands()) * BYTES_PER_BAND.get(image.mode, 1)
-    if decoded > max_pixels * DECODED_BYTES_PER_PIXEL:
-        raise ImageError(
-            f"the image is {width}x{height} in {image.mode} mode, {decoded // 2**20} MiB once "
-            f"decoded (the limit is {max_pixels * DECODED_BYTES_PER_PIXEL // 2**20} MiB); "
-            "send it as 8-bit RGB, or smaller"
         )
     if image.format == "JPEG" and data.count(b"\xff\xda") > MAX_JPEG_SCANS:
         raise ImageError(

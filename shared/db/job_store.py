@@ -138,10 +138,13 @@ def list_jobs(
     limit: int = 20,
     cursor: str | None = None,
 ) -> tuple[Sequence[Job], str | None]:
-    """The owner's (None: everyone's) jobs newest first, and the next page's cursor (or None)."""
+    """The owner's (None: everyone's) jobs newest first, and the next page's cursor (or None);
+    deleted jobs are left out."""
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
-    query = select(Job) if owner_id is None else select(Job).where(Job.owner_id == owner_id)
+    query = select(Job).where(Job.deleted_at.is_(None))
+    if owner_id is not None:
+        query = query.where(Job.owner_id == owner_id)
     if status is not None:
         query = query.where(Job.status == status)
     if cursor is not None:

@@ -67,8 +67,9 @@ class LocalStorage:
         return self._path(key).as_uri()
 
     def free_bytes(self) -> int | None:
+        existing = next(path for path in (self.root, *self.root.parents) if path.exists())
         try:
-            stats = os.statvfs(self.root)
+            stats = os.statvfs(existing)
         except OSError:
             return None
         return stats.f_bavail * stats.f_frsize

@@ -175,9 +175,7 @@ def test_streams_beyond_the_keys_cap_are_429_with_retry_after(
     )
     client = capped.test_client()
     job_id = submit(client, auth).get_json()["id"]
-    held = [
-        client.get(f"/v1/jobs/{job_id}/events", headers=auth, buffered=False) for _ in range(2)
-    ]
+    held = [client.get(f"/v1/jobs/{job_id}/events", headers=auth, buffered=False) for _ in range(2)]
     assert [response.status_code for response in held] == [200, 200]
     third = client.get(f"/v1/jobs/{job_id}/events", headers=auth)
     assert third.status_code == 429 and int(third.headers["Retry-After"]) > 0

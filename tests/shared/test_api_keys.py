@@ -53,12 +53,21 @@ def test_keys_command_prints_secret_last(sqlite_url: str) -> None:
         key = authenticate(session, secret)
         assert key is not None and key.name == "laptop"
     assert key.webhook_secret and key.webhook_secret.startswith("whsec_")
-    assert f"webhook signing secret (verifies X-Stylize-Signature): {key.webhook_secret}" in (
+    assert f"webhook signing secret (verifies webhook-signature): {key.webhook_secret}" in (
         created.stdout
     ), "the webhook secret is shown once, at creation"
     listed = run_cli("keys", "list", database_url=sqlite_url)
     assert "laptop" in listed.stdout and secret not in listed.stdout
     assert key.webhook_secret not in listed.stdout
+    rotated = run_cli(
+        "keys", "rotate-webhook-secret", key.prefix, "--overlap-hours", "1", database_url=sqlite_url
+    )
+    assert rotated.returncode == 0, rotated.stderr
+    new_secret = rotated.stdout.strip().splitlines()[-1]
+    with session_factory(sqlite_url)() as session:
+        rotated_key = authenticate(session, secret)
+        assert rotated_key.webhook_secret == new_secret != key.webhook_secret
+        assert rotated_key.previous_webhook_secret == key.webhook_secret
     revoked = run_cli("keys", "revoke", str(key.id), database_url=sqlite_url)
     assert revoked.returncode == 0, revoked.stderr
     with session_factory(sqlite_url)() as session:
@@ -72,6 +81,7 @@ def test_keys_command_prints_secret_last(sqlite_url: str) -> None:
         (["revoke", "not-a-key"], "neither a key id"),
         (["revoke", "7f0c1d5e-0000-4000-8000-00000000000"], "neither a key id"),
         (["revoke", "7f0c1d5e-0000-4000-8000-000000000000"], "no active key matches"),
+        (["rotate-webhook-secret", "sty_nobody"], "no active key matches"),
     ],
 )
 def test_keys_command_bad_input_is_one_line(sqlite_url: str, args: list[str], message: str) -> None:
@@ -89,9 +99,16 @@ def test_keys_command_on_unmigrated_database_says_so(tmp_path: Path) -> None:
 
 def test_keys_command_makes_admin_keys_with_their_own_limits(sqlite_url: str) -> None:
     created = run_cli(
-        "keys", "create", "ops", "--admin", "--max-active-jobs", "2",
-        "--rate-limit-per-minute", "30", database_url=sqlite_url,
-    )  # fmt: skip
+        "keys",
+        "create",
+        "ops",
+        "--admin",
+        "--max-active-jobs",
+        "2",
+        "--rate-limit-per-minute",
+        "30",
+        database_url=sqlite_url,
+    )
     assert created.returncode == 0, created.stderr
     assert "created admin key" in created.stdout
     with session_factory(sqlite_url)() as session:

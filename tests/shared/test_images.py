@@ -12,8 +12,10 @@ import pytest
 from PIL import Image
 
 from shared.images import (
+    MAX_JPEG_SCANS,
     OUTPUT_FORMATS,
     PREVIEW_FORMAT,
+    ImageError,
     decode_image,
     encode_image,
     format_for_path,
@@ -125,3 +127,27 @@ def test_an_animated_gif_gives_its_first_frame() -> None:
 )
 def test_the_stored_extension_is_sniffed_from_the_bytes(fmt: str, extension: str) -> None:
     assert input_extension(encoded(Image.new("RGB", (3, 3)), fmt)) == extension
+
+
+def _encoded(image: Image.Image, fmt: str, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["ICO", "PCX", "TGA", "PPM"])
+def test_formats_outside_the_allow_list_are_never_parsed(fmt: str) -> None:
+    """Pillow reads these; it is never asked to (only the accepted formats' parsers run)."""
+    data = _encoded(Image.new("RGB", (16, 16), (9, 9, 9)), fmt)
+    with pytest.raises(ImageError, match="not an image this service can read"):
+        decode_image(data)
+
+
+def test_a_jpeg_with_too_many_scans_is_refused_before_decoding() -> None:
+    """A progressive JPEG re-reads its coefficients once per scan: scans bound the work."""
+    progressive = _encoded(Image.new("RGB", (64, 64), (200, 10, 10)), "JPEG", progressive=True)
+    assert decode_image(progressive).shape == (64, 64, 3)
+    head, tail = progressive.rsplit(b"\xff\xd9", 1)
+    extra_scans = b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00" * (MAX_JPEG_SCANS + 1)
+    with pytest.raises(ImageError, match="more than 100 scans"):
+        decode_image(head + extra_scans + b"\xff\xd9" + tail)
