@@ -57,6 +57,14 @@ class StreamSlots:
                 keys=[slot.leases],
                 args=[self.per_key, now, now + longest_s + 5, slot.member, int(longest_s) + 60],
             )
+        except redis.RedisError:
+            slot.release()
+            raise ApiProblem(
+                503,
+                "Service Unavailable",
+                "live events are unavailable (Redis does not answer); poll the job instead",
+                headers={"Retry-After": "5"},
+            ) from None
         except BaseException:
             slot.release()
             raise

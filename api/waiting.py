@@ -19,6 +19,7 @@ from api.events import hub_unavailable
 from api.stream_slots import StreamSlots
 from shared.db.job import Job, JobStatus
 
+REREAD_S = 5.0  # the row is read again at least this often, should an end event be lost
 _WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*([0-9]{1,6})(?:$|[,;\s])", re.IGNORECASE)
 
 
@@ -50,9 +51,9 @@ def wait_for_end(job: Job, seconds: float) -> Job:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            arrived, event = listener.next(left)
-            if arrived and (event is None or event["type"] == "status"):
-                job = _reread(job)
+            arrived, event = listener.next(min(left, REREAD_S))
+            if not arrived or event is None or event["type"] == "status":
+                job = _reread(job)  # an end, a gap in the events, or a while of silence
         return job
     finally:
         hub.unregister(str(job.id), listener)

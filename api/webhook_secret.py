@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.auth import protect
 from api.db import get_session
-from api.errors import invalid_request, validation_errors
+from api.errors import field_error, invalid_request, validation_errors
 from shared.api_keys import rotate_webhook_secret
 from shared.db.api_key import ApiKey
 
@@ -29,8 +29,11 @@ class Rotation(BaseModel):
 def rotate() -> tuple[Response, int]:
     """A new secret for this key's deliveries, shown once; the old one signs too until
     ``previous_valid_until`` (each delivery then carries both signatures)."""
+    body = request.get_json(silent=True) if request.content_length else {}
+    if not isinstance(body, dict):
+        raise field_error("body", "send a JSON object such as {\"overlap_hours\": 24}, or none")
     try:
-        rotation = Rotation.model_validate(request.get_json(silent=True) or dict(request.form))
+        rotation = Rotation.model_validate(body)
     except ValidationError as exc:
         raise invalid_request(validation_errors(exc)) from None
     session = get_session()

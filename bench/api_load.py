@@ -1,20 +1,24 @@
 """``stylize bench api``: status polls, job listings and submits against one real API process.
 
-One gunicorn process (``stylize api --workers 1``, gthread as ``stylize up`` and compose run it)
-on a scratch PostgreSQL database and the configured Redis; wrk (one thread) keeps a fixed
-number of connections busy. Polls read a running job with live progress in Redis, listings
-the newest 20 of the key's jobs, submits upload two real photos (multipart, built once and
-sent by wrk every time). Each configuration gets its own API process; both are measured in
-one run, endpoint by endpoint, so a comparison shares the machine's state.
+One gunicorn process (``stylize api --workers 1``, as ``stylize up`` and compose run it) on a
+scratch PostgreSQL database and the configured Redis; wrk (one thread) keeps a fixed number of
+connections busy. Polls read a running job with live progress in Redis, listings the newest 20
+of the key's jobs, submits upload two real photos (multipart, built once and sent by wrk every
+time). With ``streams``, that many event streams of the running job are held open on each API
+process for the whole run (what many open browser tabs do). Each configuration gets its own
+API process; all are measured in one run, endpoint by endpoint, so a comparison shares the
+machine's state.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import tempfile
+import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +35,8 @@ from shared.progress_channel import ProgressChannel
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SUBMIT_PARAMS = {"iterations": 2, "max_size": 64}
 ENDPOINTS = ("poll", "list", "submit")
+# The bench's one key may hold every stream (the per-key cap is tested, not benchmarked).
+STREAM_CAP_LIFTED = {"STYLIZE_EVENTS_PER_KEY": "100000"}
 
 
 @dataclass(frozen=True)
@@ -64,10 +70,14 @@ def seed_jobs(stack: BenchStack, jobs: int) -> uuid.UUID:
         for _ in range(jobs):
             job_id = uuid.uuid4()
             job_store.create_job(
-                session, job_id=job_id, owner_id=stack.key_id, params=params,
-                content_key=f"bench/{job_id}/content.png", style_keys=[f"bench/{job_id}/s.png"],
+                session,
+                job_id=job_id,
+                owner_id=stack.key_id,
+                params=params,
+                content_key=f"bench/{job_id}/content.png",
+                style_keys=[f"bench/{job_id}/s.png"],
                 max_attempts=1,
-            )  # fmt: skip
+            )
         job_store.claim_job(session, job_id, "bench@host", 1)
     channel = ProgressChannel.from_url(stack.settings.broker_url)
     losses = {"content": 1.5, "style": 2.5, "tv": 0.1, "total": 4.1}
@@ -86,6 +96,27 @@ def submit_body() -> tuple[bytes, str]:
             ("params", "", json.dumps(SUBMIT_PARAMS).encode(), ""),
         ]
     )
+
+
+@contextlib.contextmanager
+def held_streams(base: str, path: str, headers: Mapping[str, str], count: int) -> Iterator[None]:
+    """``count`` event streams of ``path`` open on the API at ``base`` while the block runs.
+
+    The requests are sent without waiting for their answers, as browsers do: an API that
+    holds a thread per stream simply stops answering once its threads are taken.
+    """
+    host, port = base.removeprefix("http://").split(":")
+    request = "".join(
+        [f"GET {path} HTTP/1.1\r\nHost: {host}\r\n"]
+        + [f"{name}: {value}\r\n" for name, value in headers.items()]
+        + ["Accept: text/event-stream\r\n\r\n"]
+    ).encode()
+    with contextlib.ExitStack() as streams:
+        for _ in range(count):
+            sock = streams.enter_context(socket.create_connection((host, int(port)), timeout=10))
+            sock.sendall(request)
+        time.sleep(1.0)  # the server takes them in
+        yield
 
 
 def check_endpoint(url: str, headers: Mapping[str, str], body: tuple[bytes, str] | None) -> None:
@@ -107,8 +138,10 @@ def run_api_bench(
     warmup_s: float,
     postgres_url: str | None,
     listed_jobs: int = 200,
+    streams: int = 0,
 ) -> dict[str, object]:
-    """Every endpoint under every configuration; a JSON-ready dict."""
+    """Every endpoint under every configuration, with ``streams`` event streams held open on
+    each API process; a JSON-ready dict."""
     wrk_path()  # missing wrk fails before anything starts
     with tempfile.TemporaryDirectory(prefix="stylize-bench-api-") as tmp:
         workdir = Path(tmp)
@@ -119,7 +152,12 @@ def run_api_bench(
                 checkout = CHECKOUT
                 if config.revision is not None:
                     checkout = exports.enter_context(revision_checkout(config.revision, workdir))
-                bases.append(stack.start_api(config.env, f"api-{n}", checkout))
+                env = {**STREAM_CAP_LIFTED, **config.env} if streams else config.env
+                bases.append(stack.start_api(env, f"api-{n}", checkout))
+            for base in bases:
+                exports.enter_context(
+                    held_streams(base, f"/v1/jobs/{polled}/events", stack.headers, streams)
+                )
             targets = {
                 "poll": (f"/v1/jobs/{polled}", None),
                 "list": ("/v1/jobs?limit=20", None),
@@ -140,8 +178,9 @@ def run_api_bench(
                     row[endpoint] = result.as_dict()
     return {
         "database": "sqlite" if postgres_url is None else "postgresql",
-        "api": "gunicorn, 1 process (gthread)",
+        "api": "gunicorn, 1 process",
         "connections": connections,
+        "streams": streams,
         "seconds": seconds,
         "listed_jobs": listed_jobs,
         "configs": results,

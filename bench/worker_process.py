@@ -20,8 +20,10 @@ def start_worker_process(
     command: Sequence[str] = ("worker", "--loglevel", "INFO"),
     *,
     new_session: bool = False,
+    ready_line: str = "ready.",
 ) -> subprocess.Popen[bytes]:
-    """Run ``stylize <command>`` with ``env``, logging to ``log_path``; return once it is ready.
+    """Run ``stylize <command>`` with ``env``, logging to ``log_path``; return once its log
+    shows ``ready_line`` (Celery's "ready." for a worker).
 
     ``new_session`` makes it the leader of its own process group (``os.killpg`` reaches it all).
     """
@@ -34,7 +36,7 @@ def start_worker_process(
             start_new_session=new_session,
         )
     deadline = time.monotonic() + timeout_s
-    while "ready." not in log_path.read_text(errors="replace"):
+    while ready_line not in log_path.read_text(errors="replace"):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             raise WorkerStartError(f"worker did not start:\n{log_path.read_text()[-4000:]}")

@@ -110,24 +110,63 @@ def queue(jobs: int, progress: bool, size: int, iterations: int, rounds: int,
 
 
 @bench.command("api")
-@click.option("--connections", default=8, show_default=True, type=click.IntRange(1, 256),
-              help="Requests kept in flight (wrk connections).")  # fmt: skip
-@click.option("--seconds", default=10.0, show_default=True, type=click.FloatRange(1, 600),
-              help="Measured seconds per endpoint and configuration.")  # fmt: skip
-@click.option("--warmup", default=2.0, show_default=True, type=click.FloatRange(0, 60),
-              help="Unmeasured seconds of the same load first.")  # fmt: skip
-@click.option("--against", "against", multiple=True, metavar="NAME=VALUE",
-              help="Also measure an API process with this setting (repeat for several "
-                   "settings of one configuration), side by side.")  # fmt: skip
-@click.option("--against-ref", default=None, metavar="GIT_REF",
-              help="Also measure an API process running this git revision of the checkout "
-                   "(e.g. main), side by side.")  # fmt: skip
+@click.option(
+    "--connections",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Requests kept in flight (wrk connections).",
+)
+@click.option(
+    "--seconds",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(1, 600),
+    help="Measured seconds per endpoint and configuration.",
+)
+@click.option(
+    "--warmup",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(0, 60),
+    help="Unmeasured seconds of the same load first.",
+)
+@click.option(
+    "--streams",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 5000),
+    help="Event streams held open on each API process for the whole run.",
+)
+@click.option(
+    "--against",
+    "against",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Also measure an API process with this setting (repeat for several settings of one "
+    "configuration), side by side.",
+)
+@click.option(
+    "--against-ref",
+    default=None,
+    metavar="GIT_REF",
+    help="Also measure an API process running this git revision of the checkout (e.g. main), "
+    "side by side.",
+)
 @click.option("--postgres", default=None, metavar="URL", help=POSTGRES_HELP)
 @click.option("--sqlite", is_flag=True, help="A temporary SQLite file instead of PostgreSQL.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line instead of a table.")
-def api(connections: int, seconds: float, warmup: float, against: tuple[str, ...],
-        against_ref: str | None, postgres: str | None, sqlite: bool,
-        as_json: bool) -> None:  # fmt: skip
+def api(
+    connections: int,
+    seconds: float,
+    warmup: float,
+    streams: int,
+    against: tuple[str, ...],
+    against_ref: str | None,
+    postgres: str | None,
+    sqlite: bool,
+    as_json: bool,
+) -> None:
     """Status polls, job listings and submits (two real photos) per second with p50/p99
     latency, wrk against one gunicorn API process on PostgreSQL and Redis."""
     from bench.api_load import Config, parse_config, run_api_bench
@@ -141,23 +180,34 @@ def api(connections: int, seconds: float, warmup: float, against: tuple[str, ...
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--against") from None
     try:
-        numbers = run_api_bench(configs, connections, seconds, warmup,
-                                database_choice(sqlite, postgres))  # fmt: skip
+        numbers = run_api_bench(
+            configs,
+            connections,
+            seconds,
+            warmup,
+            database_choice(sqlite, postgres),
+            streams=streams,
+        )
     except (WrkError, StackError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(numbers))
         return
-    click.echo(f"one API process ({numbers['api']}), {numbers['database']}, "
-               f"{connections} connections, {seconds:g} s per row (wrk)")  # fmt: skip
-    click.echo(f"{'endpoint':8} {'configuration':32} {'req/s':>8} {'p50 ms':>8} "
-               f"{'p99 ms':>8} {'errors':>6}")  # fmt: skip
+    click.echo(
+        f"one API process ({numbers['api']}), {numbers['database']}, {connections} "
+        f"connections, {streams} event streams held open, {seconds:g} s per row (wrk)"
+    )
+    click.echo(
+        f"{'endpoint':8} {'configuration':32} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'errors':>6}"
+    )
     for endpoint in ("poll", "list", "submit"):
         for row in numbers["configs"]:  # type: ignore[attr-defined]
             result = row[endpoint]
-            click.echo(f"{endpoint:8} {row['label'][:32]:32} {result['requests_per_s']:8.1f} "
-                       f"{result['p50_ms']:8.2f} {result['p99_ms']:8.2f} "
-                       f"{result['errors']:6}")  # fmt: skip
+            click.echo(
+                f"{endpoint:8} {row['label'][:32]:32} {result['requests_per_s']:8.1f} "
+                f"{result['p50_ms']:8.2f} {result['p99_ms']:8.2f} {result['errors']:6}"
+            )
 
 
 def int_list(_ctx: click.Context, _param: click.Parameter, value: str) -> list[int]:

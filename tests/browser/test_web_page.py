@@ -4,6 +4,7 @@ result appear, cancel a second job. Screenshots go to out/browser/ (docs/ has tw
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -41,15 +42,24 @@ def submit_and_wait_for_the_stream(page: Page) -> None:
     page.wait_for_selector("#current:not([hidden])")
 
 
-def test_the_page_runs_cancels_and_explains(
-    stack: Stack, api_url: str, browser: Browser
-) -> None:
+def until(page: Page, expression: str) -> None:
+    """Wait until ``expression`` is true in the page. (Playwright's wait_for_function would
+    ``eval`` it inside the page, which the page's Content-Security-Policy rightly forbids.)"""
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"never true: {expression}"
+        time.sleep(0.1)
+
+
+def test_the_page_runs_cancels_and_explains(stack: Stack, api_url: str, browser: Browser) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     key = stack.headers["Authorization"].removeprefix("Bearer ")
     page = browser.new_page(viewport={"width": 1100, "height": 1000})
     page.set_default_timeout(WAIT_MS)
     posts: list[Request] = []
     page.on("request", lambda r: posts.append(r) if r.method == "POST" else None)
+    refused: list[str] = []  # what the Content-Security-Policy blocked: must stay empty
+    page.on("console", lambda m: refused.append(m.text) if "Security Policy" in m.text else None)
     page.goto(api_url + "/")
 
     # the key, entered once and kept by the browser
@@ -59,7 +69,7 @@ def test_the_page_runs_cancels_and_explains(
     assert page.input_value("#api-key") == key
 
     # defaults and ranges come from /openapi.json
-    page.wait_for_function("document.querySelector('#iterations').value !== ''")
+    until(page, "document.querySelector('#iterations').value !== ''")
     assert page.get_attribute("#iterations", "max") == "5000"
     assert page.input_value("#max_size") == "512"
 
@@ -90,7 +100,7 @@ def test_the_page_runs_cancels_and_explains(
     page.evaluate(RECORD_BAR)
     submit_and_wait_for_the_stream(page)
     page.wait_for_selector("#result-box:not([hidden])")
-    page.wait_for_function("document.querySelector('#result').naturalWidth > 0")
+    until(page, "document.querySelector('#result').naturalWidth > 0")
     values = page.evaluate("window.barValues")
     assert any(0 < value < 100 for value in values), values
     assert values[-1] == 100 and page.evaluate("document.querySelector('#bar').value") == 100
@@ -106,12 +116,13 @@ def test_the_page_runs_cancels_and_explains(
     page.fill("#iterations", "2000")
     submit_and_wait_for_the_stream(page)
     page.wait_for_selector("#preview-box:not([hidden])")
-    page.wait_for_function("document.querySelector('#preview').naturalWidth > 0")
-    page.wait_for_function("/ETA \\d/.test(document.querySelector('#progress-text').textContent)")
+    until(page, "document.querySelector('#preview').naturalWidth > 0")
+    until(page, "/ETA \\d/.test(document.querySelector('#progress-text').textContent)")
     page.screenshot(path=str(SHOTS / "web-mid-job.png"), full_page=True)
     page.click("#cancel")
-    page.wait_for_function(
-        "document.querySelector('#progress-text').textContent.startsWith('Canceled at iteration')"
+    until(
+        page,
+        "document.querySelector('#progress-text').textContent.startsWith('Canceled at iteration')",
     )
     assert page.inner_text("#job-status") == "canceled"
     assert [r.url.split("/v1/")[-1] for r in posts if "/cancel" in r.url] == [
@@ -129,4 +140,5 @@ def test_the_page_runs_cancels_and_explains(
         if page.evaluate("document.activeElement.id") == "submit":
             break
     assert page.evaluate("document.activeElement.id") == "submit"
+    assert refused == [], "the page needs nothing its Content-Security-Policy forbids"
     page.close()

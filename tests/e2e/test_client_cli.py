@@ -99,7 +99,7 @@ def test_python_client_submits_follows_and_downloads(
         with pytest.raises(ApiError) as bad:
             stylize.submit(b"not an image", [noise_png(24, 24, 4)], iterations=0)
         assert bad.value.status == 422
-        assert {error.field for error in bad.value.errors} == {"content", "iterations"}
+        assert {error.field for error in bad.value.errors} == {"iterations"}, "params first"
         assert "\n" not in str(bad.value) and "iterations:" in str(bad.value)
 
 

@@ -31,6 +31,8 @@ from shared.api_keys import create_key
 from shared.db import job_store
 from shared.db.job import JobStatus
 from shared.db.session import session_factory
+from shared.job_end import end_job, run_is
+from shared.progress_channel import ProgressChannel
 from shared.images import OUTPUT_FORMATS, PREVIEW_FORMAT, encode_image
 from shared.params import WEBHOOK_URL_PATTERN, JobParams
 from shared.settings import Settings
@@ -83,6 +85,7 @@ class InstantWorker:
     def __init__(self, settings: Settings) -> None:
         self.sessions = session_factory(settings.database_url)
         self.storage = open_storage(settings)
+        self.channel = ProgressChannel.from_url(settings.broker_url)
 
     def __call__(self, job_id: str, attempt: int, params: JobParams) -> None:
         job = uuid.UUID(job_id)
@@ -93,8 +96,16 @@ class InstantWorker:
         self.storage.put(preview_key(job, PREVIEW_FORMAT.extension), encode_image(pixels))
         with self.sessions() as session:
             assert job_store.claim_job(session, job, "instant", attempt)
-            job_store.set_preview(session, job, attempt, preview_key(job, PREVIEW_FORMAT.extension))
-            job_store.finish_job(session, job, attempt, JobStatus.SUCCEEDED, result_key=result)
+            preview = preview_key(job, PREVIEW_FORMAT.extension)
+            job_store.set_preview(session, job, attempt, preview, 100)
+            end_job(
+                session,
+                job,
+                JobStatus.SUCCEEDED,
+                only_if=run_is(attempt),
+                channel=self.channel,
+                result_key=result,
+            )
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +118,7 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
         rate_limit_per_minute=1_000_000,  # the fuzzer sends thousands of requests a minute
         max_active_jobs_per_key=1_000_000,
         webhook_allow="127.0.0.1",
+        max_wait_s=2,  # Prefer: wait=N of generated requests
     )
     upgrade(settings.database_url)
     with session_factory(settings.database_url)() as session:
@@ -168,7 +180,8 @@ def test_every_operation_keeps_its_contract(
 
 
 def test_links_reach_every_job_route(fuzz_app: Flask) -> None:
-    """Stateful: submit, then follow the links to get, result, preview, events and cancel.
+    """Stateful: submit, then follow the links to the job's routes (get, result, preview,
+    events, cancel, delete, deliveries).
 
     Valid requests only: invalid ones are the per-operation test's, and schemathesis's
     negative mutations of the schema's if/then rules (``scales``, ``precision``) produce
@@ -207,5 +220,5 @@ def test_links_reach_every_job_route(fuzz_app: Flask) -> None:
     )
     job_routes = {f"{method} /v1/jobs/{{job_id}}{tail}" for method, tail in (
         ("GET", ""), ("GET", "/result"), ("GET", "/preview"), ("GET", "/events"),
-        ("POST", "/cancel"))}  # fmt: skip
+        ("POST", "/cancel"), ("DELETE", ""), ("GET", "/deliveries"))}  # fmt: skip
     assert job_routes <= reached, f"never reached: {sorted(job_routes - reached)}"

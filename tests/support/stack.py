@@ -73,7 +73,6 @@ def running_stack(database_url: str, tmp: Path) -> Iterator[Stack]:
     """Start a worker on ``database_url`` and a private queue; stop it and clear the queue after."""
     queue = f"gpu-test-{uuid.uuid4().hex[:8]}"
     overrides = {
-        "STYLIZE_WEBHOOK_QUEUE": f"webhooks-test-{uuid.uuid4().hex[:8]}",
         "STYLIZE_WEBHOOK_ALLOW": "127.0.0.1",  # the tests' receivers listen there
         "STYLIZE_DATABASE_URL": database_url,
         "STYLIZE_STORAGE_URL": f"file://{tmp / 'storage'}",
@@ -108,7 +107,7 @@ def running_stack(database_url: str, tmp: Path) -> Iterator[Stack]:
             worker.wait(timeout=60)
         except subprocess.TimeoutExpired:
             worker.kill()
-        redis.Redis.from_url(REDIS_URL).delete(queue, overrides["STYLIZE_WEBHOOK_QUEUE"])
+        redis.Redis.from_url(REDIS_URL).delete(queue)
 
 
 @contextmanager
@@ -125,7 +124,14 @@ def served(app: Flask) -> Iterator[str]:
 
 def start_webhooks(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     """Start ``stylize webhooks`` (no model); fail the test with its log if it is not ready."""
+    alive = log_path.with_suffix(".alive")
     try:
-        return start_worker_process(env, log_path, WORKER_START_TIMEOUT_S, ("webhooks",))
+        return start_worker_process(
+            {**env, "STYLIZE_LOG_FORMAT": "text"},
+            log_path,
+            WORKER_START_TIMEOUT_S,
+            ("webhooks", "--alive-file", str(alive)),
+            ready_line="webhooks: ",
+        )
     except WorkerStartError as exc:
         pytest.fail(str(exc))

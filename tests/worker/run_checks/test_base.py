@@ -22,7 +22,7 @@ def progress(iteration: int = 3, ms: float = 100.0) -> Progress:
 def test_every_check_runs_and_the_first_stop_wins() -> None:
     called: list[str] = []
 
-    def recording(name: str, stop: Stop | None):  # noqa: ANN202 - a check, as a closure
+    def recording(name: str, stop: Stop | None):
         def check(_progress: Progress, _state: RunState) -> Stop | None:
             called.append(name)
             return stop
