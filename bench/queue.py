@@ -46,7 +46,8 @@ from shared.progress_channel import ProgressChannel
 from shared.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from worker.progress_reporter import ProgressReporter
+    from worker.run_checks.base import RunState
+    from worker.run_checks.progress_report import ReportProgress
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 TINY_PARAMS = {"iterations": 2, "max_size": 32, "preview_every": 0}
@@ -186,7 +187,8 @@ def measure_progress(settings: Settings, size: int, iterations: int, rounds: int
     """The engine at ``size`` px with and without the real reporter, alternated per round."""
     from shared.images import read_image
     from worker.engine import StyleEngine
-    from worker.progress_reporter import ProgressReporter
+    from worker.run_checks.base import RunState, run_checks
+    from worker.run_checks.progress_report import ReportProgress
 
     engine = StyleEngine.load()
     content = read_image(str(EXAMPLES / "content-chelsea.jpg"))
@@ -194,20 +196,17 @@ def measure_progress(settings: Settings, size: int, iterations: int, rounds: int
     params = JobParams(max_size=size, iterations=iterations, preview_every=0)
     sessions = session_factory(settings.database_url)
     job_id = running_job(sessions, params)
-    reporter = ProgressReporter(
-        job_id=job_id,
-        attempt=1,
-        channel=ProgressChannel.from_url(settings.broker_url),
-        sessions=sessions,
-        db_interval_s=settings.progress_db_interval_s,
-        deadline=float("inf"),
+    reporter = ReportProgress(
+        ProgressChannel.from_url(settings.broker_url), sessions, settings.progress_db_interval_s
     )
+    state = RunState(job_id, 1)
+    hook = run_checks([reporter], state)
     engine.run(content, [style], params.model_copy(update={"iterations": 2}))  # trace once
     without, with_reporter = [], []
     for _ in range(rounds):
         without.append(engine.run(content, [style], params).ms_per_iter)
-        with_reporter.append(engine.run(content, [style], params, on_progress=reporter).ms_per_iter)
-    call_us = time_reporter_call(reporter, iterations)
+        with_reporter.append(engine.run(content, [style], params, on_progress=hook).ms_per_iter)
+    call_us = time_reporter_call(reporter, state, iterations)
     plain = statistics.median(without)
     reported = statistics.median(with_reporter)
     return ProgressReport(
@@ -238,14 +237,14 @@ def running_job(sessions: sessionmaker[Session], params: JobParams) -> uuid.UUID
         return job.id
 
 
-def time_reporter_call(reporter: ProgressReporter, calls: int) -> float:
+def time_reporter_call(reporter: ReportProgress, state: RunState, calls: int) -> float:
     """Mean microseconds of one reporter call (Redis round trip + the DB write it may do)."""
     from worker.engine import Progress
 
     losses = {"content": 1.0, "style": 2.0, "tv": 0.1, "total": 3.1}
     started = time.perf_counter()
     for n in range(1, calls + 1):
-        reporter(Progress(iteration=n, total=calls, losses=losses, ms_per_iter=400.0))
+        reporter(Progress(iteration=n, total=calls, losses=losses, ms_per_iter=400.0), state)
     return (time.perf_counter() - started) / calls * 1e6
 
 

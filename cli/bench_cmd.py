@@ -210,6 +210,36 @@ def api(
             )
 
 
+@bench.command("soak")
+@click.option(
+    "--minutes",
+    default=3.0,
+    show_default=True,
+    type=click.FloatRange(0.2, 120),
+    help="How long the clients run (then the stack settles).",
+)
+@click.option("--postgres", default=None, metavar="URL", help=POSTGRES_HELP)
+@click.option("--sqlite", is_flag=True, help="A temporary SQLite file instead of PostgreSQL.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line instead of a summary.")
+def soak(minutes: float, postgres: str | None, sqlite: bool, as_json: bool) -> None:
+    """Minutes of mixed and hostile use of a whole private stack (submits, polls, streams,
+    waits, cancels, deletes, slow and trickling webhook receivers, a killed worker): jobs that
+    ended exactly once, webhooks per ended job, leaked files, API latency, peak RSS."""
+    from bench.soak import run_soak
+    from bench.stack import StackError
+    from bench.worker_process import WorkerStartError
+
+    try:
+        report = run_soak(minutes, database_choice(sqlite, postgres))
+    except (StackError, WorkerStartError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    for name, value in report.items():
+        click.echo(f"{name:40} {value}")
+
+
 def int_list(_ctx: click.Context, _param: click.Parameter, value: str) -> list[int]:
     """``1,2,4``: positive integers."""
     try:
