@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from shared.db.session import session_factory
 from shared.settings import Settings
-from tests.support import RecordingChannel
+from tests.support import REPO, RecordingChannel
 from tests.support.api import submit
 from worker.engine import StyleEngine
 from worker.job_context import JobContext
@@ -25,7 +25,7 @@ def server_paths(settings: Settings) -> list[str]:
     """Directories whose names must never reach a client."""
     storage_root = settings.storage_url.removeprefix("file://")
     database = settings.database_url.removeprefix("sqlite:///")
-    here = Path(__file__).resolve().parents[2]
+    here = REPO
     return [storage_root, str(Path(database).parent), str(here), sys.prefix, "site-packages"]
 
 

@@ -57,3 +57,15 @@ def test_bench_scale_runs_the_same_jobs_with_one_then_two_workers() -> None:
     assert [row["jobs_per_min"] for row in numbers["projection"]] == [
         round(per_host, 1), round(3 * per_host, 1)
     ]
+
+
+@pytest.mark.slow
+def test_bench_soak_ends_every_job_once_and_leaks_nothing() -> None:
+    report = run_json("soak", "--minutes", "0.2", "--sqlite")
+    assert report["accepted"] > 0
+    assert report["ended_exactly_once"] == report["accepted"]
+    assert report["leaked_files"] == 0
+    assert report["webhooks_per_ended_job_good_receiver"] == 1.0
+    assert report["completed_messages"]["hostile"]["delivered"] == 0, "it never answers"
+    assert set(report["max_rss_mb"]) == {"api", "worker", "reaper", "webhooks"}
+    assert 0 < report["api_ms"]["p50"] <= report["api_ms"]["p99"]

@@ -5,11 +5,11 @@ result appear, cancel a second job. Screenshots go to out/browser/ (docs/ has tw
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, Request
 
+from tests.support import REPO
 from tests.support.stack import Stack
 
 pytestmark = [
@@ -18,7 +18,7 @@ pytestmark = [
     pytest.mark.parametrize("stack", ["sqlite"], indirect=True),  # the page, not the DB
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 EXAMPLES = ROOT / "examples"
 SHOTS = ROOT / "out" / "browser"
 WAIT_MS = 240_000  # a loaded 2-core machine runs VGG16 slowly

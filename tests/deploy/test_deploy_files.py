@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import REPO
+
+ROOT = REPO
 ONE_SHOT = {"migrate", "minio-bucket"}
 HADOLINT = Path(sys.executable).with_name("hadolint")
 SECRETS = ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "MINIO_ROOT_PASSWORD", "MINIO_ROOT_USER",

@@ -31,10 +31,10 @@ from shared.api_keys import create_key
 from shared.db import job_store
 from shared.db.job import JobStatus
 from shared.db.session import session_factory
-from shared.job_end import end_job, run_is
-from shared.progress_channel import ProgressChannel
 from shared.images import OUTPUT_FORMATS, PREVIEW_FORMAT, encode_image
+from shared.job_end import end_job, run_is
 from shared.params import WEBHOOK_URL_PATTERN, JobParams
+from shared.progress_channel import ProgressChannel
 from shared.settings import Settings
 from shared.storage import open_storage
 from shared.storage.keys import preview_key, result_key

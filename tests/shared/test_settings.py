@@ -16,6 +16,7 @@ from cli.config_cmd import settings_markdown
 from shared.broker import check_visibility_timeout
 from shared.job_limits import longest_hard_time_limit_s
 from shared.settings import Settings, SettingsError, load_settings
+from tests.support import REPO
 
 STYLIZE = Path(sys.executable).with_name("stylize")  # the console script, e.g. .venv/bin/stylize
 
@@ -90,7 +91,7 @@ def test_load_settings_raises_settings_error(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_every_setting_is_read_by_the_code() -> None:
     """A setting exists because a line of code reads it: ``settings.<name>`` appears."""
-    root = Path(__file__).resolve().parents[2]
+    root = REPO
     sources = [path for folder in ("api", "worker", "shared", "cli") for path in
                (root / folder).rglob("*.py") if path.name != "settings.py"]  # fmt: skip
     code = "".join(path.read_text() for path in sources)
@@ -140,7 +141,7 @@ def test_settings_object_is_frozen() -> None:
 
 
 def load_settings_table_script() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "docs" / "settings_table.py"
+    path = REPO / "docs" / "settings_table.py"
     spec = importlib.util.spec_from_file_location("settings_table", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

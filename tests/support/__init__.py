@@ -15,6 +15,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -24,6 +25,8 @@ import requests
 from PIL import Image
 
 T = TypeVar("T")
+
+REPO = Path(__file__).resolve().parents[2]  # the checkout the tests run in
 
 # Generous per-request timeout: a busy 2-core machine can stall a response for seconds.
 HTTP_TIMEOUT_S = 30.0

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from shared.webhooks.signing import VERIFY_SNIPPET, delivery_headers, new_secret
+from tests.support import REPO
 
-README = Path(__file__).resolve().parents[3] / "README.md"
+README = REPO / "README.md"
 
 
 def documented_verify() -> Any:
