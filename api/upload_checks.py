@@ -2,15 +2,14 @@
 
 Each image is decoded in full (truncated files, decompression bombs, formats outside the
 allow-list and work beyond the header's bounds are refused: shared/images.py), off the event
-loop, and at most ``DECODES_PER_KEY`` submits of one key decode at once in a process, so one
-key's uploads cannot hold the decoding threads that other keys need.
+loop, and at most ``DECODES_PER_KEY`` submits of one key decode at once in a process (the others
+wait their turn), so one key's uploads cannot hold the decoding threads that other keys need.
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -23,7 +22,8 @@ from shared.images import ImageError, decode_image, input_extension
 from shared.settings import Settings
 
 DECODES_PER_KEY = 2
-_decoding: Counter[uuid.UUID] = Counter()
+SLOT_WAIT_S = 20.0
+_gates: dict[uuid.UUID, threading.BoundedSemaphore] = {}
 _lock = threading.Lock()
 
 
@@ -57,21 +57,19 @@ def read_upload(
 
 @contextmanager
 def decode_slot(key: uuid.UUID) -> Iterator[None]:
-    """Count the key's decodes in this process; a 429 when it already has DECODES_PER_KEY."""
+    """One of the key's DECODES_PER_KEY decoding places in this process: waited for (a
+    greenlet, not a thread), for at most SLOT_WAIT_S; then a 429."""
     with _lock:
-        if _decoding[key] >= DECODES_PER_KEY:
-            raise ApiProblem(
-                429,
-                "Too Many Requests",
-                f"this key already has {DECODES_PER_KEY} submits being checked here; send "
-                "submits one after another",
-                headers={"Retry-After": "1"},
-            )
-        _decoding[key] += 1
+        gate = _gates.setdefault(key, threading.BoundedSemaphore(DECODES_PER_KEY))
+    if not gate.acquire(timeout=SLOT_WAIT_S):
+        raise ApiProblem(
+            429,
+            "Too Many Requests",
+            f"this key has had {DECODES_PER_KEY} submits being checked here for "
+            f"{SLOT_WAIT_S:.0f} s; send submits one after another",
+            headers={"Retry-After": "5"},
+        )
     try:
         yield
     finally:
-        with _lock:
-            _decoding[key] -= 1
-            if _decoding[key] <= 0:
-                del _decoding[key]
+        gate.release()

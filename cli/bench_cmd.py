@@ -206,7 +206,7 @@ def api(
             result = row[endpoint]
             click.echo(
                 f"{endpoint:8} {row['label'][:32]:32} {result['requests_per_s']:8.1f} "
-                f"{result['p50_ms']:8.2f} {result['p99_ms']:8.2f} {result['errors']:6}"
+                f"{result['p50_ms']:8.2f} {result['p99_ms']:8.2f} {result['errors']!s:>6}"
             )
 
 
