@@ -96,3 +96,14 @@ def test_log_lines_of_a_request_carry_its_id(
     lines = [json.loads(line) for line in api_log.getvalue().splitlines()]
     unsent = [line for line in lines if "accepted, not sent" in line["message"]]
     assert unsent and unsent[0]["request_id"] == "req-42" and unsent[0]["level"] == "WARNING"
+
+
+def test_metrics_need_the_token_when_one_is_set(settings: Settings) -> None:
+    guarded = create_app(
+        settings.model_copy(update={"metrics_token": "s3cret"}), task_sender=RecordingSender()
+    )
+    client = guarded.test_client()
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    answer = client.get("/metrics", headers={"Authorization": "Bearer s3cret"})
+    assert answer.status_code == 200 and b"stylize_storage_bytes" in answer.data
