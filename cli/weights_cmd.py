@@ -47,12 +47,15 @@ def bake(imagenet: str) -> None:
     from worker.engine.weights import fetch_imagenet, read_conv_weights, resolve_source
 
     if imagenet == "try":
+        previous = socket.getdefaulttimeout()
         socket.setdefaulttimeout(FETCH_TIMEOUT_S)
         try:
             fetch_imagenet()
         except Exception as exc:  # no network, a proxy, a full disk: hed instead
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             click.echo(f"ImageNet weights not downloaded ({reason}); using the bundled hed weights")
+        finally:
+            socket.setdefaulttimeout(previous)
     try:
         source = resolve_source("auto")
         read_conv_weights(source)
