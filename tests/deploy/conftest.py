@@ -12,7 +12,8 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import pytest
 
@@ -21,7 +22,7 @@ from tests.deploy.compose_stack import ComposeStack
 from tests.deploy.docker_tools import Build, build, prepare, remove_tags
 
 RUN = uuid.uuid4().hex[:8]  # names this run's images and compose project
-FIGURES: list[tuple[str, str]] = []
+FIGURES: list[tuple[str, str]] = []  # what this run measured, for pytest's summary
 
 
 @dataclass
@@ -29,10 +30,9 @@ class Figures:
     """Measured figures: each written to the terminal at once and again in the summary."""
 
     config: pytest.Config
-    lines: list[tuple[str, str]] = field(default_factory=lambda: FIGURES)
 
     def add(self, name: str, value: str) -> None:
-        self.lines.append((name, value))
+        FIGURES.append((name, value))
         capture = self.config.pluginmanager.get_plugin("capturemanager")
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if capture is not None and reporter is not None:
@@ -77,23 +77,33 @@ def images(
     standins: dict[str, str], figures: Figures, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Images]:
     """Build the images with only the base substituted; untag them afterwards (the layers
-    stay cached under the ``boot-cache`` tags)."""
+    stay cached under the ``boot-cache`` tags). The API image builds alongside the workers;
+    the CPU worker first, so that the GPU one adds its CUDA layer to the layers they share."""
     base = {"BASE_IMAGE": standins["STYLIZE_BASE_IMAGE"]}
     logs = tmp_path_factory.mktemp("builds")
     wanted = {
         "api": ("docker/api.Dockerfile", base),
-        "worker": ("docker/worker.Dockerfile", base),
         "worker-cpu": ("docker/worker.Dockerfile", {**base, "ACCELERATOR": "cpu"}),
+        "worker": ("docker/worker.Dockerfile", base),
     }
-    built: dict[str, Build] = {}
+
+    def one(name: str) -> Build:
+        dockerfile, build_args = wanted[name]
+        return build(dockerfile, f"stylize-{name}:boot-{RUN}", f"stylize-{name}:boot-cache",
+                     build_args, logs)  # fmt: skip
+
+    started = time.monotonic()
     try:
-        for name, (dockerfile, build_args) in wanted.items():
-            built[name] = build(dockerfile, f"stylize-{name}:boot-{RUN}",
-                                f"stylize-{name}:boot-cache", build_args, logs)  # fmt: skip
-            size_gb = built[name].size_bytes / 1e9
-            figures.add(f"image stylize-{name}", f"built in {built[name].seconds:.0f} s, "
-                                                 f"{size_gb:.2f} GB")  # fmt: skip
-        yield Images(built["api"], built["worker"], built["worker-cpu"])
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            api = pool.submit(one, "api")
+            workers = pool.submit(lambda: (one("worker-cpu"), one("worker")))
+            worker_cpu, worker = workers.result()
+            images = Images(api.result(), worker, worker_cpu)
+        for done in images.all():
+            size = f"{done.size_bytes / 1e9:.2f} GB"
+            figures.add(f"image {done.tag.split(':')[0]}", f"built in {done.seconds:.0f} s, {size}")
+        figures.add("all three images", f"built in {time.monotonic() - started:.0f} s")
+        yield images
     finally:
         remove_tags(*(f"stylize-{name}:boot-{RUN}" for name in wanted))
 

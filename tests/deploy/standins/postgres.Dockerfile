@@ -13,6 +13,7 @@ RUN install -d /etc/postgresql-common \
     && install -d -o postgres -g postgres /var/run/postgresql
 ENV PATH=/usr/lib/postgresql/15/bin:$PATH PGDATA=/var/lib/postgresql/data
 COPY postgres-entrypoint.sh /usr/local/bin/postgres-entrypoint.sh
+# The user Debian's package made (its uid is whatever the package got).
 # hadolint ignore=DL3066
 USER postgres
 EXPOSE 5432
