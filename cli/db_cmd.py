@@ -9,14 +9,17 @@ import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 import migrations
+from shared.db.encoding import DatabaseEncodingError
 from shared.settings import get_settings, mask_url_password
 
 
 @contextmanager
 def database_errors() -> Iterator[None]:
-    """Turn an unreachable or unmigrated database into one line and exit 1."""
+    """Turn an unreachable, unmigrated or non-UTF8 database into one line and exit 1."""
     try:
         yield
+    except DatabaseEncodingError as exc:
+        raise click.ClickException(str(exc)) from None
     except (OperationalError, ProgrammingError) as exc:
         reason = str(exc.orig or exc).strip().splitlines()[0]
         url = mask_url_password(get_settings().database_url)

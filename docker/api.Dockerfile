@@ -1,19 +1,28 @@
-# The API image: HTTP API (gunicorn), migrations, Flower, the reaper and the CLI.
-# No TensorFlow in it (DESIGN §1): the engine is the `worker` extra, installed only in worker.Dockerfile.
-FROM python:3.11-slim
+# The API image: HTTP API (gunicorn), migrations, Flower, the reaper, webhook delivery and the
+# CLI. No TensorFlow in it: the engine is the `worker` extra, installed only in worker.Dockerfile.
+# BASE_IMAGE: any Debian-based image with Python 3.11+ and pip first on PATH (an offline build
+# names one of its own: docs/operations.md).
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE}
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /opt/stylize
-COPY pyproject.toml README.md ./
+# The dependencies first, from pyproject.toml alone (its ranges pin them), so that this layer
+# is built again only when pyproject.toml changes; README.md is the real one further down.
+COPY pyproject.toml ./
+# hadolint ignore=DL3013
+RUN touch README.md \
+    && pip install --no-cache-dir ".[s3]" \
+    && useradd --system --uid 10001 --user-group --create-home --home-dir /home/stylize stylize
+# The project itself: every package that pyproject.toml's packages.find includes.
+COPY README.md ./
 COPY api api
 COPY worker worker
 COPY shared shared
 COPY cli cli
+COPY client client
 COPY migrations migrations
 COPY bench bench
-# The project itself; its dependencies are pinned by the ranges in pyproject.toml.
-# hadolint ignore=DL3013
-RUN pip install --no-cache-dir ".[s3]" \
-    && useradd --system --uid 10001 --user-group --create-home --home-dir /home/stylize stylize
+RUN pip install --no-cache-dir --no-deps --force-reinstall . && rm -rf build ./*.egg-info
 USER 10001:10001
 WORKDIR /home/stylize
 ENV STYLIZE_API_HOST=0.0.0.0 STYLIZE_LOG_FORMAT=json

@@ -11,6 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 
+from shared.db.encoding import check_encoding
 from shared.db.session import make_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
@@ -25,7 +26,11 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
-    """Apply migrations up to ``revision`` (creating the SQLite file's directory if needed)."""
+    """Apply migrations up to ``revision`` (creating the SQLite file's directory if needed).
+
+    Raises DatabaseEncodingError, before anything is written, on a database not in UTF8.
+    """
+    check_encoding(database_url)
     make_engine(database_url).dispose()  # creates the SQLite directory
     command.upgrade(alembic_config(database_url), revision)
 
@@ -42,6 +47,7 @@ def check(database_url: str) -> None:
 
 def current(database_url: str) -> str | None:
     """The revision the database is at, or None before the first migration."""
+    check_encoding(database_url)
     engine = make_engine(database_url)
     try:
         with engine.connect() as connection:

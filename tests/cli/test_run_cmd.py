@@ -12,6 +12,7 @@ from PIL import Image
 
 from cli.main import cli
 from tests.support.engine import EXAMPLES
+from worker.engine.weights import IMAGENET_FILE
 
 
 @pytest.fixture
@@ -83,3 +84,37 @@ def test_bench_engine_reports_every_variant_side_by_side() -> None:
         assert row[f"{name}_ms_per_iter"] > 0 and row[f"{name}_float32_loss"] > 0
     assert set(numbers["speedup_to_quality"]) == {"32"}
     assert f"{numbers['default']}_seconds_to_target" in row
+
+
+def test_weights_bake_offline_checks_and_names_the_bundled_hed_weights(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    result = CliRunner().invoke(cli, ["weights", "bake", "--imagenet", "skip"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].startswith("baked VGG16 weights: hed-bsds500 (")
+
+
+def test_weights_bake_falls_back_to_hed_when_imagenet_cannot_be_fetched(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Where the weights' host answers the download succeeds; here (no such network) the build
+    still gets weights, and either way the last line names what ``auto`` then picks."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    result = CliRunner().invoke(cli, ["weights", "bake"])
+    assert result.exit_code == 0, result.output
+    last = result.output.splitlines()[-1]
+    if (tmp_path / "models" / IMAGENET_FILE).is_file():
+        assert last.startswith("baked VGG16 weights: imagenet (")
+    else:
+        assert "ImageNet weights not downloaded (" in result.output
+        assert last.startswith("baked VGG16 weights: hed-bsds500 (")
+
+
+def test_weights_bake_fails_on_an_unreadable_file(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / IMAGENET_FILE).write_bytes(b"not HDF5")
+    result = CliRunner().invoke(cli, ["weights", "bake", "--imagenet", "skip"])
+    assert result.exit_code == 1
+    assert "no VGG16 weights to bake" in result.output and "not a readable" in result.output

@@ -1,6 +1,6 @@
 """The client's own logic against a scripted HTTP server on 127.0.0.1 (not the API): retries on
 503 and 429 (honouring Retry-After), problem bodies, timeouts, an API that is not there, and
-the SSE framing. The client against the real API and worker: tests/integration."""
+the SSE framing. The client against the real API and worker: tests/e2e."""
 
 from __future__ import annotations
 

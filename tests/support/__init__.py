@@ -64,10 +64,11 @@ def wait_until(
 
 
 @contextmanager
-def postgres_database(prefix: str = "stylize_test") -> Iterator[str]:
+def postgres_database(prefix: str = "stylize_test", encoding: str | None = None) -> Iterator[str]:
     """A new, uniquely named PostgreSQL database on this machine: its URL, dropped afterwards.
 
-    Fails (never skips) the test when PostgreSQL does not answer.
+    ``encoding`` (e.g. ``SQL_ASCII``) makes it from template0 in that encoding. Fails (never
+    skips) the test when PostgreSQL does not answer.
     """
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     try:
@@ -75,7 +76,8 @@ def postgres_database(prefix: str = "stylize_test") -> Iterator[str]:
     except psycopg.OperationalError as exc:
         pytest.fail(f"PostgreSQL does not answer at {PG_HOST} (.ci/run starts it): {exc}")
     with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+        options = f" ENCODING '{encoding}' TEMPLATE template0" if encoding else ""
+        admin.execute(f'CREATE DATABASE "{name}"{options}')
         try:
             yield f"postgresql+psycopg://postgres@{PG_HOST}/{name}"
         finally:
