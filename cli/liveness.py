@@ -6,9 +6,13 @@ was touched within ``max_age_s``, 1 with one line otherwise.
 
 from __future__ import annotations
 
+import signal
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -38,3 +42,27 @@ def check(path: Path, max_age_s: float, name: str) -> None:
         raise SystemExit(0)
     click.echo(f"{name}: no pass in the last {max_age_s:.0f} s ({path})", err=True)
     raise SystemExit(1)
+
+
+def options(name: str, check_help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--alive-file`` and ``--check`` for the loop command ``stylize NAME``."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        command = click.option("--check", is_flag=True, help=check_help)(command)
+        return click.option(
+            "--alive-file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=default_path(name),
+            show_default=True,
+            help="Touched after every pass (what --check reads).",
+        )(command)
+
+    return decorate
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT: the loop ends after its pass."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop

@@ -8,8 +8,6 @@ is alive (that is when it is needed most), it needs no model, and several copies
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,14 +19,7 @@ from shared.settings import get_settings
 
 @click.command()
 @click.option("--once", is_flag=True, help="Run one pass and exit.")
-@click.option(
-    "--alive-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=liveness.default_path("reaper"),
-    show_default=True,
-    help="Touched after every pass (what --check reads).",
-)
-@click.option("--check", is_flag=True, help="Exit 0 if a running reaper is alive, else 1.")
+@liveness.options("reaper", "Exit 0 if a running reaper is alive, else 1.")
 def reaper(once: bool, alive_file: Path, check: bool) -> None:
     """Requeue jobs of dead workers, fail those out of attempts or time, send jobs the broker
     lost; remove deleted jobs' images and those past retention."""
@@ -48,9 +39,7 @@ def reaper(once: bool, alive_file: Path, check: bool) -> None:
     send = celery_sender(settings)
     channel = ProgressChannel.from_url(settings.broker_url)
     storage = open_storage(settings)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = liveness.stop_on_signals()
     log.info(
         "reaper: every %.1f s; heartbeat timeout %.1f s, re-send after %.1f s",
         settings.reaper_interval_s,

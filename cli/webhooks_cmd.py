@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from pathlib import Path
 
 import click
@@ -16,14 +14,7 @@ ALIVE_MAX_AGE_S = 60.0
 
 
 @click.command()
-@click.option(
-    "--alive-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=liveness.default_path("webhooks"),
-    show_default=True,
-    help="Touched after every pass (what --check reads).",
-)
-@click.option("--check", is_flag=True, help="Exit 0 if a running sender is alive, else 1.")
+@liveness.options("webhooks", "Exit 0 if a running sender is alive, else 1.")
 def webhooks(alive_file: Path, check: bool) -> None:
     """Deliver due webhooks from the outbox, retrying with backoff; SIGTERM lets the attempts
     in flight finish (each is bounded by STYLIZE_WEBHOOK_DEADLINE_S)."""
@@ -41,9 +32,7 @@ def webhooks(alive_file: Path, check: bool) -> None:
         per_key=settings.webhook_per_key,
         deadline_s=settings.webhook_deadline_s,
     )
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = liveness.stop_on_signals()
     log.info(
         "webhooks: %d at once, %d per key, %.0f s per attempt",
         settings.webhook_threads,

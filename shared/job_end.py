@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from shared.db.base import utcnow
 from shared.db.job import ACTIVE_STATUSES, FailureCode, Job, JobStatus
+from shared.db.job_store import move_and_announce
 from shared.job_events import status_event
 from shared.job_metrics import record_job_end
 from shared.progress_channel import ProgressChannel
-from shared.webhooks.outbox import queue_delivery
 
 log = logging.getLogger(__name__)
 
@@ -56,23 +56,14 @@ def end_job(
         raise ValueError(f"{status} is not an end")
     active = [state.value for state in ACTIVE_STATUSES]
     now = utcnow()
-    try:
-        result = session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.status.in_(active), *only_if)
-            .values(status=status.value, finished_at=now, updated_at=now, **fields)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:
-            session.rollback()
-            return None
-        job = session.get(Job, job_id, populate_existing=True)
-        assert job is not None  # updated a moment ago in this transaction
-        queue_delivery(session, job, "completed")
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
+    move = (
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(active), *only_if)
+        .values(status=status.value, finished_at=now, updated_at=now, **fields)
+    )
+    job = move_and_announce(session, job_id, move, "completed")
+    if job is None:
+        return None
     announce(channel, job)
     record_job_end(job)
     return job

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Update, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from shared.db.api_key import ApiKey
@@ -158,23 +158,23 @@ def list_jobs(
     return page[:limit], next_cursor
 
 
-def transition(
-    session: Session,
-    job_id: uuid.UUID,
-    expected: JobStatus | tuple[JobStatus, ...],
-    new: JobStatus,
-    **fields: Any,
-) -> bool:
-    """Compare-and-set the status from ``expected`` to ``new``; True if this call won."""
-    allowed = (expected,) if isinstance(expected, JobStatus) else expected
-    result = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.status.in_([status.value for status in allowed]))
-        .values(status=new.value, updated_at=utcnow(), **fields)
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
-    return result.rowcount == 1
+def move_and_announce(
+    session: Session, job_id: uuid.UUID, move: Update, event: str
+) -> Job | None:
+    """Run ``move`` (a compare-and-set update of one job row) and, if it won, put the job's
+    ``event`` webhook in the outbox in the same transaction; the moved job, or None."""
+    try:
+        if session.execute(move.execution_options(synchronize_session=False)).rowcount != 1:
+            session.rollback()
+            return None
+        job = session.get(Job, job_id, populate_existing=True)
+        assert job is not None  # moved a moment ago in this transaction
+        queue_delivery(session, job, event)
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return job
 
 
 def claim_job(
@@ -192,36 +192,20 @@ def claim_job(
     message (a finished job, or an attempt the reaper has since replaced) claims nothing.
     """
     now = utcnow()
-    try:
-        result = session.execute(
-            update(Job)
-            .where(
-                Job.id == job_id,
-                Job.status == JobStatus.QUEUED.value,
-                Job.attempts == attempt - 1,
-            )
-            .values(
-                status=JobStatus.RUNNING.value,
-                worker=worker,
-                weights_source=weights_source,
-                started_at=now,
-                heartbeat_at=now,
-                attempts=attempt,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
+    move = (
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value, Job.attempts == attempt - 1)
+        .values(
+            status=JobStatus.RUNNING.value,
+            worker=worker,
+            weights_source=weights_source,
+            started_at=now,
+            heartbeat_at=now,
+            attempts=attempt,
+            updated_at=now,
         )
-        if result.rowcount != 1:
-            session.rollback()
-            return None
-        job = session.get(Job, job_id, populate_existing=True)
-        assert job is not None  # claimed a moment ago in this transaction
-        queue_delivery(session, job, "running")
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
-    return job
+    )
+    return move_and_announce(session, job_id, move, "running")
 
 
 def _update_run(session: Session, job_id: uuid.UUID, attempt: int, **values: Any) -> bool:
