@@ -16,7 +16,9 @@ from shared.params import JobParams
 from shared.settings import Settings
 from shared.webhook_address import WebhookAddressError, check_webhook_url
 
-LIST_FIELDS = frozenset({"style_blend", "content_layers", "style_layers", "webhook_events"})
+LIST_FIELDS = frozenset(
+    {"style_blend", "content_layers", "style_layers", "style_layer_weights", "webhook_events"}
+)
 FILE_FIELDS = frozenset({"content", "style"})
 
 

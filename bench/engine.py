@@ -17,9 +17,10 @@ import keras
 import numpy as np
 
 from shared.images import read_image
+from shared.levels import fit_size
 from shared.params import JobParams
 from worker.engine import Progress, Stop, StyleEngine
-from worker.engine.imaging import fit_size, resize
+from worker.engine.imaging import resize
 from worker.engine.losses import gram_matrix, objective
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -63,9 +64,11 @@ def baseline(
     vgg = engine.vgg
     model = keras.Model(vgg.input, [vgg.get_layer(n).output for n in layers] + [vgg.output])
     n_content = len(params.content_layers)
+    n_style = len(params.style_layers)
     targets = (
         model(content[None].astype(np.float32))[:n_content],
         [gram_matrix(f) for f in model(style[None].astype(np.float32))[n_content:-1]],
+        tf.constant([1.0 / n_style] * n_style),
     )
     weights = tf.constant([params.content_weight, params.style_weight, params.tv_weight])
     image = tf.Variable(content[None].astype(np.float32))

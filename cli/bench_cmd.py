@@ -239,7 +239,7 @@ def parse_overrides(items: tuple[str, ...]) -> dict[str, object]:
 
 
 @bench.command("quality")
-@click.option("--size", "sizes", type=click.IntRange(32, 2048), multiple=True,
+@click.option("--size", "sizes", type=click.IntRange(32, 8192), multiple=True,
               help="Longest side, px; repeat for several [default: 256 and 512].")  # fmt: skip
 @click.option("--pair", "pairs", type=click.Path(exists=True, dir_okay=False), nargs=2,
               multiple=True, metavar="CONTENT STYLE",
@@ -247,25 +247,37 @@ def parse_overrides(items: tuple[str, ...]) -> dict[str, object]:
 @click.option("--only", is_flag=True, help="Only the --pair pairs, not the examples.")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
               help="Job parameter to override, e.g. optimizer=adam.")  # fmt: skip
+@click.option("--against", "against", multiple=True, metavar="NAME=VALUE",
+              help="Also run each pair with this override (repeat for several) first, as the "
+                   "reference the tested configuration's time to quality is measured to.")
+@click.option("--against-legacy", is_flag=True,
+              help="The reference is the default before coarse-to-fine (one scale, Gram "
+                   "matrices, the last iterate), plus any --against.")  # fmt: skip
 @click.option("--sheet-dir", default="var/bench", show_default=True,
               type=click.Path(file_okay=False), help="Where quality-<size>.png goes.")  # fmt: skip
 @click.option("--weights", default=None, help="VGG16 weights (default: STYLIZE_VGG_WEIGHTS).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per pair.")
 def quality(sizes: tuple[int, ...], pairs: tuple[tuple[str, str], ...], only: bool,
-            params: tuple[str, ...], sheet_dir: str, weights: str | None,
-            as_json: bool) -> None:  # fmt: skip
-    """Per pair: seconds, iterations, style_ratio and content_ratio of the saved picture."""
+            params: tuple[str, ...], against: tuple[str, ...], against_legacy: bool,
+            sheet_dir: str, weights: str | None, as_json: bool) -> None:  # fmt: skip
+    """Per pair: seconds, the job's style and content ratios, each classic layer's Gram ratio
+    and their geometric mean, the sliced Wasserstein geometric mean, chroma drift and the
+    frame; with a reference, the seconds to reach its quality."""
     from pathlib import Path
 
     from pydantic import ValidationError
 
-    from bench.quality import example_pairs, run
+    from bench.quality import LEGACY_DEFAULT, example_pairs, run
     from shared.params import JobParams
     from worker.engine.errors import EngineInputError, WeightsError
 
     overrides = parse_overrides(params)
+    reference = None
+    if against or against_legacy:
+        reference = {**(LEGACY_DEFAULT if against_legacy else {}), **parse_overrides(against)}
     try:
         JobParams(**overrides)
+        JobParams(**{**overrides, **(reference or {})})
     except ValidationError as exc:
         raise click.BadParameter(str(exc.errors()[0]["msg"]), param_hint="--param") from None
     chosen = [(Path(c), Path(s)) for c, s in pairs]
@@ -274,15 +286,24 @@ def quality(sizes: tuple[int, ...], pairs: tuple[tuple[str, str], ...], only: bo
     if not chosen:
         raise click.UsageError("--only needs at least one --pair CONTENT STYLE")
     if not as_json:
-        click.echo(f"{'pair':44} {'size':>5} {'s':>7} {'iter':>5} {'style':>7} {'content':>8}")
+        click.echo(f"{'pair':34} {'config':9} {'size':>5} {'s':>6} {'style':>6} {'content':>7} "
+                   f"{'gram ratios b1..b5':>29} {'geo':>6} {'sw geo':>6} {'chroma':>6} "
+                   f"{'foreign':>7} {'edge':>5} {'to ref':>6}")  # fmt: skip
     try:
-        for row in run(chosen, sizes or (256, 512), overrides, Path(sheet_dir), weights):
+        for row in run(chosen, sizes or (256, 512), overrides, Path(sheet_dir), weights,
+                       reference):  # fmt: skip
             if as_json:
                 click.echo(json.dumps(row.as_dict()))
-            else:
-                click.echo(f"{row.content + ' + ' + row.style:44} {row.size:5} "
-                           f"{row.seconds:7.1f} {row.iterations:5} {row.style_ratio:7.3f} "
-                           f"{row.content_ratio:8.3f}")  # fmt: skip
+                continue
+            m = row.metrics
+            to_ref = "" if row.seconds_to_reference is None else f"{row.seconds_to_reference:6.1f}"
+            if row.config == "tested" and reference is not None and not to_ref:
+                to_ref = "never"
+            click.echo(f"{row.content + ' + ' + row.style:34} {row.config:9} {row.size:5} "
+                       f"{row.seconds:6.1f} {row.style_ratio:6.3f} {row.content_ratio:7.3f} "
+                       f"{' '.join(f'{r:5.3f}' for r in m.gram_ratios):>29} {m.gram_geo:6.3f} "
+                       f"{m.sw_geo:6.3f} {m.chroma_drift:6.2f} {m.foreign_chroma:7.4f} "
+                       f"{m.edge_dark:5.1f} {to_ref:>6}")  # fmt: skip
     except (WeightsError, EngineInputError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"contact sheets: {sheet_dir}/quality-<size>.png", err=True)

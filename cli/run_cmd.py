@@ -19,6 +19,7 @@ LIST_FIELDS = {
     "style_blend": float,
     "content_layers": str,
     "style_layers": str,
+    "style_layer_weights": float,
     "webhook_events": str,
 }
 # The output's extension decides the format; a local run has no webhook.

@@ -1,0 +1,57 @@
+"""The sizes a job runs at, coarse to fine, and its iterations per level: pure arithmetic that
+the engine runs and the memory model predicts from."""
+
+from __future__ import annotations
+
+from shared.params import JobParams
+
+MIN_SIDE = 16  # what block5 of VGG16 needs
+
+
+def fit_size(height: int, width: int, longest: int) -> tuple[int, int]:
+    """(H, W) with the longest side ``longest``, keeping the aspect ratio."""
+    scale = longest / max(height, width)
+    return max(MIN_SIDE, round(height * scale)), max(MIN_SIDE, round(width * scale))
+
+
+def output_size(content_hw: tuple[int, int], params: JobParams) -> tuple[int, int]:
+    """The picture's (H, W): the content's aspect, longest side ``max_size`` (never enlarged)."""
+    return fit_size(*content_hw, min(params.max_size, max(content_hw)))
+
+
+def style_size(style_hw: tuple[int, int], level_hw: tuple[int, int], params: JobParams,
+               ) -> tuple[int, int]:  # fmt: skip
+    """A style image's (H, W) at a level: its aspect, longest side style_scale x the level's."""
+    return fit_size(*style_hw, max(MIN_SIDE, round(params.style_scale * max(level_hw))))
+
+
+def level_sides(longest: int, params: JobParams) -> list[int]:
+    """The longest side of each level, coarsest first, the output's (``longest``) last.
+
+    ``scales=auto``: ``longest / √2ᵏ`` for every k that stays at or above ``min_scale``;
+    ``scales=n``: n levels, each half the next (the old pyramid).
+    """
+    if params.scales != "auto":
+        return [max(MIN_SIDE, longest >> (params.scales - 1 - level))
+                for level in range(params.scales)]  # fmt: skip
+    sides, k = [longest], 1
+    while round(longest / 2 ** (k / 2)) >= params.min_scale:
+        sides.append(round(longest / 2 ** (k / 2)))
+        k += 1
+    return sides[::-1]
+
+
+def split_iterations(total: int, levels: int) -> list[int]:
+    """Iterations per level: equal shares, the remainder to the finest (with fewer iterations
+    than levels, all of them: levels with none are skipped)."""
+    share = total // levels
+    return [share] * (levels - 1) + [total - share * (levels - 1)]
+
+
+def levels(content_hw: tuple[int, int], params: JobParams) -> list[tuple[tuple[int, int], int]]:
+    """((H, W), iterations) of each level that runs, coarsest first."""
+    height, width = output_size(content_hw, params)
+    sides = level_sides(max(height, width), params)
+    budgets = split_iterations(params.iterations, len(sides))
+    return [(fit_size(height, width, side), budget)
+            for side, budget in zip(sides, budgets, strict=True) if budget]  # fmt: skip
