@@ -25,7 +25,7 @@ import numpy as np
 
 from bench.style_metrics import StyleMetrics, Yardstick
 from shared.images import decode_image, encode_image, read_image
-from shared.levels import output_size
+from shared.levels import fit_size, output_size
 from shared.params import JobParams
 from worker.engine import EngineResult, StyleEngine
 from worker.engine.imaging import resize, to_uint8
@@ -72,6 +72,14 @@ class PairQuality:
         """For ``--json``: one line per pair and configuration."""
         return {**{k: v for k, v in self.__dict__.items() if k != "metrics"},
                 "seconds": round(self.seconds, 1), **self.metrics.as_dict()}  # fmt: skip
+
+
+def enlarged(image: np.ndarray, size: int) -> np.ndarray:
+    """``image`` enlarged (bicubic) so that its longest side is ``size`` when it is smaller:
+    the examples are 512 px, and a job never enlarges its content itself."""
+    if max(image.shape[:2]) >= size:
+        return image
+    return to_uint8(resize(image, fit_size(*image.shape[:2], size)))
 
 
 def example_pairs() -> list[tuple[Path, Path]]:
@@ -138,7 +146,8 @@ def measure_pair(
     target: StyleMetrics | None = None,
 ) -> tuple[PairQuality, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """Run one pair; its figures on the saved (PNG round-tripped) picture, and the images."""
-    content, style = read_image(str(content_path)), read_image(str(style_path))
+    content = enlarged(read_image(str(content_path)), params.max_size)
+    style = read_image(str(style_path))
     yardstick = yardstick_for(engine, content, style, params)
     run = timed_run(engine, content, style, params, yardstick, target)
     quality = engine.quality(content, [style], params, run.saved)

@@ -224,6 +224,48 @@ def scale(jobs: int, worker_counts: list[int], size: int, iterations: int, hosts
                    f"({row['limited_by']})")  # fmt: skip
 
 
+@bench.command("memory")
+@click.option("--backend", type=click.Choice(["tensorflow", "jax"]), default="tensorflow",
+              show_default=True, help="Keras backend of the probes.")  # fmt: skip
+@click.option("--precision", "precisions", type=click.Choice(["float32", "bfloat16"]),
+              multiple=True, help="Repeat for several [default: float32 and bfloat16].")
+@click.option("--largest", default=2048, show_default=True, type=click.IntRange(128, 8192),
+              help="Largest output measured, px.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per configuration.")
+def memory(backend: str, precisions: tuple[str, ...], largest: int, as_json: bool) -> None:
+    """Peak memory of a job (fresh process, peak RSS above the loaded engine) against output
+    and style pixels, layers and precision; the model's coefficients fitted to it."""
+    from dataclasses import asdict
+
+    from bench.memory import fit, predict, run
+
+    def show(row: dict) -> None:
+        if as_json:
+            click.echo(json.dumps({k: v for k, v in row.items() if k != "params"}))
+        else:
+            click.echo(f"{row['series']:5} {row['precision']:8} {row['config'][:58]:58} "
+                       f"{row['pixels'] / 1e6:6.2f} {row['style_pixels'] / 1e6:6.2f} "
+                       f"{row['job_mb']:8.0f} {row['predicted_mb']:9.0f} {row['seconds']:6.0f}")
+
+    if not as_json:
+        click.echo(f"{'':5} {'':8} {'configuration':58} {'out MP':>6} {'sty MP':>6} "
+                   f"{'job MB':>8} {'model MB':>9} {'s':>6}")  # fmt: skip
+    rows = list(run(backend, precisions or ("float32", "bfloat16"), largest, show))
+    for precision in sorted({row["precision"] for row in rows}):
+        mine = [row for row in rows if row["precision"] == precision]
+        fitted = fit(mine)
+        checks = [(row["job_mb"], predict(row["params"], precision, row["budget_mb"], backend,
+                                          fitted)) for row in mine]  # fmt: skip
+        worst = max(abs(p - m) / m for m, p in checks)
+        under_budget = all(row["job_mb"] <= row["budget_mb"] for row in mine
+                           if row["budget_mb"] is not None)  # fmt: skip
+        line = {"backend": backend, "precision": precision, "fitted": asdict(fitted),
+                "worst_error": round(worst, 3), "tiled_under_budget": under_budget}
+        click.echo(json.dumps(line) if as_json else
+                   f"fitted {backend}/{precision}: {asdict(fitted)}; worst error "
+                   f"{worst:.0%}; tiled runs under budget: {under_budget}")  # fmt: skip
+
+
 def parse_overrides(items: tuple[str, ...]) -> dict[str, object]:
     """``NAME=VALUE`` job parameters; VALUE is JSON when it parses, else a string."""
     overrides: dict[str, object] = {}

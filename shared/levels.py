@@ -3,7 +3,10 @@ the engine runs and the memory model predicts from."""
 
 from __future__ import annotations
 
-from shared.params import JobParams
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.params import JobParams
 
 MIN_SIDE = 16  # what block5 of VGG16 needs
 
@@ -55,3 +58,11 @@ def levels(content_hw: tuple[int, int], params: JobParams) -> list[tuple[tuple[i
     budgets = split_iterations(params.iterations, len(sides))
     return [(fit_size(height, width, side), budget)
             for side, budget in zip(sides, budgets, strict=True) if budget]  # fmt: skip
+
+
+def work(params: JobParams, content_hw: tuple[int, int] | None = None) -> float:
+    """Iterations x pixels / 256² over the levels: what a job costs (a content of
+    max_size x max_size when ``content_hw`` is not given)."""
+    content_hw = content_hw or (params.max_size, params.max_size)
+    return sum(iterations * size[0] * size[1] / 256**2
+               for size, iterations in levels(content_hw, params))  # fmt: skip

@@ -129,12 +129,20 @@ def tile_count(length: int, side: int) -> int:
     return math.ceil((length - overlap(side)) / (side - overlap(side)))
 
 
-def _tile_for(size: tuple[int, int], max_pixels: float) -> tuple[int, int] | None:
-    """The largest square-ish tile of at most ``max_pixels`` for a level of ``size``."""
-    side = int(math.sqrt(max_pixels))
-    if side < MIN_TILE:
-        return None
-    return min(side, size[0]), min(side, size[1])
+def _tile_for(size: tuple[int, int], room_mb: float, pass_bytes: float,
+              kept_bytes: float) -> tuple[tuple[int, int] | None, float]:  # fmt: skip
+    """The largest square-ish tile whose pass (``pass_bytes`` per pixel), with every tile's
+    cached content targets (``kept_bytes`` per tile pixel), fits ``room_mb``; and their MB.
+    (None, the one-pass MB) when even MIN_TILE does not fit."""
+    side = min(max(size), int(math.sqrt(max(room_mb, 0.0) * MB / pass_bytes)))
+    while side >= MIN_TILE:
+        tile = (min(side, size[0]), min(side, size[1]))
+        tile_px = tile[0] * tile[1]
+        needed = (pass_bytes + kept_bytes * len(tile_grid(size, tile))) * tile_px / MB
+        if needed <= room_mb:
+            return tile, needed
+        side = int(side * 0.95)
+    return None, pass_bytes * size[0] * size[1] / MB
 
 
 def plan(
@@ -144,10 +152,12 @@ def plan(
     precision: str = "float32",
     budget_mb: float | None = None,
     backend: str = "tensorflow",
+    measured: Coefficients | None = None,
 ) -> Plan:
     """How the job runs (tiles where a pass would not fit ``budget_mb``; None: never) and its
-    predicted peak in MB."""
-    c = coefficients(precision, backend)
+    predicted peak in MB (with ``measured`` coefficients instead of the recorded ones, when
+    given: ``stylize bench memory`` checks a fresh fit with it)."""
+    c = measured or coefficients(precision, backend)
     units = activation_units([*params.content_layers, *params.style_layers])
     kept = content_units(params.content_layers) * 4  # bytes per pixel of cached content targets
     output = output_size(content_hw, params)
@@ -156,19 +166,12 @@ def plan(
     for size, iterations in levels(content_hw, params):
         pixels = size[0] * size[1]
         host = c.host * pixels / MB
-        room = math.inf if budget_mb is None else budget_mb - c.base_mb - host
-        single = c.opt * units * pixels / MB
+        level_mb = c.opt * units * pixels / MB
         tile = None
-        if single > room:
-            tile = _tile_for(size, room * MB / (c.opt * units + kept * 1.5))
-            if tile is None or params.optimizer != "adam":
-                fits = False
-                tile = tile if params.optimizer == "adam" else None
-        if tile is None:
-            level_mb = single
-        else:
-            tile_px = tile[0] * tile[1]
-            level_mb = (c.opt * units + kept * len(tile_grid(size, tile))) * tile_px / MB
+        if budget_mb is not None and c.base_mb + host + level_mb > budget_mb:
+            tile, level_mb = _tile_for(size, budget_mb - c.base_mb - host, c.opt * units, kept)
+            fits = fits and tile is not None and params.optimizer == "adam"
+            tile = tile if params.optimizer == "adam" else None
         peak = max(peak, c.base_mb + host + level_mb)
         planned.append(LevelPlan(size, iterations, tile))
         largest_style = max([largest_style, *(math.prod(style_size(hw, size, params))
@@ -181,8 +184,13 @@ def plan(
         forward_pixels = int(max(0.0, budget_mb - c.base_mb - host) * MB / (c.fwd * units))
         fits = fits and forward_pixels >= (MIN_TILE + 2 * HALO) ** 2
     style_pass = min(largest_style, forward_pixels)
-    measure = output if output_px <= forward_pixels else fit_size(
-        *output, max(MIN_TILE, int(math.sqrt(forward_pixels * max(output) / min(output)))))
+    measure = output
+    if output_px > forward_pixels:  # measured smaller: the largest size one pass allows
+        longest = int(math.sqrt(forward_pixels * max(output) / min(output)))
+        measure = fit_size(*output, longest)
+        while longest > MIN_TILE and measure[0] * measure[1] > forward_pixels:
+            longest -= 1
+            measure = fit_size(*output, longest)
     measure_px = measure[0] * measure[1]
     peak = max(peak, c.base_mb + host + c.fwd * units * max(style_pass, measure_px) / MB)
     if budget_mb is not None:

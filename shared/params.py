@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
+from shared.levels import work
+
 VGG16_LAYERS: tuple[str, ...] = (
     "block1_conv1", "block1_conv2",
     "block2_conv1", "block2_conv2",
@@ -26,8 +28,14 @@ DEFAULT_STYLE_LAYERS = (
 WebhookEvent = Literal["running", "progress", "completed"]
 WEBHOOK_EVENTS: tuple[str, ...] = get_args(WebhookEvent)
 
-MAX_SIZE = 2048
+# The schema's ceiling; whether a size fits a worker's memory is the memory model's call
+# (shared/memory_model.py: larger levels are refined in tiles).
+MAX_SIZE = 8192
 MAX_ITERATIONS = 5000
+# Iterations x pixels / 256², over all levels (a content as large as max_size assumed): the
+# most one job may ask for, the old largest job's (5000 iterations at 2048 px), so that time
+# limits and the broker's visibility timeout stay as they were.
+MAX_WORK = MAX_ITERATIONS * (2048 / 256) ** 2
 
 Weight = Annotated[float, Field(ge=0, le=1e9)]
 LAYER_LIST_SCHEMA = {"items": {"type": "string", "enum": list(VGG16_LAYERS)}, "uniqueItems": True}
@@ -207,6 +215,12 @@ class JobParams(BaseModel):
             )
         if self.scales != "auto" and self.iterations < self.scales:
             raise ValueError("iterations must be at least scales (one per level)")
+        if work(self) > MAX_WORK:
+            raise ValueError(
+                f"iterations={self.iterations} at max_size={self.max_size} is more work than one "
+                f"job may ask for (at most {MAX_WORK:.0f} iterations of 256 x 256 pixels); lower "
+                "iterations or max_size"
+            )
         if self.style_layer_weights is not None and (
             len(self.style_layer_weights) != len(self.style_layers)
         ):

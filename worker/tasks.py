@@ -24,7 +24,7 @@ from shared.storage.keys import result_key
 from shared.task_names import RUN_JOB_TASK
 from worker import metrics as job_metrics
 from worker.db_writes import write_with_retry
-from worker.engine import EngineInputError, EngineResult, Stop
+from worker.engine import EngineInputError, EngineResult, JobTooLarge, Stop
 from worker.heartbeat import Heartbeat
 from worker.job_context import JobContext, process_context
 from worker.progress_reporter import PreviewWriter, ProgressReporter
@@ -126,6 +126,8 @@ def run_claimed_job(job: Job, attempt: int, ctx: JobContext, heartbeat: Heartbea
     guard = RunGuard(report, heartbeat.lost, ShutdownRule(ctx.settings.worker_shutdown_s))
     try:
         result = ctx.engine.run(content, styles, params, on_progress=guard, on_preview=previews)
+    except JobTooLarge as exc:
+        raise JobFailure(FailureCode.TOO_LARGE, str(exc)) from None
     except EngineInputError as exc:
         raise JobFailure(FailureCode.BAD_INPUT, str(exc)) from None
     if heartbeat.lost.is_set() or result.stopped is Stop.LOST:
