@@ -197,3 +197,22 @@ def _edge_figures(lightness: np.ndarray) -> tuple[float, float]:
     energy = gx**2 + gy**2
     dark = float(lightness[outer].mean() - lightness[inner].mean())
     return dark, float(energy[outer].mean() / max(float(energy[inner].mean()), 1e-12))
+
+
+def seam_ratio(picture: np.ndarray, corners: list[tuple[int, int]],
+               tile: tuple[int, int]) -> float:  # fmt: skip
+    """Gradient energy across the tiles' edges ÷ across every other row and column boundary
+    (1 = no seam; a visible seam is a line of higher energy). Each boundary's energy is the mean
+    squared difference between the two pixel lines it separates."""
+    image = np.asarray(picture, np.float64)
+    across_rows = np.mean(np.square(np.diff(image, axis=0)), axis=(1, 2))  # boundary y | y+1
+    across_columns = np.mean(np.square(np.diff(image, axis=1)), axis=(0, 2))
+    height, width = image.shape[:2]
+    rows = {edge - 1 for y, _ in corners for edge in (y, y + tile[0]) if 0 < edge < height}
+    columns = {edge - 1 for _, x in corners for edge in (x, x + tile[1]) if 0 < edge < width}
+    seams = [across_rows[i] for i in rows] + [across_columns[i] for i in columns]
+    others = ([e for i, e in enumerate(across_rows) if i not in rows]
+              + [e for i, e in enumerate(across_columns) if i not in columns])  # fmt: skip
+    if not seams:
+        return 1.0
+    return float(np.mean(seams) / max(float(np.mean(others)), 1e-12))

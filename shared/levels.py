@@ -44,18 +44,26 @@ def level_sides(longest: int, params: JobParams) -> list[int]:
     return sides[::-1]
 
 
-def split_iterations(total: int, levels: int) -> list[int]:
-    """Iterations per level: equal shares, the remainder to the finest (with fewer iterations
-    than levels, all of them: levels with none are skipped)."""
-    share = total // levels
-    return [share] * (levels - 1) + [total - share * (levels - 1)]
+# scales=auto: a level's share of the iterations goes as (output side / its side) ** this, so
+# that the cheap coarse levels, where the style's large structures form, get more of them.
+AUTO_SPLIT_EXPONENT = 0.0
+
+
+def split_iterations(total: int, sides: list[int], exponent: float = 0.0) -> list[int]:
+    """Iterations per level (``sides`` coarsest first): shares going as
+    (finest / side) ** ``exponent`` (0: equal), rounded down, the remainder to the finest (with
+    fewer iterations than levels some get none: levels with none are skipped)."""
+    weights = [(sides[-1] / side) ** exponent for side in sides]
+    shares = [int(total * w / sum(weights)) for w in weights]
+    return [*shares[:-1], total - sum(shares[:-1])]
 
 
 def levels(content_hw: tuple[int, int], params: JobParams) -> list[tuple[tuple[int, int], int]]:
     """((H, W), iterations) of each level that runs, coarsest first."""
     height, width = output_size(content_hw, params)
     sides = level_sides(max(height, width), params)
-    budgets = split_iterations(params.iterations, len(sides))
+    exponent = AUTO_SPLIT_EXPONENT if params.scales == "auto" else 0.0
+    budgets = split_iterations(params.iterations, sides, exponent)
     return [(fit_size(height, width, side), budget)
             for side, budget in zip(sides, budgets, strict=True) if budget]  # fmt: skip
 

@@ -153,6 +153,11 @@ class JobParams(BaseModel):
         description="Relative weight of each style layer, in the order of style_layers; "
         "equal when omitted.",
     )
+    edge_padding: Literal["zero", "replicate"] = Field(
+        "zero",
+        description="What VGG16's first convolution sees beyond the picture's edge: replicate "
+        "(the edge pixels again: no dark or blurred frame) or zero (the network's own).",
+    )
     iterate_average: float = Field(
         0.0,
         ge=0.0,

@@ -187,9 +187,14 @@ class AdamState:
 
 def resized_adam(adam: AdamState, size: tuple[int, int]) -> AdamState:
     """Adam's state warm-started at a new level: the first moment resized bicubically, the
-    second bilinearly and kept non-negative; the step count goes on."""
-    m = resize_field(adam.m[0], size, cubic=True)[None]
-    v = np.maximum(resize_field(adam.v[0], size, cubic=False), 0.0)[None]
+    second bilinearly (kept non-negative), both rescaled to the new level's gradients (every
+    loss is a mean over positions, so a level with k times the pixels has 1/k the gradient per
+    pixel; unscaled, the carried second moment would shrink every step by k for hundreds of
+    iterations); the step count goes on."""
+    old_pixels = adam.m.shape[1] * adam.m.shape[2]
+    factor = old_pixels / (size[0] * size[1])
+    m = resize_field(adam.m[0], size, cubic=True)[None] * factor
+    v = np.maximum(resize_field(adam.v[0], size, cubic=False), 0.0)[None] * factor**2
     return AdamState(m, v, adam.t)
 
 

@@ -44,7 +44,7 @@ from worker.engine.style_targets import (
     loss_targets,
 )
 from worker.engine.tiling import run_tiled_adam
-from worker.engine.vgg import build_vgg16, feature_model, with_dtype
+from worker.engine.vgg import build_vgg16, feature_model, variant
 from worker.engine.weights import read_conv_weights, resolve_source
 
 
@@ -56,7 +56,7 @@ class StyleEngine:
         self.weights_source = weights_source  # what the weights are, safe to show users
         self.weights_path = weights_path  # where they were read from, for the worker's log
         self.backend = get_backend()
-        self._vggs: dict[str, keras.Model] = {"float32": vgg}
+        self._vggs: dict[tuple[str, str], keras.Model] = {("float32", "zero"): vgg}
         self._models: dict[tuple[str, ...], keras.Model] = {}
         self.grams = GramCache()
         self._steps: dict[tuple[Any, ...], CompiledStep] = {}
@@ -271,7 +271,8 @@ class StyleEngine:
 
     def features(self, image: np.ndarray, layers: tuple[str, ...]) -> list[np.ndarray]:
         """``image``'s (H, W, 3, RGB 0-255) feature maps (H', W', C) at ``layers``, float32."""
-        params = JobParams(content_layers=[layers[0]], style_layers=list(layers))
+        params = JobParams(content_layers=[layers[0]], style_layers=list(layers),
+                           edge_padding="zero")  # VGG16 as it is: a fixed yardstick
         model = self._feature_model(params, "float32")
         outputs = model(np.asarray(image, np.float32)[None])[1:]
         return [ops.convert_to_numpy(f)[0] for f in outputs]
@@ -289,21 +290,24 @@ class StyleEngine:
         return model, (content_targets, [gram for _, gram in stats]), content_l, styles_l
 
     def _feature_model(self, params: JobParams, arithmetic: str) -> keras.Model:
-        """VGG16 cut after the job's deepest layer, computing in ``arithmetic``."""
+        """VGG16 cut after the job's deepest layer, computing in ``arithmetic``, with the job's
+        edge padding."""
         outputs = (*params.content_layers, *params.style_layers)
-        if arithmetic not in self._vggs:
-            self._vggs[arithmetic] = with_dtype(self.vgg, precision.DTYPE_POLICIES[arithmetic])
-        if (arithmetic, *outputs) not in self._models:
-            self._models[(arithmetic, *outputs)] = feature_model(self._vggs[arithmetic], outputs)
-        return self._models[(arithmetic, *outputs)]
+        network = (arithmetic, params.edge_padding)
+        if network not in self._vggs:
+            self._vggs[network] = variant(self.vgg, precision.DTYPE_POLICIES[arithmetic],
+                                          params.edge_padding)  # fmt: skip
+        if (*network, *outputs) not in self._models:
+            self._models[(*network, *outputs)] = feature_model(self._vggs[network], outputs)
+        return self._models[(*network, *outputs)]
 
     def _step(self, params: JobParams, model: keras.Model, arithmetic: str,
               kind_of: str | None = None) -> CompiledStep:  # fmt: skip
         """The compiled step of ``kind_of`` (the job's optimiser by default) for this layer set,
         arithmetic and style loss."""
         kind_of = kind_of or params.optimizer
-        key = (kind_of, arithmetic, params.style_loss, tuple(params.content_layers),
-               tuple(params.style_layers))  # fmt: skip
+        key = (kind_of, arithmetic, params.style_loss, params.edge_padding,
+               tuple(params.content_layers), tuple(params.style_layers))  # fmt: skip
         if key not in self._steps:
             n_content, kind = len(params.content_layers), params.style_loss
 

@@ -69,7 +69,8 @@ def blended_statistics(
 
     blended: Statistics = [(0.0, 0.0)] * len(params.style_layers)
     for share, style in zip(blend(params, len(styles)), styles, strict=True):
-        key = GramCache.key(style, tuple(params.style_layers), arithmetic)
+        key = GramCache.key(style, tuple(params.style_layers),
+                            f"{arithmetic}/{params.edge_padding}")
         stats = cache.get(key, lambda style=style: measure(style))
         blended = [(mean + float(share) * m, gram + float(share) * g)
                    for (mean, gram), (m, g) in zip(blended, stats, strict=True)]  # fmt: skip
