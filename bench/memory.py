@@ -42,13 +42,18 @@ class Config:
 
     def params(self) -> JobParams:
         """The job's parameters, as the probe runs them."""
-        return JobParams(**{"preview_every": 0, "iterations": 3, "scales": 1, **self.overrides})
+        return JobParams(**{"preview_every": 0, **PROBE_JOB, **self.overrides})
 
     def label(self) -> str:
         """A short description for the table."""
         shown = {k: v for k, v in self.overrides.items() if k not in ("iterations", "scales")}
         budget = "" if self.budget_mb is None else f" budget {self.budget_mb:.0f} MB"
         return " ".join(f"{k}={v}" for k, v in shown.items()) + budget
+
+
+# What the probes run besides each configuration's own overrides: the default job's loss and
+# averaging, one level (the schedule's coarser levels are smaller passes).
+PROBE_JOB = {"iterations": 3, "scales": 1}
 
 
 def configs(precisions: tuple[str, ...], largest: int) -> list[Config]:
@@ -65,7 +70,7 @@ def configs(precisions: tuple[str, ...], largest: int) -> list[Config]:
     found.append(Config("opt", {"max_size": 512, "style_scale": 0.25, "precision": "float32",
                                 "content_layers": ["block2_conv2"],
                                 "style_layers": ["block1_conv1", "block2_conv1"]}))  # fmt: skip
-    for size, budget in ((1024, 1200.0), (2048, 1800.0), (4096, 3000.0)):
+    for size, budget in ((1024, 1200.0), (2048, 2000.0), (4096, 3500.0)):
         if size <= largest:
             found.append(Config("tiled", {"max_size": size, "style_scale": 0.5,
                                           "precision": precisions[0]}, budget))  # fmt: skip
@@ -74,8 +79,7 @@ def configs(precisions: tuple[str, ...], largest: int) -> list[Config]:
 
 def probe(config: Config, backend: str) -> dict[str, Any]:
     """Run one configuration in a fresh process; its JSON report."""
-    args = [sys.executable, "-m", "bench.memory_probe", json.dumps(config.overrides | {
-        "iterations": 3, "scales": 1})]  # fmt: skip
+    args = [sys.executable, "-m", "bench.memory_probe", json.dumps(config.overrides | PROBE_JOB)]
     if config.budget_mb is not None:
         args.append(str(config.budget_mb))
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -100,22 +104,24 @@ def pixels(config: Config) -> tuple[int, int, float]:
 
 
 def fit(rows: list[dict[str, Any]]) -> Coefficients:
-    """Least-squares coefficients from the measured rows (see the module docstring)."""
+    """Coefficients from the measured rows (see the module docstring), as an upper envelope:
+    the slope by least squares, then every fixed or per-pixel part raised until no measured row
+    lies above the model (a budget must not be overrun by an underestimate)."""
     opt = [r for r in rows if r["series"] == "opt"]
     x = np.array([[1.0, r["units"] * r["pixels"] / MB] for r in opt])
-    base, per_unit = np.linalg.lstsq(x, np.array([r["job_mb"] for r in opt]), rcond=None)[0]
+    per_unit = float(np.linalg.lstsq(x, np.array([r["job_mb"] for r in opt]), rcond=None)[0][1])
+    base = max(r["job_mb"] - per_unit * r["units"] * r["pixels"] / MB for r in opt)
     fwd = [r for r in rows if r["series"] == "fwd"]
-    excess = [(r["job_mb"] - base) * MB / (r["units"] * r["style_pixels"]) for r in fwd]
-    fwd_coef = float(np.median(excess)) if excess else per_unit / 3
-    tiled = [r for r in rows if r["series"] == "tiled"]
+    fwd_coef = max([(r["job_mb"] - base) * MB / (r["units"] * r["style_pixels"]) for r in fwd],
+                   default=per_unit / 3)  # fmt: skip
     host = 0.0
-    for r in tiled:
+    for r in (r for r in rows if r["series"] == "tiled"):
         planned = plan(r["params"], content_hw(r["params"]), [STYLE_HW], r["precision"],
                        r["budget_mb"])  # fmt: skip
         tile = planned.levels[-1].tile or planned.levels[-1].size
         rest = r["job_mb"] - base - per_unit * r["units"] * tile[0] * tile[1] / MB
         host = max(host, rest * MB / r["pixels"])
-    return Coefficients(opt=float(per_unit), fwd=fwd_coef, host=host, base_mb=float(base))
+    return Coefficients(opt=per_unit, fwd=fwd_coef, host=host, base_mb=base)
 
 
 def predict(params: JobParams, precision: str, budget_mb: float | None, backend: str,

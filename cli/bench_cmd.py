@@ -19,22 +19,42 @@ def bench() -> None:
 @click.option("--learning-rate", default=None, type=float,
               help="Adam step in pixel units, both sides [default: the job default].")  # fmt: skip
 @click.option("--weights", default=None, help="VGG16 weights (default: STYLIZE_VGG_WEIGHTS).")
+@click.option("--baseline/--no-baseline", default=True, show_default=True,
+              help="The eager seed loop against the compiled step's variants.")  # fmt: skip
+@click.option("--legacy-iterations", default=200, show_default=True, type=click.IntRange(0),
+              help="Iterations of the legacy and the default job compared by the seconds to "
+                   "the legacy's quality; 0 skips it.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="One JSON line instead of a table.")
 def engine(sizes: tuple[int, ...], iterations: int, learning_rate: float | None,
-           weights: str | None, as_json: bool) -> None:  # fmt: skip
+           weights: str | None, baseline: bool, legacy_iterations: int,
+           as_json: bool) -> None:  # fmt: skip
     """Seed-faithful eager Adam vs the compiled engine (Adam, L-BFGS; float32, bfloat16):
-    ms/iteration and seconds to the same loss, side by side at each size."""
+    ms/iteration and seconds to the same loss; and the default job's seconds to the legacy
+    default's quality; side by side at each size."""
     from bench.engine import VARIANTS, run
     from worker.engine.errors import WeightsError
 
     try:
-        numbers = run(sizes or (256, 512), iterations, learning_rate, weights)
+        numbers = run(sizes or (256, 512), iterations, learning_rate, weights, baseline,
+                      legacy_iterations)  # fmt: skip
     except (WeightsError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(numbers))
         return
     for size, row in numbers["sizes"].items():  # type: ignore[attr-defined]
+        if "legacy" in row:
+            old = row["legacy"]
+            reached = old["default_seconds_to_legacy_quality"]
+            click.echo(f"{size} px: legacy default {old['legacy_seconds']:.1f} s to gram geo "
+                       f"{old['legacy_gram_geo']:.3f}, sw geo {old['legacy_sw_geo']:.3f}; the "
+                       f"default got there in "
+                       f"{'never' if reached is None else f'{reached:.1f} s'} (ran "
+                       f"{old['default_seconds']:.1f} s to gram geo "
+                       f"{old['default_final']['gram_geo']:.3f}); speedup_to_legacy_quality "
+                       f"{old['speedup_to_legacy_quality'] or 0:.2f}x")  # fmt: skip
+        if "target_loss" not in row:
+            continue
         click.echo(f"{size} px ({row['size'][1]}x{row['size'][0]}), target loss "
                    f"{row['target_loss']:.4g}: the baseline's after {iterations} iterations")
         click.echo(f"  {'':16} {'ms/iter':>8} {'s to target':>12} {'iterations':>10} "

@@ -73,7 +73,8 @@ def test_weights_info_says_what_auto_picks(tmp_path: Path, monkeypatch) -> None:
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="baseline is eager TF")
 def test_bench_engine_reports_every_variant_side_by_side() -> None:
-    args = ["bench", "engine", "--size", "32", "--iterations", "3", "--weights", "hed", "--json"]
+    args = ["bench", "engine", "--size", "32", "--iterations", "3", "--legacy-iterations", "10",
+            "--weights", "hed", "--json"]  # fmt: skip
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     numbers = json.loads(result.output.strip().splitlines()[-1])
@@ -83,6 +84,10 @@ def test_bench_engine_reports_every_variant_side_by_side() -> None:
         assert row[f"{name}_ms_per_iter"] > 0 and row[f"{name}_float32_loss"] > 0
     assert set(numbers["speedup_to_quality"]) == {"32"}
     assert f"{numbers['default']}_seconds_to_target" in row
+    legacy = row["legacy"]
+    assert legacy["legacy_seconds"] > 0 and 0 < legacy["legacy_gram_geo"] < 1
+    assert set(numbers["speedup_to_legacy_quality"]) == {"32"}
+    assert legacy["first_preview_s"] is not None
 
 
 def test_bench_quality_measures_every_layer_against_a_reference(tmp_path: Path, small_pair) -> None:

@@ -107,3 +107,19 @@ def test_layer_weights_weigh_the_style_layers() -> None:
     _, parts = objective([a, a, b], a, ([a], grams, np.array([0.25, 0.75], np.float32)),
                          weights, n_content=1)  # fmt: skip
     np.testing.assert_allclose(float(parts[1]), 0.25 * float(style_loss(a, grams[0])), rtol=1e-5)
+
+
+def test_wasserstein_with_fewer_positions_than_channels_takes_the_small_root() -> None:
+    """3 x 2 positions, 8 channels: the N x N route gives the C x C formula's value."""
+    from scipy.linalg import sqrtm
+
+    features = RNG.normal(size=(1, 3, 2, 8)).astype(np.float32)
+    style = (RNG.normal(size=(1, 9, 9, 8)) + 0.5).astype(np.float32)
+    mean, gram = style_statistics(style)
+    loss = float(wasserstein_style_loss(features, gaussian_target(mean, gram)))
+    f, s = features.reshape(-1, 8).astype(np.float64), style.reshape(-1, 8).astype(np.float64)
+    cov, cov_s = np.cov(f.T, bias=True), np.cov(s.T, bias=True)
+    root = sqrtm(cov_s).real
+    cross = sqrtm(root @ cov @ root)
+    expected = np.mean((f.mean(0) - s.mean(0)) ** 2) + np.trace(cov + cov_s - 2 * cross.real) / 8
+    np.testing.assert_allclose(loss, expected, rtol=1e-3)

@@ -63,12 +63,20 @@ def wasserstein_style_loss(features, target):  # type: ignore[no-untyped-def]
     """Squared Wasserstein-2 distance between Gaussians fitted to ``features`` and the style's,
     per channel: ``mean((μ - μₛ)²) + tr(Σ + Σₛ - 2(Σₛ^½ Σ Σₛ^½)^½) / C``.
 
-    ``target`` is (μₛ, Σₛ, Σₛ^½), computed once per job and level.
+    ``target`` is (μₛ, Σₛ, Σₛ^½), computed once per job and level. With fewer positions N than
+    channels C (deep layers of small levels), the cross term's root is taken of the N x N
+    matrix with the same non-zero eigenvalues: a much smaller eigendecomposition.
     """
     target_mean, target_cov, target_cov_sqrt = target
+    channels = features.shape[-1]
+    positions = features.shape[1] * features.shape[2]
     mean, cov = mean_and_covariance(features)
-    channels = ops.cast(ops.shape(mean)[0], mean.dtype)
-    cross = ops.matmul(ops.matmul(target_cov_sqrt, cov), target_cov_sqrt)
+    if positions < channels:
+        flat = ops.reshape(features, (-1, channels)) - mean
+        scaled = ops.matmul(flat, target_cov_sqrt) / ops.sqrt(ops.cast(positions, flat.dtype))
+        cross = ops.matmul(scaled, ops.transpose(scaled))  # N x N, shares Σₛ^½ Σ Σₛ^½'s roots
+    else:
+        cross = ops.matmul(ops.matmul(target_cov_sqrt, cov), target_cov_sqrt)
     cov_term = ops.trace(target_cov) + ops.trace(cov) - 2.0 * trace_sqrtm(cross)
     return ops.mean(ops.square(mean - target_mean)) + cov_term / channels
 
