@@ -19,7 +19,9 @@ from shared.params import JobParams
 from shared.settings import Settings
 from shared.webhooks.address import WebhookAddressError, check_webhook_url
 
-LIST_FIELDS = frozenset({"style_blend", "content_layers", "style_layers", "webhook_events"})
+LIST_FIELDS = frozenset(
+    {"style_blend", "content_layers", "style_layers", "style_layer_weights", "webhook_events"}
+)
 FILE_FIELDS = frozenset({"content", "style"})
 
 

@@ -1,10 +1,19 @@
-"""``stylize bench engine``: the seed article's eager Adam loop against the engine, same loss.
+"""``stylize bench engine``: how fast the engine gets to a picture, side by side.
 
-Both sides use the same VGG16 weights, layers, loss weights and image pair, at each size. The
-baseline is the seed's loop with its bug fixed (one image variable, created once): eager
-Keras, the full conv base called every step, keras.optimizers.Adam. The engine runs its
-compiled step with Adam and L-BFGS, in float32 and bfloat16, each until it reaches the
-baseline's final loss; the picture it stops at is measured again in float32.
+Two comparisons at each size, on the astronaut and the Hubble field:
+
+- the compiled step against the seed article's eager Adam loop, with the same maths (the
+  legacy default's: one scale, Gram matrices, the last iterate): both use the same VGG16
+  weights, layers, loss weights and pair. The baseline is the seed's loop with its bug fixed
+  (one image variable, created once): eager Keras, the full conv base called every step,
+  keras.optimizers.Adam. The engine runs Adam and L-BFGS, in float32 and bfloat16, each until it
+  reaches the baseline's final loss; the picture it stops at is measured again in float32;
+- the default job against the legacy default (``bench.quality.LEGACY_DEFAULT``), by the fixed
+  yardstick (``bench/style_metrics.py``), since their losses differ: the legacy job runs its
+  iterations; the default job's previews are measured as it goes, and
+  ``speedup_to_legacy_quality`` is the legacy job's seconds over the default's seconds until its
+  picture had as much of the style (Gram and sliced Wasserstein geometric means), the
+  measuring left out.
 """
 
 from __future__ import annotations
@@ -16,10 +25,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from bench.quality import LEGACY_DEFAULT, timed_run, yardstick_for
 from shared.images import read_image
+from shared.levels import fit_size
 from shared.params import JobParams
 from worker.engine import Progress, Stop, StyleEngine
-from worker.engine.imaging import fit_size, resize
+from worker.engine.imaging import resize
 from worker.engine.losses import gram_matrix, objective
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -63,9 +74,11 @@ def baseline(
     vgg = engine.vgg
     model = keras.Model(vgg.input, [vgg.get_layer(n).output for n in layers] + [vgg.output])
     n_content = len(params.content_layers)
+    n_style = len(params.style_layers)
     targets = (
         model(content[None].astype(np.float32))[:n_content],
         [gram_matrix(f) for f in model(style[None].astype(np.float32))[n_content:-1]],
+        tf.constant([1.0 / n_style] * n_style),
     )
     weights = tf.constant([params.content_weight, params.style_weight, params.tv_weight])
     image = tf.Variable(content[None].astype(np.float32))
@@ -118,7 +131,7 @@ VARIANTS = {  # name: (optimizer, precision)
 
 
 def default_variant() -> str:
-    """The variant a job with every default runs here."""
+    """The variant (optimizer-arithmetic) a job with every default runs here."""
     from worker.engine.precision import resolve
 
     defaults = JobParams()
@@ -129,7 +142,7 @@ def run_size(engine: StyleEngine, size: int, iterations: int,
              learning_rate: float | None) -> dict[str, object]:  # fmt: skip
     """The baseline and every variant at one size, side by side."""
     content, style = sample_pair(size)
-    params = JobParams(max_size=size, iterations=iterations, preview_every=0)
+    params = JobParams(**LEGACY_DEFAULT, max_size=size, iterations=iterations, preview_every=0)
     if learning_rate is not None:
         params = params.model_copy(update={"learning_rate": learning_rate})
     base = baseline(engine, content, style, params, iterations, params.learning_rate)
@@ -156,20 +169,54 @@ def run_size(engine: StyleEngine, size: int, iterations: int,
     return numbers
 
 
+def to_legacy_quality(engine: StyleEngine, size: int, iterations: int) -> dict[str, object]:
+    """The legacy default job, then the default job until it has as much of the style (both
+    with ``iterations``: the default's 200 unless testing)."""
+    content, style = sample_pair(size)
+    legacy = JobParams(**LEGACY_DEFAULT, max_size=size, iterations=iterations, preview_every=0)
+    yardstick = yardstick_for(engine, content, style, legacy)
+    old = timed_run(engine, content, style, legacy, yardstick, None)
+    target = yardstick.measure(old.saved)
+    new = timed_run(engine, content, style, JobParams(max_size=size, iterations=iterations),
+                    yardstick, target)  # fmt: skip
+    reached = new.seconds_to_target
+    return {
+        "legacy_seconds": old.result.seconds,
+        "legacy_gram_geo": target.gram_geo,
+        "legacy_sw_geo": target.sw_geo,
+        "legacy_content_ratio": target.content_ratio,
+        "default_seconds": new.result.seconds - new.measuring_s,
+        "default_seconds_to_legacy_quality": reached,
+        "default_final": yardstick.measure(new.saved).as_dict(),
+        "first_preview_s": new.first_preview_s,
+        "speedup_to_legacy_quality": old.result.seconds / reached if reached else None,
+    }
+
+
 def run(
     sizes: tuple[int, ...] = (256, 512), iterations: int = 30,
-    learning_rate: float | None = None, weights: str | None = None,
+    learning_rate: float | None = None, weights: str | None = None, baseline: bool = True,
+    legacy_iterations: int | None = 200,
 ) -> dict[str, object]:  # fmt: skip
-    """Baseline and engine variants at each size; ``speedup_to_quality`` per size is the
-    baseline's seconds to its final loss over the default variant's seconds to the same."""
-    if keras.backend.backend() != "tensorflow":
+    """At each size: the eager baseline and the engine's variants (``speedup_to_quality``: the
+    baseline's seconds to its final loss over the default variant's), and the default job
+    against the legacy default, both with ``legacy_iterations`` (``speedup_to_legacy_quality``;
+    None: not measured)."""
+    if baseline and keras.backend.backend() != "tensorflow":
         raise RuntimeError("the baseline is eager TensorFlow: run with KERAS_BACKEND=tensorflow")
     engine = StyleEngine.load(weights)
-    by_size = {str(size): run_size(engine, size, iterations, learning_rate) for size in sizes}
+    by_size: dict[str, dict[str, object]] = {str(size): {} for size in sizes}
+    for size in sizes:
+        if baseline:
+            by_size[str(size)].update(run_size(engine, size, iterations, learning_rate))
+        if legacy_iterations:
+            by_size[str(size)]["legacy"] = to_legacy_quality(engine, size, legacy_iterations)
     return {
         "weights_source": engine.weights_source,
         "iterations": iterations,
         "default": default_variant(),
-        "speedup_to_quality": {size: n["speedup_to_quality"] for size, n in by_size.items()},
+        "speedup_to_quality": {size: n.get("speedup_to_quality") for size, n in by_size.items()},
+        "speedup_to_legacy_quality": {size: n["legacy"]["speedup_to_legacy_quality"]  # type: ignore[index]
+                                      for size, n in by_size.items() if "legacy" in n},
         "sizes": by_size,
     }

@@ -5,7 +5,8 @@ H·W, so layers with larger activations weigh more. jcjohnson/neural-style also 
 Gram by the channel count C, i.e. each layer's loss by C². This experiment runs the examples
 with three weightings: the engine's, jcjohnson's, and one that gives every layer the same
 share of the content photo's style loss (the last two rescaled per pair so that photo's total
-style loss, and so ``style_weight``'s meaning, is unchanged) and compares the saved pictures
+style loss, and so ``style_weight``'s meaning, is unchanged; run through the job parameter
+``style_layer_weights``) and compares the saved pictures
 by a yardstick that favours none: every layer's own style ratio (its loss on the picture over
 its loss on the content photo; lower means more of the style), their geometric mean and the
 worst layer, plus the content ratio. It prints each layer's share of the starting style loss
@@ -15,19 +16,16 @@ under each weighting and writes ``layer-weighting-<size>.png`` (per pair: defaul
 from __future__ import annotations
 
 import argparse
-import itertools
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from keras import ops
 
-from bench.quality import example_pairs, sheet_row, stack_rows, write_png
+from bench.quality import LEGACY_DEFAULT, example_pairs, sheet_row, stack_rows, write_png
 from shared.images import decode_image, encode_image, read_image
 from shared.params import JobParams
-from worker.engine import StyleEngine, losses
+from worker.engine import StyleEngine
 from worker.engine.losses import gram_matrix
 
 
@@ -57,29 +55,19 @@ def weightings(channels: list[int], start_losses: list[float]) -> dict[str, list
     }
 
 
-@contextmanager
-def weighted_style_loss(factors: list[float]) -> Iterator[None]:
-    """The engine's objective with the n-th style layer's loss times ``factors[n]`` (the
-    objective calls the style loss once per layer, in order, while the step is traced; the
-    quality yardstick keeps the plain loss: it imported its own reference)."""
-    plain: Callable = losses.style_loss
-    order = itertools.cycle(factors)
-
-    def scaled(features, target_gram):  # type: ignore[no-untyped-def]
-        return next(order) * plain(features, target_gram)
-
-    losses.style_loss = scaled
-    try:
-        yield
-    finally:
-        losses.style_loss = plain
+def weighted(params: JobParams, factors: list[float]) -> JobParams:
+    """``params`` with the n-th style layer's loss times ``factors[n]`` (style_layer_weights are
+    normalised to sum 1, so style_weight carries their mean)."""
+    return params.model_copy(update={
+        "style_layer_weights": factors,
+        "style_weight": params.style_weight * sum(factors) / len(factors),
+    })  # fmt: skip
 
 
 def run_variant(
     engine: StyleEngine, content: np.ndarray, style: np.ndarray, params: JobParams
 ) -> tuple[np.ndarray, float]:
     """The saved (PNG round-tripped) picture of one run, and its content ratio."""
-    engine._steps.clear()  # retrace the step with the objective in force now
     result = engine.run(content, [style], params)
     saved = decode_image(encode_image(result.image, "png"))
     return saved, engine.quality(content, [style], params, saved).content_ratio
@@ -99,7 +87,8 @@ def main() -> None:
     parser.add_argument("--sheet-dir", type=Path, default=Path("var/bench"))
     args = parser.parse_args()
     engine = StyleEngine.load()
-    params = JobParams(max_size=args.size, iterations=args.iterations, preview_every=0)
+    params = JobParams(**{**LEGACY_DEFAULT, "max_size": args.size, "iterations": args.iterations,
+                          "preview_every": 0})  # the Gram loss this study is about  # fmt: skip
     channels = [int(o.shape[-1]) for o in engine._feature_model(params, "float32").outputs
                 [len(params.content_layers):]]  # fmt: skip
     print(f"style layers {params.style_layers} channels {channels}")
@@ -114,12 +103,11 @@ def main() -> None:
             shares = " ".join(f"{v / sum(weighted):.2f}" for v in weighted)
             print(f"  {name:8} start shares {shares}")
         for name, factors in variants.items():
-            with weighted_style_loss(factors):
-                picture, content_ratio = run_variant(engine, content, style, params)
+            picture, content_ratio = run_variant(engine, content, style, weighted(params, factors))
             end = style_layer_losses(engine, content, style, params, picture)
             ratios = [e / s for e, s in zip(end, start, strict=True)]
             print(f"  {name:8} layer ratios {summary(ratios)}  content {content_ratio:.4f}")
-            rows.append(sheet_row(content, style, picture, f"{name}: {summary(ratios)}"))
+            rows.append(sheet_row(content, style, [(picture, f"{name}: {summary(ratios)}")]))
     args.sheet_dir.mkdir(parents=True, exist_ok=True)
     out = args.sheet_dir / f"layer-weighting-{args.size}.png"
     write_png(out, stack_rows(rows))

@@ -1,13 +1,20 @@
-"""``stylize bench quality``: did the style arrive? Ratios per pair and a contact sheet.
+"""``stylize bench quality``: did the style arrive, at every depth? Figures per pair, a sheet.
 
 Each pair runs as a job would (the defaults unless overridden), the result goes through a PNG
-round trip as it would in storage, and the engine's own VGG16 measures the saved picture:
-``style_ratio`` (0 = style matched, 1 = no style arrived) and ``content_ratio`` (0 = content
-kept, 1 = as far from it as the style image is). See ``worker/engine/quality.py``.
+round trip as it would in storage, and is measured twice: by the job's own yardstick
+(``style_ratio``, ``content_ratio`` at the job's layers, ``worker/engine/quality.py``) and by
+one that no job parameter can tilt (``bench/style_metrics.py``: each classic layer's Gram ratio
+and their geometric mean, sliced Wasserstein ratios, chroma drift, the frame).
+
+With a reference configuration (``--against NAME=VALUE`` or ``--against-legacy``: the default
+before coarse-to-fine), each pair runs with it first, then with the configuration under test,
+whose previews are measured as it goes: ``seconds_to_reference`` is how long (measurements
+left out) it took to reach the reference's final Gram and sliced Wasserstein geometric means.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +23,11 @@ from typing import Any
 import cv2
 import numpy as np
 
+from bench.style_metrics import StyleMetrics, Yardstick
 from shared.images import decode_image, encode_image, read_image
+from shared.levels import fit_size, output_size
 from shared.params import JobParams
-from worker.engine import StyleEngine
+from worker.engine import EngineResult, StyleEngine
 from worker.engine.imaging import resize, to_uint8
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -30,25 +39,47 @@ EXAMPLE_PAIRS = (
     ("content-coffee.jpg", "style-gravel.jpg"),
     ("content-camera.jpg", "style-spots.png"),
 )
+# The default job before coarse-to-fine (2026-11-25): one scale, Gram matrices, equal layer
+# weights, the last iterate.
+LEGACY_DEFAULT: dict[str, Any] = {
+    "scales": 1,
+    "style_loss": "gram",
+    "style_layer_weights": None,
+    "iterate_average": 0.0,
+}
 ROW_HEIGHT = 192
+CAPTION_HEIGHT = 32
+CHECKS = 20  # measurements of the previews on the way to the reference's quality
 
 
 @dataclass(frozen=True)
 class PairQuality:
-    """One pair at one size: how long it took and how far the style arrived."""
+    """One pair at one size under one configuration."""
 
     content: str
     style: str
     size: int
+    config: str
     seconds: float
     iterations: int
     style_ratio: float
     content_ratio: float
-    style_drop: float
+    metrics: StyleMetrics
+    seconds_to_reference: float | None = None
+    first_preview_s: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """For ``--json``: one line per pair."""
-        return {**self.__dict__, "seconds": round(self.seconds, 1)}
+        """For ``--json``: one line per pair and configuration."""
+        return {**{k: v for k, v in self.__dict__.items() if k != "metrics"},
+                "seconds": round(self.seconds, 1), **self.metrics.as_dict()}  # fmt: skip
+
+
+def enlarged(image: np.ndarray, size: int) -> np.ndarray:
+    """``image`` enlarged (bicubic) so that its longest side is ``size`` when it is smaller:
+    the examples are 512 px, and a job never enlarges its content itself."""
+    if max(image.shape[:2]) >= size:
+        return image
+    return to_uint8(resize(image, fit_size(*image.shape[:2], size)))
 
 
 def example_pairs() -> list[tuple[Path, Path]]:
@@ -56,25 +87,84 @@ def example_pairs() -> list[tuple[Path, Path]]:
     return [(EXAMPLES / content, EXAMPLES / style) for content, style in EXAMPLE_PAIRS]
 
 
-def measure_pair(
-    engine: StyleEngine, content_path: Path, style_path: Path, params: JobParams
-) -> tuple[PairQuality, np.ndarray, np.ndarray, np.ndarray]:
-    """Run one pair; its ratios on the saved (PNG round-tripped) picture, and the images."""
-    content, style = read_image(str(content_path)), read_image(str(style_path))
-    result = engine.run(content, [style], params)
+def yardstick_for(
+    engine: StyleEngine, content: np.ndarray, style: np.ndarray, params: JobParams
+) -> Yardstick:
+    """The fixed yardstick at the job's output size, the style as the job sees it there."""
+    size = output_size(content.shape[:2], params)
+    content_l, styles_l = engine.level_inputs(content, [style], params, size)
+    return Yardstick(engine, content_l, styles_l[0])
+
+
+@dataclass
+class Run:
+    """A finished run: its result, its saved picture, and the timings the bench adds."""
+
+    result: EngineResult
+    saved: np.ndarray
+    seconds_to_target: float | None
+    first_preview_s: float | None
+    measuring_s: float = 0.0  # spent measuring previews, inside the result's seconds
+
+
+def timed_run(
+    engine: StyleEngine, content: np.ndarray, style: np.ndarray, params: JobParams,
+    yardstick: Yardstick, target: StyleMetrics | None,
+) -> Run:  # fmt: skip
+    """Run one job; with a ``target``, measure previews on the way and note when the picture
+    first reached it (the measuring time left out of every figure)."""
+    if target is None:
+        result = engine.run(content, [style], params)
+        return Run(result, decode_image(encode_image(result.image, "png")), None, None)
+    params = params.model_copy(update={"preview_every": max(1, params.iterations // CHECKS)})
+    clock = {"measuring": 0.0, "reached": None, "first": None}
+    started = time.perf_counter()
+
+    def on_preview(_iteration: int, image: np.ndarray) -> None:
+        began = time.perf_counter()
+        clock["first"] = clock["first"] or began - started
+        if clock["reached"] is None:
+            shown = to_uint8(resize(image, yardstick.content.shape[:2]))
+            if reaches(yardstick.measure(shown), target):
+                clock["reached"] = began - started - clock["measuring"]
+        clock["measuring"] += time.perf_counter() - began
+
+    result = engine.run(content, [style], params, on_preview=on_preview)
     saved = decode_image(encode_image(result.image, "png"))
-    quality = engine.quality(content, [style], params, saved)
+    if clock["reached"] is None and reaches(yardstick.measure(saved), target):
+        clock["reached"] = result.seconds - clock["measuring"]
+    return Run(result, saved, clock["reached"], clock["first"], clock["measuring"])
+
+
+def reaches(metrics: StyleMetrics, target: StyleMetrics) -> bool:
+    """At least as much of the style as ``target`` by both Gram and sliced Wasserstein."""
+    return metrics.gram_geo <= target.gram_geo and metrics.sw_geo <= target.sw_geo
+
+
+def measure_pair(
+    engine: StyleEngine, content_path: Path, style_path: Path, params: JobParams, config: str,
+    target: StyleMetrics | None = None,
+) -> tuple[PairQuality, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Run one pair; its figures on the saved (PNG round-tripped) picture, and the images."""
+    content = enlarged(read_image(str(content_path)), params.max_size)
+    style = read_image(str(style_path))
+    yardstick = yardstick_for(engine, content, style, params)
+    run = timed_run(engine, content, style, params, yardstick, target)
+    quality = engine.quality(content, [style], params, run.saved)
     row = PairQuality(
         content=content_path.name,
         style=style_path.name,
         size=params.max_size,
-        seconds=result.seconds,
-        iterations=result.iterations,
+        config=config,
+        seconds=run.result.seconds - run.measuring_s,
+        iterations=run.result.iterations,
         style_ratio=round(quality.style_ratio, 4),
         content_ratio=round(quality.content_ratio, 4),
-        style_drop=round(quality.style_drop, 4),
+        metrics=yardstick.measure(run.saved),
+        seconds_to_reference=run.seconds_to_target,
+        first_preview_s=run.first_preview_s,
     )
-    return row, content, style, saved
+    return row, content, style, run.saved
 
 
 def run(
@@ -83,34 +173,55 @@ def run(
     overrides: dict[str, Any],
     sheet_dir: Path,
     weights: str | None = None,
+    reference: dict[str, Any] | None = None,
 ) -> Iterator[PairQuality]:
-    """Measure every pair at every size, yielding rows as they finish; one sheet per size."""
+    """Measure every pair at every size (with the ``reference`` overrides first, when given),
+    yielding rows as they finish; one sheet per size."""
     engine = StyleEngine.load(weights)
     sheet_dir.mkdir(parents=True, exist_ok=True)
     for size in sizes:
         params = JobParams(**{"max_size": size, "preview_every": 0, **overrides})
         cells = []
         for content_path, style_path in pairs:
-            row, content, style, picture = measure_pair(engine, content_path, style_path, params)
-            cells.append(sheet_row(content, style, picture, caption(row)))
+            pictures, target = [], None
+            if reference is not None:
+                ref_params = JobParams(**{**params.model_dump(), **reference})
+                ref, content, style, picture = measure_pair(
+                    engine, content_path, style_path, ref_params, "reference")
+                pictures.append((picture, caption(ref)))
+                target = ref.metrics
+                yield ref
+            row, content, style, picture = measure_pair(
+                engine, content_path, style_path, params, "tested", target)
+            pictures.append((picture, caption(row)))
+            cells.append(sheet_row(content, style, pictures))
             yield row
         write_png(sheet_dir / f"quality-{size}.png", stack_rows(cells))
 
 
 def caption(row: PairQuality) -> str:
-    """The figures printed on a sheet row."""
-    return (f"style {row.style_ratio:.3f}  content {row.content_ratio:.3f}  "
-            f"{row.iterations} it  {row.seconds:.0f} s")  # fmt: skip
+    """The figures printed under a picture (two lines)."""
+    m = row.metrics
+    return (f"{row.config}: {row.seconds:.0f} s, content {m.content_ratio:.3f}\n"
+            f"gram geo {m.gram_geo:.3f}, sw geo {m.sw_geo:.3f}")  # fmt: skip
 
 
-def sheet_row(content: np.ndarray, style: np.ndarray, result: np.ndarray, text: str) -> np.ndarray:
-    """content | style | result at ROW_HEIGHT px, ``text`` written under the result."""
-    cells = [_height(image, ROW_HEIGHT) for image in (content, style, result)]
-    gap = np.full((ROW_HEIGHT, 6, 3), 255, np.uint8)
-    row = np.concatenate([cells[0], gap, cells[1], gap, cells[2]], axis=1)
-    band = np.full((22, row.shape[1], 3), 255, np.uint8)
-    cv2.putText(band, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-    return np.concatenate([row, band], axis=0)
+def sheet_row(
+    content: np.ndarray, style: np.ndarray, pictures: list[tuple[np.ndarray, str]]
+) -> np.ndarray:
+    """content | style | each picture at ROW_HEIGHT px, its caption written under it."""
+    cells = [(_height(image, ROW_HEIGHT), "") for image in (content, style)]
+    cells += [(_height(picture, ROW_HEIGHT), text) for picture, text in pictures]
+    gap = np.full((ROW_HEIGHT + CAPTION_HEIGHT, 6, 3), 255, np.uint8)
+    columns = []
+    for cell, text in cells:
+        column = np.full((ROW_HEIGHT + CAPTION_HEIGHT, cell.shape[1], 3), 255, np.uint8)
+        column[:ROW_HEIGHT] = cell
+        for line, words in enumerate(text.splitlines()):
+            cv2.putText(column, words, (2, ROW_HEIGHT + 13 + 14 * line),
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.38, (0, 0, 0), 1, cv2.LINE_AA)  # fmt: skip
+        columns += [column, gap]
+    return np.concatenate(columns[:-1], axis=1)
 
 
 def stack_rows(rows: list[np.ndarray]) -> np.ndarray:

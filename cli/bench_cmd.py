@@ -19,22 +19,42 @@ def bench() -> None:
 @click.option("--learning-rate", default=None, type=float,
               help="Adam step in pixel units, both sides [default: the job default].")  # fmt: skip
 @click.option("--weights", default=None, help="VGG16 weights (default: STYLIZE_VGG_WEIGHTS).")
+@click.option("--baseline/--no-baseline", default=True, show_default=True,
+              help="The eager seed loop against the compiled step's variants.")  # fmt: skip
+@click.option("--legacy-iterations", default=200, show_default=True, type=click.IntRange(0),
+              help="Iterations of the legacy and the default job compared by the seconds to "
+                   "the legacy's quality; 0 skips it.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="One JSON line instead of a table.")
 def engine(sizes: tuple[int, ...], iterations: int, learning_rate: float | None,
-           weights: str | None, as_json: bool) -> None:  # fmt: skip
+           weights: str | None, baseline: bool, legacy_iterations: int,
+           as_json: bool) -> None:  # fmt: skip
     """Seed-faithful eager Adam vs the compiled engine (Adam, L-BFGS; float32, bfloat16):
-    ms/iteration and seconds to the same loss, side by side at each size."""
+    ms/iteration and seconds to the same loss; and the default job's seconds to the legacy
+    default's quality; side by side at each size."""
     from bench.engine import VARIANTS, run
     from worker.engine.errors import WeightsError
 
     try:
-        numbers = run(sizes or (256, 512), iterations, learning_rate, weights)
+        numbers = run(sizes or (256, 512), iterations, learning_rate, weights, baseline,
+                      legacy_iterations)  # fmt: skip
     except (WeightsError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(numbers))
         return
     for size, row in numbers["sizes"].items():  # type: ignore[attr-defined]
+        if "legacy" in row:
+            old = row["legacy"]
+            reached = old["default_seconds_to_legacy_quality"]
+            click.echo(f"{size} px: legacy default {old['legacy_seconds']:.1f} s to gram geo "
+                       f"{old['legacy_gram_geo']:.3f}, sw geo {old['legacy_sw_geo']:.3f}; the "
+                       f"default got there in "
+                       f"{'never' if reached is None else f'{reached:.1f} s'} (ran "
+                       f"{old['default_seconds']:.1f} s to gram geo "
+                       f"{old['default_final']['gram_geo']:.3f}); speedup_to_legacy_quality "
+                       f"{old['speedup_to_legacy_quality'] or 0:.2f}x")  # fmt: skip
+        if "target_loss" not in row:
+            continue
         click.echo(f"{size} px ({row['size'][1]}x{row['size'][0]}), target loss "
                    f"{row['target_loss']:.4g}: the baseline's after {iterations} iterations")
         click.echo(f"  {'':16} {'ms/iter':>8} {'s to target':>12} {'iterations':>10} "
@@ -304,6 +324,48 @@ def scale(jobs: int, worker_counts: list[int], size: int, iterations: int, hosts
                    f"({row['limited_by']})")  # fmt: skip
 
 
+@bench.command("memory")
+@click.option("--backend", type=click.Choice(["tensorflow", "jax"]), default="tensorflow",
+              show_default=True, help="Keras backend of the probes.")  # fmt: skip
+@click.option("--precision", "precisions", type=click.Choice(["float32", "bfloat16"]),
+              multiple=True, help="Repeat for several [default: float32 and bfloat16].")
+@click.option("--largest", default=2048, show_default=True, type=click.IntRange(128, 8192),
+              help="Largest output measured, px.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per configuration.")
+def memory(backend: str, precisions: tuple[str, ...], largest: int, as_json: bool) -> None:
+    """Peak memory of a job (fresh process, peak RSS above the loaded engine) against output
+    and style pixels, layers and precision; the model's coefficients fitted to it."""
+    from dataclasses import asdict
+
+    from bench.memory import fit, predict, run
+
+    def show(row: dict) -> None:
+        if as_json:
+            click.echo(json.dumps({k: v for k, v in row.items() if k != "params"}))
+        else:
+            click.echo(f"{row['series']:5} {row['precision']:8} {row['config'][:58]:58} "
+                       f"{row['pixels'] / 1e6:6.2f} {row['style_pixels'] / 1e6:6.2f} "
+                       f"{row['job_mb']:8.0f} {row['predicted_mb']:9.0f} {row['seconds']:6.0f}")
+
+    if not as_json:
+        click.echo(f"{'':5} {'':8} {'configuration':58} {'out MP':>6} {'sty MP':>6} "
+                   f"{'job MB':>8} {'model MB':>9} {'s':>6}")  # fmt: skip
+    rows = list(run(backend, precisions or ("float32", "bfloat16"), largest, show))
+    for precision in sorted({row["precision"] for row in rows}):
+        mine = [row for row in rows if row["precision"] == precision]
+        fitted = fit(mine)
+        checks = [(row["job_mb"], predict(row["params"], precision, row["budget_mb"], backend,
+                                          fitted)) for row in mine]  # fmt: skip
+        worst = max(abs(p - m) / m for m, p in checks)
+        under_budget = all(row["job_mb"] <= row["budget_mb"] for row in mine
+                           if row["budget_mb"] is not None)  # fmt: skip
+        line = {"backend": backend, "precision": precision, "fitted": asdict(fitted),
+                "worst_error": round(worst, 3), "tiled_under_budget": under_budget}
+        click.echo(json.dumps(line) if as_json else
+                   f"fitted {backend}/{precision}: {asdict(fitted)}; worst error "
+                   f"{worst:.0%}; tiled runs under budget: {under_budget}")  # fmt: skip
+
+
 def parse_overrides(items: tuple[str, ...]) -> dict[str, object]:
     """``NAME=VALUE`` job parameters; VALUE is JSON when it parses, else a string."""
     overrides: dict[str, object] = {}
@@ -319,7 +381,7 @@ def parse_overrides(items: tuple[str, ...]) -> dict[str, object]:
 
 
 @bench.command("quality")
-@click.option("--size", "sizes", type=click.IntRange(32, 2048), multiple=True,
+@click.option("--size", "sizes", type=click.IntRange(32, 8192), multiple=True,
               help="Longest side, px; repeat for several [default: 256 and 512].")  # fmt: skip
 @click.option("--pair", "pairs", type=click.Path(exists=True, dir_okay=False), nargs=2,
               multiple=True, metavar="CONTENT STYLE",
@@ -327,25 +389,37 @@ def parse_overrides(items: tuple[str, ...]) -> dict[str, object]:
 @click.option("--only", is_flag=True, help="Only the --pair pairs, not the examples.")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
               help="Job parameter to override, e.g. optimizer=adam.")  # fmt: skip
+@click.option("--against", "against", multiple=True, metavar="NAME=VALUE",
+              help="Also run each pair with this override (repeat for several) first, as the "
+                   "reference the tested configuration's time to quality is measured to.")
+@click.option("--against-legacy", is_flag=True,
+              help="The reference is the default before coarse-to-fine (one scale, Gram "
+                   "matrices, the last iterate), plus any --against.")  # fmt: skip
 @click.option("--sheet-dir", default="var/bench", show_default=True,
               type=click.Path(file_okay=False), help="Where quality-<size>.png goes.")  # fmt: skip
 @click.option("--weights", default=None, help="VGG16 weights (default: STYLIZE_VGG_WEIGHTS).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per pair.")
 def quality(sizes: tuple[int, ...], pairs: tuple[tuple[str, str], ...], only: bool,
-            params: tuple[str, ...], sheet_dir: str, weights: str | None,
-            as_json: bool) -> None:  # fmt: skip
-    """Per pair: seconds, iterations, style_ratio and content_ratio of the saved picture."""
+            params: tuple[str, ...], against: tuple[str, ...], against_legacy: bool,
+            sheet_dir: str, weights: str | None, as_json: bool) -> None:  # fmt: skip
+    """Per pair: seconds, the job's style and content ratios, each classic layer's Gram ratio
+    and their geometric mean, the sliced Wasserstein geometric mean, chroma drift and the
+    frame; with a reference, the seconds to reach its quality."""
     from pathlib import Path
 
     from pydantic import ValidationError
 
-    from bench.quality import example_pairs, run
+    from bench.quality import LEGACY_DEFAULT, example_pairs, run
     from shared.params import JobParams
     from worker.engine.errors import EngineInputError, WeightsError
 
     overrides = parse_overrides(params)
+    reference = None
+    if against or against_legacy:
+        reference = {**(LEGACY_DEFAULT if against_legacy else {}), **parse_overrides(against)}
     try:
         JobParams(**overrides)
+        JobParams(**{**overrides, **(reference or {})})
     except ValidationError as exc:
         raise click.BadParameter(str(exc.errors()[0]["msg"]), param_hint="--param") from None
     chosen = [(Path(c), Path(s)) for c, s in pairs]
@@ -354,15 +428,24 @@ def quality(sizes: tuple[int, ...], pairs: tuple[tuple[str, str], ...], only: bo
     if not chosen:
         raise click.UsageError("--only needs at least one --pair CONTENT STYLE")
     if not as_json:
-        click.echo(f"{'pair':44} {'size':>5} {'s':>7} {'iter':>5} {'style':>7} {'content':>8}")
+        click.echo(f"{'pair':34} {'config':9} {'size':>5} {'s':>6} {'style':>6} {'content':>7} "
+                   f"{'gram ratios b1..b5':>29} {'geo':>6} {'sw geo':>6} {'chroma':>6} "
+                   f"{'foreign':>7} {'edge':>5} {'to ref':>6}")  # fmt: skip
     try:
-        for row in run(chosen, sizes or (256, 512), overrides, Path(sheet_dir), weights):
+        for row in run(chosen, sizes or (256, 512), overrides, Path(sheet_dir), weights,
+                       reference):  # fmt: skip
             if as_json:
                 click.echo(json.dumps(row.as_dict()))
-            else:
-                click.echo(f"{row.content + ' + ' + row.style:44} {row.size:5} "
-                           f"{row.seconds:7.1f} {row.iterations:5} {row.style_ratio:7.3f} "
-                           f"{row.content_ratio:8.3f}")  # fmt: skip
+                continue
+            m = row.metrics
+            to_ref = "" if row.seconds_to_reference is None else f"{row.seconds_to_reference:6.1f}"
+            if row.config == "tested" and reference is not None and not to_ref:
+                to_ref = "never"
+            click.echo(f"{row.content + ' + ' + row.style:34} {row.config:9} {row.size:5} "
+                       f"{row.seconds:6.1f} {row.style_ratio:6.3f} {row.content_ratio:7.3f} "
+                       f"{' '.join(f'{r:5.3f}' for r in m.gram_ratios):>29} {m.gram_geo:6.3f} "
+                       f"{m.sw_geo:6.3f} {m.chroma_drift:6.2f} {m.foreign_chroma:7.4f} "
+                       f"{m.edge_dark:5.1f} {to_ref:>6}")  # fmt: skip
     except (WeightsError, EngineInputError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"contact sheets: {sheet_dir}/quality-<size>.png", err=True)

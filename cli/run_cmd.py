@@ -19,6 +19,7 @@ LIST_FIELDS = {
     "style_blend": float,
     "content_layers": str,
     "style_layers": str,
+    "style_layer_weights": float,
     "webhook_events": str,
 }
 # The output's extension decides the format; a local run has no webhook.
@@ -90,9 +91,12 @@ def job_params(options: dict[str, Any], output_format: str) -> JobParams:
               help="Result file: .png, .jpg or .jpeg.")  # fmt: skip
 @click.option("--weights", default=None, help="auto | imagenet | hed | PATH (default: settings).")
 @click.option("--json", "as_json", is_flag=True, help="Print the final metrics as one JSON line.")
+@click.option("--preview", "preview_path", default=None, type=click.Path(dir_okay=False),
+              help="Write each preview (every --preview-every iterations) to this .png or .jpg "
+                   "as the run goes; the first comes from the coarsest level.")  # fmt: skip
 @param_options()
 def run(content: str, styles: tuple[str, ...], output: str, weights: str | None, as_json: bool,
-        **options: Any) -> None:  # fmt: skip
+        preview_path: str | None, **options: Any) -> None:  # fmt: skip
     """Stylise CONTENT with one or more STYLE images and write the result to OUT."""
     output_format = format_for_path(output)
     if output_format is None:
@@ -108,19 +112,35 @@ def run(content: str, styles: tuple[str, ...], output: str, weights: str | None,
     except ImageError as exc:
         raise click.ClickException(str(exc)) from None
 
+    preview_format = None
+    if preview_path is not None:
+        preview_format = format_for_path(preview_path)
+        if preview_format is None:
+            raise click.BadParameter("end the file name in .png, .jpg or .jpeg",
+                                     param_hint="--preview")  # fmt: skip
+
     from tqdm import tqdm
 
+    from shared.settings import get_settings
     from worker.engine import EngineInputError, Progress, StyleEngine, WeightsError
+    from worker.memory_budget import worker_budget_mb
 
     try:
         engine = StyleEngine.load(weights)
+        engine.memory_budget_mb = worker_budget_mb(get_settings())
         with tqdm(total=params.iterations, unit="it", disable=None, leave=False) as bar:
 
             def on_progress(progress: Progress) -> None:
                 bar.set_postfix(loss=f"{progress.losses['total']:.4g}", refresh=False)
                 bar.update(1)
 
-            result = engine.run(content_image, style_images, params, on_progress=on_progress)
+            def on_preview(iteration: int, image: Any) -> None:
+                assert preview_path is not None and preview_format is not None
+                Path(preview_path).write_bytes(encode_image(image, preview_format.name))
+                bar.set_description(f"preview {image.shape[1]}x{image.shape[0]}", refresh=False)
+
+            result = engine.run(content_image, style_images, params, on_progress=on_progress,
+                                on_preview=on_preview if preview_path else None)  # fmt: skip
     except (EngineInputError, WeightsError) as exc:
         raise click.ClickException(str(exc)) from None
     Path(output).write_bytes(encode_image(result.image, output_format.name))
@@ -135,11 +155,16 @@ def run(content: str, styles: tuple[str, ...], output: str, weights: str | None,
             "losses": result.losses,
             "initial_losses": result.initial_losses,
             "weights_source": result.weights_source,
+            "first_preview_s": (None if result.first_preview_s is None
+                                else round(result.first_preview_s, 3)),
+            "quality": result.quality.as_dict(),
         }
         click.echo(json.dumps(metrics))
     else:
         start, end = result.initial_losses["total"], result.losses["total"]
+        first = ("" if result.first_preview_s is None
+                 else f", first preview after {result.first_preview_s:.1f} s")  # fmt: skip
         click.echo(
             f"{output}: {result.iterations} iterations in {result.seconds:.1f} s, "
-            f"loss {start:.4g} -> {end:.4g}"
+            f"loss {start:.4g} -> {end:.4g}{first}"
         )

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from shared.params import MAX_ITERATIONS, MAX_SIZE, JobParams
+from shared.levels import work
+from shared.params import MAX_WORK, JobParams
 
-# Seconds per iteration of a 256x256 image on a slow (2-core CPU) worker, with headroom.
+# Seconds per iteration of a 256x256 image on a slow (2-core CPU) worker, with headroom (also for
+# the overlap of tiles, which adds up to half of a tiled level's work).
 SECONDS_PER_ITERATION_256 = 1.0
 STARTUP_ALLOWANCE_S = 120.0
 
 
 def soft_time_limit_s(params: JobParams) -> float:
-    """Seconds after which the worker's own deadline stops the job and fails it ``time_limit``."""
-    pixels_ratio = (params.max_size / 256) ** 2
-    return STARTUP_ALLOWANCE_S + params.iterations * pixels_ratio * SECONDS_PER_ITERATION_256
+    """Seconds after which the worker's own deadline stops the job and fails it ``time_limit``:
+    its work over all levels (``shared.levels.work``) at the slow worker's pace."""
+    return STARTUP_ALLOWANCE_S + work(params) * SECONDS_PER_ITERATION_256
 
 
 def hard_time_limit_s(params: JobParams) -> float:
@@ -20,9 +22,13 @@ def hard_time_limit_s(params: JobParams) -> float:
 
     Only a pool that enforces time limits applies it: prefork (``--concurrency`` > 1), not threads.
     """
-    return soft_time_limit_s(params) * 1.25 + 60.0
+    return _hard(soft_time_limit_s(params))
+
+
+def _hard(soft_s: float) -> float:
+    return soft_s * 1.25 + 60.0
 
 
 def longest_hard_time_limit_s() -> float:
-    """The hard time limit of the largest job the parameter ranges allow."""
-    return hard_time_limit_s(JobParams(max_size=MAX_SIZE, iterations=MAX_ITERATIONS))
+    """The hard time limit of the largest job the parameters allow (MAX_WORK)."""
+    return _hard(STARTUP_ALLOWANCE_S + MAX_WORK * SECONDS_PER_ITERATION_256)

@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
+from shared.levels import work
+
 VGG16_LAYERS: tuple[str, ...] = (
     "block1_conv1", "block1_conv2",
     "block2_conv1", "block2_conv2",
@@ -26,8 +28,14 @@ DEFAULT_STYLE_LAYERS = (
 WebhookEvent = Literal["running", "progress", "completed"]
 WEBHOOK_EVENTS: tuple[str, ...] = get_args(WebhookEvent)
 
-MAX_SIZE = 2048
+# The schema's ceiling; whether a size fits a worker's memory is the memory model's call
+# (shared/memory_model.py: larger levels are refined in tiles).
+MAX_SIZE = 8192
 MAX_ITERATIONS = 5000
+# Iterations x pixels / 256², over all levels (a content as large as max_size assumed): the
+# most one job may ask for, the old largest job's (5000 iterations at 2048 px), so that time
+# limits and the broker's visibility timeout stay as they were.
+MAX_WORK = MAX_ITERATIONS * (2048 / 256) ** 2
 
 Weight = Annotated[float, Field(ge=0, le=1e9)]
 LAYER_LIST_SCHEMA = {"items": {"type": "string", "enum": list(VGG16_LAYERS)}, "uniqueItems": True}
@@ -121,8 +129,42 @@ class JobParams(BaseModel):
         description="VGG16 layers whose Gram matrices the output takes from the styles.",
         json_schema_extra=LAYER_LIST_SCHEMA,
     )
-    scales: int = Field(
-        1, ge=1, le=4, description="Coarse-to-fine pyramid levels (each half the size of the next)."
+    scales: Annotated[int, Field(ge=1, le=4)] | Literal["auto"] = Field(
+        1,
+        description="Coarse-to-fine levels: auto = from min_scale up to the output in steps of "
+        "√2, the optimiser's state carried from level to level; 1-4 = that many levels, each "
+        "half the size of the next (1: the output size only).",
+    )
+    min_scale: int = Field(
+        128,
+        ge=32,
+        le=MAX_SIZE,
+        description="Longest side of the coarsest level with scales=auto, px (an output no "
+        "larger runs at its own size only).",
+    )
+    style_loss: Literal["gram", "wasserstein"] = Field(
+        "gram",
+        description="How the style is matched at each layer: gram (Gatys: mean squared "
+        "difference of Gram matrices) or wasserstein (the distance between Gaussians fitted to "
+        "the features: their means and covariances).",
+    )
+    style_layer_weights: list[Annotated[float, Field(gt=0, le=1e6)]] | None = Field(
+        None,
+        description="Relative weight of each style layer, in the order of style_layers; "
+        "equal when omitted.",
+    )
+    edge_padding: Literal["zero", "replicate"] = Field(
+        "zero",
+        description="What VGG16's first convolution sees beyond the picture's edge: replicate "
+        "(the edge pixels again: no dark or blurred frame) or zero (the network's own).",
+    )
+    iterate_average: float = Field(
+        0.0,
+        ge=0.0,
+        le=0.999,
+        description="Adam only: the picture shown and returned is the exponential moving "
+        "average of the iterates with this decay per iteration, restarted at each level; "
+        "0 = the last iterate.",
     )
     preview_every: int = Field(
         10, ge=0, le=5000, description="Save a preview every N iterations; 0 disables previews."
@@ -171,13 +213,26 @@ class JobParams(BaseModel):
 
     @model_validator(mode="after")
     def _pyramid_fits(self) -> JobParams:
-        if self.max_size >> (self.scales - 1) < 32:
+        if self.scales != "auto" and self.max_size >> (self.scales - 1) < 32:
             raise ValueError(
                 f"scales={self.scales} makes the coarsest level smaller than 32 px at "
                 f"max_size={self.max_size}; lower scales or raise max_size"
             )
-        if self.iterations < self.scales:
+        if self.scales != "auto" and self.iterations < self.scales:
             raise ValueError("iterations must be at least scales (one per level)")
+        if work(self) > MAX_WORK:
+            raise ValueError(
+                f"iterations={self.iterations} at max_size={self.max_size} is more work than one "
+                f"job may ask for (at most {MAX_WORK:.0f} iterations of 256 x 256 pixels); lower "
+                "iterations or max_size"
+            )
+        if self.style_layer_weights is not None and (
+            len(self.style_layer_weights) != len(self.style_layers)
+        ):
+            raise ValueError(
+                f"style_layer_weights has {len(self.style_layer_weights)} weight(s) for "
+                f"{len(self.style_layers)} style layer(s); give one weight per style layer"
+            )
         if self.precision == "bfloat16" and self.optimizer != "adam":
             raise ValueError(
                 "precision=bfloat16 works with optimizer=adam only (L-BFGS's line search needs "

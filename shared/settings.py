@@ -142,6 +142,11 @@ class Settings(BaseSettings):
     it back `queued` at once."""
     db_retry_s: PositiveFloat = 300.0
     """How long a worker retries a database write (with backoff) before giving up."""
+    worker_memory_mb: PositiveInt | None = None
+    """The memory a worker may use for one job, MB; unset: detected from the GPU's memory or
+    the machine's RAM (its container's limit), less the loaded model and a safety margin. A job
+    larger than one pass is refined in tiles within it; one that fits in no way is refused.
+    Several workers on one machine: give each its share."""
     visibility_timeout_s: PositiveInt = 5 * 24 * 3600
     """Seconds Redis hides a delivered job from other workers; must outlast the largest job's
     hard time limit (~111 h)."""

@@ -17,6 +17,7 @@ from shared.db.session import session_factory
 from shared.progress_channel import ProgressChannel
 from shared.settings import Settings, get_settings
 from shared.storage import Storage, open_storage
+from worker.memory_budget import worker_budget_mb
 from worker.metrics import record_model_load
 
 if TYPE_CHECKING:
@@ -52,10 +53,11 @@ def load_context(worker: str | None = None) -> JobContext:
     started = time.perf_counter()
     engine = StyleEngine.load()
     seconds = time.perf_counter() - started
+    engine.memory_budget_mb = worker_budget_mb(settings)
     record_model_load(seconds)
     log.info(
-        "VGG16 loaded from %s (%s) in %.1f s",
-        engine.weights_source, engine.weights_path or "random", seconds,
+        "VGG16 loaded from %s (%s) in %.1f s; memory budget per job %d MB",
+        engine.weights_source, engine.weights_path or "random", seconds, engine.memory_budget_mb,
     )  # fmt: skip
     return JobContext(
         settings=settings,

@@ -23,7 +23,7 @@ from shared.storage import Storage, StorageError
 from shared.storage.keys import result_key
 from shared.task_names import RUN_JOB_TASK
 from worker.db_writes import write_with_retry
-from worker.engine import EngineInputError, EngineResult, Stop
+from worker.engine import EngineInputError, EngineResult, JobTooLarge, Stop
 from worker.job_context import JobContext, process_context
 from worker.preview_writer import PreviewWriter
 from worker.run_checks.base import RunState, run_checks
@@ -143,6 +143,8 @@ def run_engine(job: Job, params: JobParams, state: RunState, ctx: JobContext) ->
         result = ctx.engine.run(
             content, styles, params, on_progress=run_checks(checks, state), on_preview=previews
         )
+    except JobTooLarge as exc:
+        raise JobFailure(FailureCode.TOO_LARGE, str(exc)) from None
     except EngineInputError as exc:
         raise JobFailure(FailureCode.BAD_INPUT, str(exc)) from None
     if state.lost.is_set() or result.stopped is Stop.LOST:

@@ -59,6 +59,11 @@ class FailureCode(enum.StrEnum):
     BAD_INPUT = "bad_input", "an input image or parameter cannot make a picture; fix it"
     INPUT_MISSING = "input_missing", "an input image is no longer in storage; submit the job again"
     TIME_LIMIT = "time_limit", "the job ran past its time limit; lower iterations or max_size"
+    TOO_LARGE = (
+        "too_large",
+        "the job does not fit the worker's memory even in tiles; the message names the largest "
+        "max_size and style_scale that fit",
+    )
     INTERNAL_ERROR = "internal_error", "the worker hit an unexpected error; submit the job again"
     WORKER_LOST = (
         "worker_lost",

@@ -74,7 +74,8 @@ def test_weights_info_says_what_auto_picks(tmp_path: Path, monkeypatch) -> None:
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="baseline is eager TF")
 def test_bench_engine_reports_every_variant_side_by_side() -> None:
-    args = ["bench", "engine", "--size", "32", "--iterations", "3", "--weights", "hed", "--json"]
+    args = ["bench", "engine", "--size", "32", "--iterations", "3", "--legacy-iterations", "10",
+            "--weights", "hed", "--json"]  # fmt: skip
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     numbers = json.loads(result.output.strip().splitlines()[-1])
@@ -84,6 +85,38 @@ def test_bench_engine_reports_every_variant_side_by_side() -> None:
         assert row[f"{name}_ms_per_iter"] > 0 and row[f"{name}_float32_loss"] > 0
     assert set(numbers["speedup_to_quality"]) == {"32"}
     assert f"{numbers['default']}_seconds_to_target" in row
+    legacy = row["legacy"]
+    assert legacy["legacy_seconds"] > 0 and 0 < legacy["legacy_gram_geo"] < 1
+    assert set(numbers["speedup_to_legacy_quality"]) == {"32"}
+    assert legacy["first_preview_s"] is not None
+
+
+def test_bench_quality_measures_every_layer_against_a_reference(tmp_path: Path, small_pair) -> None:
+    """Per-layer Gram and sliced Wasserstein ratios, chroma and frame figures for the tested
+    configuration and the legacy reference, and the seconds to the reference's quality."""
+    args = ["bench", "quality", "--only", "--pair", *small_pair, "--size", "48", "--param",
+            "iterations=8", "--param", "min_scale=32", "--against-legacy", "--sheet-dir",
+            str(tmp_path), "--weights", "hed", "--json"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    reference, tested = rows
+    assert (reference["config"], tested["config"]) == ("reference", "tested")
+    for row in (reference, tested):
+        assert len(row["gram_ratios"]) == len(row["sw_ratios"]) == 5
+        assert 0 < row["gram_geo"] < 1 and 0 < row["sw_geo"] < 2 and row["content_ratio"] > 0
+        assert {"chroma_drift", "foreign_chroma", "edge_dark", "edge_detail"} <= set(row)
+    assert reference["seconds_to_reference"] is None
+    assert tested["first_preview_s"] is not None
+    assert (tmp_path / "quality-48.png").exists()
+
+
+def test_memory_probe_reports_a_jobs_peak_above_the_engine() -> None:
+    """One probe in a fresh process, as `stylize bench memory` runs each configuration."""
+    from bench.memory import Config, probe
+
+    report = probe(Config("opt", {"max_size": 64, "style_scale": 0.5}), keras.backend.backend())
+    assert 0 < report["job_mb"] < report["engine_mb"] and report["size"] == [64, 64]
 
 
 def test_weights_bake_offline_checks_and_names_the_bundled_hed_weights(

@@ -6,7 +6,7 @@ catching the errors does not pay for importing Keras and TensorFlow.
 
 from typing import TYPE_CHECKING, Any
 
-from worker.engine.errors import EngineInputError, WeightsError
+from worker.engine.errors import EngineInputError, JobTooLarge, WeightsError
 from worker.engine.hooks import EngineResult, PreviewHook, Progress, ProgressHook, Stop
 
 if TYPE_CHECKING:
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EngineInputError",
     "EngineResult",
+    "JobTooLarge",
     "PreviewHook",
     "Progress",
     "ProgressHook",

@@ -1,4 +1,7 @@
-"""Style Gram matrices kept between jobs: a user re-running with the same style pays nothing.
+"""Style statistics kept between jobs: a user re-running with the same style pays nothing.
+
+Per style layer: the features' mean and Gram matrix (their second raw moment), from which both
+style losses' targets follow, and which blend linearly across styles.
 
 Keyed by the exact pixels the network sees (so size, style_scale and colour handling are in
 the key), the style layers and the arithmetic; bounded, the least recently used goes first.
@@ -18,7 +21,7 @@ MAX_ENTRIES = 32
 
 
 class GramCache:
-    """A bounded LRU of per-style Gram matrices for one engine (one set of weights)."""
+    """A bounded LRU of per-style statistics for one engine (one set of weights)."""
 
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
         self.max_entries = max_entries
@@ -28,13 +31,14 @@ class GramCache:
 
     @staticmethod
     def key(style: np.ndarray, layers: tuple[str, ...], arithmetic: str) -> tuple[Any, ...]:
-        """What identifies a style's Grams: its pixels (as fed to the network), layers, dtype."""
+        """What identifies a style's statistics: its pixels (as fed to the network), layers,
+        dtype."""
         pixels = np.ascontiguousarray(style, np.float32)
         digest = hashlib.blake2b(pixels.tobytes(), digest_size=16).hexdigest()
         return digest, pixels.shape, layers, arithmetic
 
     def get(self, key: tuple[Any, ...], compute: Callable[[], list[Any]]) -> list[Any]:
-        """The cached Grams for ``key``, or ``compute()``'s, remembered."""
+        """The cached statistics for ``key``, or ``compute()``'s, remembered."""
         if key in self._entries:
             self.hits += 1
             self._entries.move_to_end(key)

@@ -90,3 +90,4 @@ class EngineResult:
     stopped: Stop | None
     quality: Quality
     precision: str = "float32"  # the arithmetic the network ran in
+    first_preview_s: float | None = None  # from the start of the run to its first preview

@@ -5,14 +5,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-MIN_SIDE = 16
-
-
-def fit_size(height: int, width: int, longest: int) -> tuple[int, int]:
-    """(H, W) with the longest side ``longest``, keeping the aspect ratio."""
-    scale = longest / max(height, width)
-    return max(MIN_SIDE, round(height * scale)), max(MIN_SIDE, round(width * scale))
-
 
 def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize to (H, W) as float32: area filter to shrink, cubic to enlarge."""
@@ -23,18 +15,11 @@ def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.clip(resized, 0.0, 255.0)
 
 
-def pyramid_sizes(height: int, width: int, levels: int) -> list[tuple[int, int]]:
-    """Coarse-to-fine sizes: each level half the previous linear size, finest last."""
-    return [
-        fit_size(height, width, max(MIN_SIDE, max(height, width) >> (levels - 1 - level)))
-        for level in range(levels)
-    ]
-
-
-def split_iterations(total: int, levels: int) -> list[int]:
-    """Iterations per pyramid level: equal shares, the remainder going to the finest."""
-    share = total // levels
-    return [share] * (levels - 1) + [total - share * (levels - 1)]
+def resize_field(field: np.ndarray, size: tuple[int, int], cubic: bool) -> np.ndarray:
+    """Resize an (H, W, C) float32 array that is not a picture (no clipping): cubic or linear."""
+    height, width = size
+    interpolation = cv2.INTER_CUBIC if cubic else cv2.INTER_LINEAR
+    return cv2.resize(field.astype(np.float32), (width, height), interpolation=interpolation)
 
 
 def initial_image(init: str, content: np.ndarray, style: np.ndarray, seed: int) -> np.ndarray:

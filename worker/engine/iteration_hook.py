@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from shared.levels import fit_size
 from worker.engine import imaging
 from worker.engine.hooks import PreviewHook, Progress, ProgressHook, Stop
 from worker.engine.optimize import Losses
@@ -17,6 +18,9 @@ from worker.engine.optimize import Losses
 # at 128 px: about two bfloat16 iterations (per-call overhead dominates small pictures; at
 # 512 px it is less, and over-counting a fraction of an iteration costs nothing).
 FINISH_ITERATIONS = {"float32": 1.0, "bfloat16": 2.0}
+# Previews of larger levels are scaled down to this longest side: a preview is for the eye, and
+# encoding a print-sized one would cost more than an iteration.
+PREVIEW_MAX_SIDE = 1024
 
 
 def loss_dict(losses: Losses) -> dict[str, float]:
@@ -46,8 +50,11 @@ class IterationHook:
         on_progress: ProgressHook | None,
         on_preview: PreviewHook | None,
         precision: str = "float32",
+        started: float | None = None,
     ) -> None:
         self.finish_iterations = FINISH_ITERATIONS[precision]
+        self.started = time.perf_counter() if started is None else started
+        self.first_preview_s: float | None = None
         self.budgets, self.sizes = list(budgets), list(sizes)
         self.total = sum(self.budgets)
         self.preview_every = preview_every
@@ -106,6 +113,11 @@ class IterationHook:
             self.done % self.preview_every == 0
         ):
             started = time.perf_counter()
-            self.on_preview(self.done, imaging.to_uint8(self.finish(get_image()[0])))
+            picture = self.finish(get_image()[0])
+            if max(picture.shape[:2]) > PREVIEW_MAX_SIDE:
+                picture = imaging.resize(picture, fit_size(*picture.shape[:2], PREVIEW_MAX_SIDE))
+            self.on_preview(self.done, imaging.to_uint8(picture))
             self.preview_ms = (time.perf_counter() - started) * 1e3
+            if self.first_preview_s is None:
+                self.first_preview_s = time.perf_counter() - self.started
         return stop

@@ -18,6 +18,7 @@ from scipy.optimize import minimize
 from shared.params import JobParams
 from worker.engine.backend import Backend, ValueAndGrad
 from worker.engine.hooks import Stop
+from worker.engine.imaging import resize_field
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPSILON = 1e-8
@@ -90,20 +91,31 @@ def lbfgs_step(backend: Backend, value_and_grad: ValueAndGrad) -> CompiledStep:
     return CompiledStep(backend, step)
 
 
+def gradient_step(backend: Backend, value_and_grad: ValueAndGrad) -> CompiledStep:
+    """(state, image, targets, weights) -> (total, parts, d total / d image), compiled."""
+    return CompiledStep(backend, value_and_grad)
+
+
 def adam_step(backend: Backend, value_and_grad: ValueAndGrad) -> CompiledStep:
-    """(state, image, m, v, t, targets, weights, lr) -> (total, parts, image, m, v, t)."""
+    """(state, image, m, v, t, average, targets, weights, hyper) -> (total, parts, image, m, v, t,
+    average); ``hyper`` is [learning rate, averaging decay].
+
+    ``average`` accumulates the iterates without bias correction (the caller divides by
+    1 - decayᵏ after k steps); with decay 0 it is the last iterate.
+    """
     beta1, beta2 = ADAM_BETAS
 
-    def step(state: Any, image: Any, m: Any, v: Any, t: Any, targets: Any, weights: Any,
-             lr: Any) -> Any:  # fmt: skip
+    def step(state: Any, image: Any, m: Any, v: Any, t: Any, average: Any, targets: Any,
+             weights: Any, hyper: Any) -> Any:  # fmt: skip
         total, parts, grad = value_and_grad(state, image, targets, weights)
         t = t + 1.0
         m = beta1 * m + (1.0 - beta1) * grad
         v = beta2 * v + (1.0 - beta2) * ops.square(grad)
         m_hat = m / (1.0 - ops.power(beta1, t))
         v_hat = v / (1.0 - ops.power(beta2, t))
-        image = ops.clip(image - lr * m_hat / (ops.sqrt(v_hat) + ADAM_EPSILON), 0.0, 255.0)
-        return total, parts, image, m, v, t
+        image = ops.clip(image - hyper[0] * m_hat / (ops.sqrt(v_hat) + ADAM_EPSILON), 0.0, 255.0)
+        average = hyper[1] * average + (1.0 - hyper[1]) * image
+        return total, parts, image, m, v, t, average
 
     return CompiledStep(backend, step)
 
@@ -159,24 +171,63 @@ def run_lbfgs(
     )
 
 
+@dataclass
+class AdamState:
+    """Adam's moments (1, H, W, 3) and step count, carried from one level to the next."""
+
+    m: np.ndarray
+    v: np.ndarray
+    t: float
+
+    @classmethod
+    def fresh(cls, shape: tuple[int, ...]) -> AdamState:
+        """The state before the first step."""
+        return cls(np.zeros(shape, np.float32), np.zeros(shape, np.float32), 0.0)
+
+
+def resized_adam(adam: AdamState, size: tuple[int, int]) -> AdamState:
+    """Adam's state warm-started at a new level: the first moment resized bicubically, the
+    second bilinearly (kept non-negative), both rescaled to the new level's gradients (every
+    loss is a mean over positions, so a level with k times the pixels has 1/k the gradient per
+    pixel; unscaled, the carried second moment would shrink every step by k for hundreds of
+    iterations); the step count goes on."""
+    old_pixels = adam.m.shape[1] * adam.m.shape[2]
+    factor = old_pixels / (size[0] * size[1])
+    m = resize_field(adam.m[0], size, cubic=True)[None] * factor
+    v = np.maximum(resize_field(adam.v[0], size, cubic=False), 0.0)[None] * factor**2
+    return AdamState(m, v, adam.t)
+
+
 def run_adam(
     step: CompiledStep, state: Any, image: np.ndarray, targets: Any, weights: Any,
-    iterations: int, learning_rate: float, hook: Hook,
-) -> LevelResult:  # fmt: skip
-    """``iterations`` Adam steps from ``image``; losses reported are those before each step."""
+    iterations: int, learning_rate: float, hook: Hook, average_decay: float = 0.0,
+    adam: AdamState | None = None,
+) -> tuple[LevelResult, AdamState]:  # fmt: skip
+    """``iterations`` Adam steps from ``image`` (and ``adam``'s moments, when carried over);
+    losses reported are those before each step. The level's picture (result and previews) is
+    the bias-corrected moving average of the iterates with ``average_decay`` (0: the last
+    iterate)."""
+    adam = adam or AdamState.fresh(image.shape)
     x = ops.convert_to_tensor(image)
-    m = ops.zeros_like(x)
-    v = ops.zeros_like(x)
-    t = ops.convert_to_tensor(np.float32(0.0))
-    lr = ops.convert_to_tensor(np.float32(learning_rate))
+    m, v = ops.convert_to_tensor(adam.m), ops.convert_to_tensor(adam.v)
+    t = ops.convert_to_tensor(np.float32(adam.t))
+    average = ops.zeros_like(x)
+    hyper = ops.convert_to_tensor(np.array([learning_rate, average_decay], np.float32))
     initial: Losses | None = None
     losses: Losses = (None, None)
-    for done in range(1, iterations + 1):
-        total, parts, x, m, v, t = step(state, x, m, v, t, targets, weights, lr)
+    stopped: Stop | None = None
+    done = 0
+
+    def picture(average: Any, steps: int) -> np.ndarray:
+        return ops.convert_to_numpy(average) / np.float32(1.0 - average_decay**steps)
+
+    while done < iterations and stopped is None:
+        total, parts, x, m, v, t, average = step(state, x, m, v, t, average, targets, weights,
+                                                 hyper)  # fmt: skip
+        done += 1
         losses = (total, parts)
         initial = initial or losses
-        stop = hook(losses, lambda x=x: ops.convert_to_numpy(x))
-        if stop is not None:
-            return LevelResult(ops.convert_to_numpy(x), losses, initial, done, stopped=stop)
+        stopped = hook(losses, lambda average=average, done=done: picture(average, done))
     assert initial is not None
-    return LevelResult(ops.convert_to_numpy(x), losses, initial, iterations, stopped=None)
+    carried = AdamState(ops.convert_to_numpy(m), ops.convert_to_numpy(v), float(t))
+    return LevelResult(picture(average, done), losses, initial, done, stopped), carried

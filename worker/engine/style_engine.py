@@ -5,31 +5,46 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import keras
 import numpy as np
 from keras import ops
 
+from shared.levels import style_size
+from shared.memory_model import LevelPlan, Plan, largest_fit
+from shared.memory_model import plan as memory_plan
 from shared.params import JobParams
 from worker.engine import imaging, precision
 from worker.engine.backend_choice import get_backend
+from worker.engine.errors import JobTooLarge
 from worker.engine.gram_cache import GramCache
 from worker.engine.hooks import EngineResult, PreviewHook, ProgressHook, Quality
 from worker.engine.inputs import check_job
 from worker.engine.iteration_hook import IterationHook, loss_dict
-from worker.engine.losses import gram_matrix, objective
+from worker.engine.losses import objective
 from worker.engine.optimize import (
+    AdamState,
     CompiledStep,
     LevelResult,
     adam_step,
+    gradient_step,
     lbfgs_step,
     range_penalty_weight,
+    resized_adam,
     run_adam,
     run_lbfgs,
 )
 from worker.engine.quality import ratios, references
-from worker.engine.vgg import build_vgg16, feature_model, with_dtype
+from worker.engine.style_targets import (
+    blend,
+    blended_statistics,
+    content_features,
+    loss_targets,
+)
+from worker.engine.tiling import run_tiled_adam
+from worker.engine.vgg import build_vgg16, feature_model, variant
 from worker.engine.weights import read_conv_weights, resolve_source
 
 
@@ -41,10 +56,13 @@ class StyleEngine:
         self.weights_source = weights_source  # what the weights are, safe to show users
         self.weights_path = weights_path  # where they were read from, for the worker's log
         self.backend = get_backend()
-        self._vggs: dict[str, keras.Model] = {"float32": vgg}
+        self._vggs: dict[tuple[str, str], keras.Model] = {("float32", "zero"): vgg}
         self._models: dict[tuple[str, ...], keras.Model] = {}
         self.grams = GramCache()
         self._steps: dict[tuple[Any, ...], CompiledStep] = {}
+        # The memory one job may use (STYLIZE_WORKER_MEMORY_MB, set by the worker and
+        # `stylize run`); None: one pass per level, never refused.
+        self.memory_budget_mb: float | None = None
 
     @classmethod
     def load(cls, weights: str | None = None) -> StyleEngine:
@@ -69,6 +87,28 @@ class StyleEngine:
         """How often any compiled step was traced (once per image shape and layer set)."""
         return sum(step.traces for step in self._steps.values())
 
+    def plan(
+        self, content: np.ndarray, styles: list[np.ndarray], params: JobParams, arithmetic: str
+    ) -> Plan:
+        """How the job runs within ``memory_budget_mb`` (tiles where one pass would not fit);
+        JobTooLarge, naming what would fit, when it cannot."""
+        style_hws = [style.shape[:2] for style in styles]
+        plan = memory_plan(params, content.shape[:2], style_hws, arithmetic,
+                           self.memory_budget_mb, self.backend.name)  # fmt: skip
+        if plan.fits:
+            return plan
+        assert self.memory_budget_mb is not None
+        fit = largest_fit(params, content.shape[:2], style_hws, self.memory_budget_mb, arithmetic)
+        advice = ("no max_size or style_scale fits it" if fit is None else
+                  f"the largest that fits is max_size={fit.max_size} with "
+                  f"style_scale={fit.style_scale:g}")  # fmt: skip
+        if params.optimizer != "adam":
+            advice += "; optimizer=adam can refine large pictures in tiles"
+        raise JobTooLarge(
+            f"this job needs about {plan.peak_mb:.0f} MB, more than this worker's "
+            f"{self.memory_budget_mb:.0f} MB (STYLIZE_WORKER_MEMORY_MB); {advice}"
+        )
+
     def run(
         self,
         content: np.ndarray,
@@ -77,51 +117,41 @@ class StyleEngine:
         on_progress: ProgressHook | None = None,
         on_preview: PreviewHook | None = None,
     ) -> EngineResult:
-        """Stylise ``content`` (RGB uint8) with ``styles``; EngineInputError for bad input.
+        """Stylise ``content`` (RGB uint8) with ``styles``; EngineInputError for bad input,
+        JobTooLarge (before any model work) when it would not fit ``memory_budget_mb``.
 
         ``on_progress`` runs after every iteration and may return a Stop to end the run there.
         """
         started = time.perf_counter()
         content, styles, params = check_job(content, styles, params)
-        longest = min(params.max_size, max(content.shape[:2]))
-        sizes = imaging.pyramid_sizes(*imaging.fit_size(*content.shape[:2], longest), params.scales)
-        budgets = imaging.split_iterations(params.iterations, params.scales)
         arithmetic = precision.resolve(params.precision, params.optimizer)
-        model = self._feature_model(params, arithmetic)
-        step = self._step(params, model, arithmetic)
-        state = self.backend.model_state(model)
-        weights = ops.convert_to_tensor(np.array(
-            [params.content_weight, params.style_weight, params.tv_weight,
-             range_penalty_weight(params)], np.float32,
-        ))  # fmt: skip
-        meter = self.quality_meter(content, styles, params, sizes[-1])  # float32, whatever runs
-        hook = IterationHook(budgets, sizes, params.preview_every, on_progress, on_preview,
-                             arithmetic)
+        plan = self.plan(content, styles, params, arithmetic)
+        job = Job(content, styles, params, arithmetic, self._feature_model(params, arithmetic),
+                  plan.forward_pixels)  # fmt: skip
+        hook = IterationHook([lv.iterations for lv in plan.levels],
+                             [lv.size for lv in plan.levels], params.preview_every,
+                             on_progress, on_preview, arithmetic, started)  # fmt: skip
+        meter: Callable[[np.ndarray], Quality] | None = None
         level: LevelResult | None = None
+        adam: AdamState | None = None
         initial: dict[str, float] = {}
-        for size, budget in zip(sizes, budgets, strict=True):
-            content_l, styles_l = self._level_inputs(content, styles, params, size)
-            content_o, styles_o = self._optimised_space(content_l, styles_l, params)
-            targets = self._targets(model, content_o, styles_o, params, arithmetic)
-            if level is None:
-                image = self._start_image(content_l, styles_l, params)
-            else:
-                image = imaging.resize(level.image[0], size)
-
-            hook.start_level(functools.partial(self._finish, content=content_l, params=params))
-            if params.optimizer == "adam":
-                level = run_adam(
-                    step, state, image[None], targets, weights, budget, params.learning_rate, hook,
-                )  # fmt: skip
-            else:
-                level = run_lbfgs(step, state, image[None], targets, weights, budget, hook)
+        for number, planned in enumerate(plan.levels):
+            if number == len(plan.levels) - 1:  # float32, whatever runs; measured before, so
+                meter = self.quality_meter(content, styles, params, plan.measure_size,
+                                           plan.forward_pixels)  # that the end waits less
+            level, adam = self._level(job, planned, hook, level, adam)
             initial = initial or loss_dict(level.initial_losses)
             if level.stopped is not None:
                 break
 
         assert level is not None
         final = imaging.to_uint8(hook.finish(level.image[0]))
-        quality = meter(final)
+        if meter is not None and level.stopped is None:
+            measured = final if final.shape[:2] == plan.measure_size else imaging.to_uint8(
+                imaging.resize(final, plan.measure_size))
+            quality = meter(measured)
+        else:  # a run stopped early: measured at its own size
+            quality = self.quality(content, styles, params, final)
         seconds = time.perf_counter() - started
         return EngineResult(
             image=final,
@@ -136,7 +166,53 @@ class StyleEngine:
             stopped=level.stopped,
             quality=quality,
             precision=arithmetic,
+            first_preview_s=hook.first_preview_s,
         )
+
+    def _level(
+        self, job: Job, planned: LevelPlan, hook: IterationHook, previous: LevelResult | None,
+        adam: AdamState | None,
+    ) -> tuple[LevelResult, AdamState | None]:  # fmt: skip
+        """One level of the run: in one pass, or in tiles when the plan says so."""
+        params, size = job.params, planned.size
+        content_l, styles_l = self.level_inputs(job.content, job.styles, params, size)
+        content_o, styles_o = self._optimised_space(content_l, styles_l, params)
+        if previous is None:
+            image = self._start_image(content_l, styles_l, params)
+        else:
+            image = imaging.resize(previous.image[0], size)
+        stats = blended_statistics(job.model, styles_o, params, job.arithmetic, self.grams,
+                                   job.forward_pixels)  # fmt: skip
+        style_targets, layer_weights = loss_targets(stats, params)
+        hook.start_level(functools.partial(self._finish, content=content_l, params=params))
+        n_content = len(params.content_layers)
+        state = self.backend.model_state(job.model)
+        if params.optimizer == "lbfgs":
+            targets = (content_features(job.model, content_o, n_content), style_targets,
+                       layer_weights)  # fmt: skip
+            step = self._step(params, job.model, job.arithmetic)
+            return run_lbfgs(step, state, image[None], targets, job.weights, planned.iterations,
+                             hook), None  # fmt: skip
+        adam = resized_adam(adam, size) if adam is not None and params.scales == "auto" else None
+        if planned.tile is None:
+            targets = (content_features(job.model, content_o, n_content), style_targets,
+                       layer_weights)  # fmt: skip
+            return run_adam(
+                self._step(params, job.model, job.arithmetic), state, image[None], targets,
+                job.weights, planned.iterations, params.learning_rate, hook,
+                params.iterate_average, adam,
+            )  # fmt: skip
+        tile_h, tile_w = planned.tile
+
+        def tile_targets(y: int, x: int) -> Any:
+            region = content_o[y:y + tile_h, x:x + tile_w]
+            return (content_features(job.model, region, n_content), style_targets, layer_weights)
+
+        return run_tiled_adam(
+            self._gradient(params, job.model, job.arithmetic), state, image[None], planned.tile,
+            tile_targets, job.weights, planned.iterations, params.learning_rate, hook,
+            params.iterate_average, adam,
+        )  # fmt: skip
 
     def quality(
         self, content: np.ndarray, styles: list[np.ndarray], params: JobParams,
@@ -148,16 +224,18 @@ class StyleEngine:
 
     def quality_meter(
         self, content: np.ndarray, styles: list[np.ndarray], params: JobParams,
-        size: tuple[int, int],
+        size: tuple[int, int], forward_pixels: int | None = None,
     ) -> Callable[[np.ndarray], Quality]:  # fmt: skip
         """The float32 yardstick for this job's pictures of ``size``: its references are
-        measured now, each picture then costs one forward pass (a job's end waits for no more)."""
+        measured now, each picture then costs one forward pass (a job's end waits for no more).
+        Styles larger than ``forward_pixels`` are measured in tiles."""
         content, styles, params = check_job(content, styles, params)
-        model, targets, content_l, styles_l = self._float32_view(content, styles, params, size)
+        model, targets, content_l, styles_l = self._float32_view(content, styles, params, size,
+                                                                 forward_pixels)  # fmt: skip
         content_o, styles_o = self._optimised_space(content_l, styles_l, params)
         n_content = len(params.content_layers)
         refs = references(
-            model, n_content, targets, content_o, styles_o, self._blend(params, len(styles)),
+            model, n_content, targets, content_o, styles_o, blend(params, len(styles)),
             self._start_image(content_l, styles_l, params),
         )  # fmt: skip
 
@@ -176,60 +254,83 @@ class StyleEngine:
         yardstick for comparing runs made in other arithmetic."""
         content, styles, params = check_job(content, styles, params)
         picture = check_job(picture, styles, params)[0]
-        model, targets, _, _ = self._float32_view(content, styles, params, picture.shape[:2])
+        model = self._feature_model(params, "float32")
+        content_l, styles_l = self.level_inputs(content, styles, params, picture.shape[:2])
+        content_o, styles_o = self._optimised_space(content_l, styles_l, params)
+        stats = blended_statistics(model, styles_o, params, "float32", self.grams)
+        targets = (content_features(model, content_o, len(params.content_layers)),
+                   *loss_targets(stats, params))  # fmt: skip
         seen = imaging.luminance(picture) if params.preserve_color else picture
         image = ops.convert_to_tensor(seen.astype(np.float32)[None])
         weights = ops.convert_to_tensor(
             np.array([params.content_weight, params.style_weight, params.tv_weight], np.float32)
         )
         total, parts = objective(model(image), image, targets, weights,
-                                 len(params.content_layers))  # fmt: skip
+                                 len(params.content_layers), params.style_loss)  # fmt: skip
         return loss_dict((total, parts))
+
+    def features(self, image: np.ndarray, layers: tuple[str, ...]) -> list[np.ndarray]:
+        """``image``'s (H, W, 3, RGB 0-255) feature maps (H', W', C) at ``layers``, float32."""
+        params = JobParams(content_layers=[layers[0]], style_layers=list(layers),
+                           edge_padding="zero")  # VGG16 as it is: a fixed yardstick
+        model = self._feature_model(params, "float32")
+        outputs = model(np.asarray(image, np.float32)[None])[1:]
+        return [ops.convert_to_numpy(f)[0] for f in outputs]
 
     def _float32_view(
         self, content: np.ndarray, styles: list[np.ndarray], params: JobParams,
-        size: tuple[int, int],
+        size: tuple[int, int], forward_pixels: int | None = None,
     ) -> tuple[keras.Model, tuple[list[Any], list[Any]], np.ndarray, list[np.ndarray]]:
-        """A checked job's float32 model, targets and inputs at ``size``."""
+        """A checked job's float32 model, its Gram targets and inputs at ``size``."""
         model = self._feature_model(params, "float32")
-        content_l, styles_l = self._level_inputs(content, styles, params, size)
+        content_l, styles_l = self.level_inputs(content, styles, params, size)
         content_o, styles_o = self._optimised_space(content_l, styles_l, params)
-        targets = self._targets(model, content_o, styles_o, params, "float32")
-        return model, targets, content_l, styles_l
+        stats = blended_statistics(model, styles_o, params, "float32", self.grams, forward_pixels)
+        content_targets = content_features(model, content_o, len(params.content_layers))
+        return model, (content_targets, [gram for _, gram in stats]), content_l, styles_l
 
     def _feature_model(self, params: JobParams, arithmetic: str) -> keras.Model:
-        """VGG16 cut after the job's deepest layer, computing in ``arithmetic``."""
+        """VGG16 cut after the job's deepest layer, computing in ``arithmetic``, with the job's
+        edge padding."""
         outputs = (*params.content_layers, *params.style_layers)
-        if arithmetic not in self._vggs:
-            self._vggs[arithmetic] = with_dtype(self.vgg, precision.DTYPE_POLICIES[arithmetic])
-        if (arithmetic, *outputs) not in self._models:
-            self._models[(arithmetic, *outputs)] = feature_model(self._vggs[arithmetic], outputs)
-        return self._models[(arithmetic, *outputs)]
+        network = (arithmetic, params.edge_padding)
+        if network not in self._vggs:
+            self._vggs[network] = variant(self.vgg, precision.DTYPE_POLICIES[arithmetic],
+                                          params.edge_padding)  # fmt: skip
+        if (*network, *outputs) not in self._models:
+            self._models[(*network, *outputs)] = feature_model(self._vggs[network], outputs)
+        return self._models[(*network, *outputs)]
 
-    def _step(self, params: JobParams, model: keras.Model, arithmetic: str) -> CompiledStep:
-        key = (params.optimizer, arithmetic, tuple(params.content_layers),
-               tuple(params.style_layers))  # fmt: skip
+    def _step(self, params: JobParams, model: keras.Model, arithmetic: str,
+              kind_of: str | None = None) -> CompiledStep:  # fmt: skip
+        """The compiled step of ``kind_of`` (the job's optimiser by default) for this layer set,
+        arithmetic and style loss."""
+        kind_of = kind_of or params.optimizer
+        key = (kind_of, arithmetic, params.style_loss, params.edge_padding,
+               tuple(params.content_layers), tuple(params.style_layers))  # fmt: skip
         if key not in self._steps:
-            n_content = len(params.content_layers)
+            n_content, kind = len(params.content_layers), params.style_loss
 
             def loss(features: Any, image: Any, targets: Any, weights: Any) -> Any:
-                return objective(features, image, targets, weights, n_content)
+                return objective(features, image, targets, weights, n_content, kind)
 
             value_and_grad = self.backend.value_and_grad(model, loss)
-            make = adam_step if params.optimizer == "adam" else lbfgs_step
+            make = {"adam": adam_step, "lbfgs": lbfgs_step, "gradient": gradient_step}[kind_of]
             self._steps[key] = make(self.backend, value_and_grad)
         return self._steps[key]
 
+    def _gradient(self, params: JobParams, model: keras.Model, arithmetic: str) -> CompiledStep:
+        """(state, tile, targets, weights) -> (total, parts, gradient): a tiled level's step."""
+        return self._step(params, model, arithmetic, "gradient")
+
     @staticmethod
-    def _level_inputs(
+    def level_inputs(
         content: np.ndarray, styles: list[np.ndarray], params: JobParams, size: tuple[int, int]
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Content at ``size``; styles keep their aspect, longest side style_scale x ours."""
-        longest = max(16, round(params.style_scale * max(size)))
         content_l = imaging.resize(content, size)
-        styles_l = [
-            imaging.resize(style, imaging.fit_size(*style.shape[:2], longest)) for style in styles
-        ]
+        styles_l = [imaging.resize(style, style_size(style.shape[:2], size, params))
+                    for style in styles]  # fmt: skip
         return content_l, styles_l
 
     @staticmethod
@@ -252,30 +353,27 @@ class StyleEngine:
         return imaging.luminance(image) if params.preserve_color else image
 
     @staticmethod
-    def _blend(params: JobParams, count: int) -> np.ndarray:
-        """Each style's share of the target, summing to 1."""
-        blend = np.asarray(params.style_blend or [1.0] * count, np.float32)
-        return blend / blend.sum()
-
-    def _targets(
-        self, model: keras.Model, content: np.ndarray, styles: list[np.ndarray],
-        params: JobParams, arithmetic: str,
-    ) -> tuple[list[Any], list[Any]]:  # fmt: skip
-        """Content feature maps and blended style Gram matrices, computed once per level; each
-        style's Grams come from the cache when a job used the same style before."""
-        n_content = len(params.content_layers)
-        content_features = [ops.cast(f, "float32") for f in model(content[None])[:n_content]]
-        grams: list[Any] = [0.0] * len(params.style_layers)
-        for share, style in zip(self._blend(params, len(styles)), styles, strict=True):
-            key = GramCache.key(style, tuple(params.style_layers), arithmetic)
-            style_grams = self.grams.get(key, lambda style=style: [
-                gram_matrix(ops.cast(f, "float32")) for f in model(style[None])[n_content:]
-            ])  # fmt: skip
-            grams = [gram + float(share) * style_gram
-                     for gram, style_gram in zip(grams, style_grams, strict=True)]  # fmt: skip
-        return content_features, grams
-
-    @staticmethod
     def _finish(image: np.ndarray, content: np.ndarray, params: JobParams) -> np.ndarray:
         """The optimised image as RGB; with preserve_color, in the content's colours."""
         return imaging.with_content_colour(image, content) if params.preserve_color else image
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every level of one run shares."""
+
+    content: np.ndarray
+    styles: list[np.ndarray]
+    params: JobParams
+    arithmetic: str
+    model: keras.Model
+    forward_pixels: int  # forward-only passes larger than this run in tiles
+
+    @property
+    def weights(self) -> Any:
+        """[content, style, tv, range penalty] weights as a tensor."""
+        params = self.params
+        return ops.convert_to_tensor(np.array(
+            [params.content_weight, params.style_weight, params.tv_weight,
+             range_penalty_weight(params)], np.float32,
+        ))  # fmt: skip

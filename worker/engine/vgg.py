@@ -21,20 +21,35 @@ class CaffePreprocess(layers.Layer):
         return bgr - ops.convert_to_tensor(BGR_MEAN, dtype=rgb.dtype)
 
 
-def build_vgg16(weights: LayerWeights | None, dtype: str = "float32") -> keras.Model:
+@keras.saving.register_keras_serializable(package="stylize")
+class ReplicatePad(layers.Layer):
+    """One pixel of border that repeats the edge pixels (what the first convolution sees
+    beyond the picture instead of zeros, which VGG16 reads as a dark frame)."""
+
+    def call(self, x):  # type: ignore[no-untyped-def]
+        return ops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="symmetric")
+
+
+def build_vgg16(
+    weights: LayerWeights | None, dtype: str = "float32", edge: str = "zero"
+) -> keras.Model:
     """The 13 conv layers of VGG16 (as keras.applications names them) on RGB input.
 
     ``weights=None`` keeps Keras's random initialisation; only tests ask for that. ``dtype`` is
-    a Keras dtype policy: ``mixed_bfloat16`` computes in bfloat16 with float32 weights.
+    a Keras dtype policy: ``mixed_bfloat16`` computes in bfloat16 with float32 weights. ``edge``:
+    what the first convolution sees beyond the edge, zeros (VGG16's own) or ``replicate``.
     """
     rgb = keras.Input(shape=(None, None, 3), name="rgb")
     x = CaffePreprocess(name="caffe_preprocess", dtype=dtype)(rgb)
+    if edge == "replicate":
+        x = ReplicatePad(name="replicate_pad", dtype=dtype)(x)
     for block, size in enumerate(BLOCK_SIZES, start=1):
         for conv in range(1, size + 1):
+            first = block == conv == 1
             x = layers.Conv2D(
                 64 * 2 ** min(block - 1, 3),
                 3,
-                padding="same",
+                padding="valid" if first and edge == "replicate" else "same",
                 activation="relu",
                 name=f"block{block}_conv{conv}",
                 dtype=dtype,
@@ -48,9 +63,10 @@ def build_vgg16(weights: LayerWeights | None, dtype: str = "float32") -> keras.M
     return model
 
 
-def with_dtype(vgg: keras.Model, dtype: str) -> keras.Model:
-    """A copy of ``vgg`` (same weights) computing under the dtype policy ``dtype``."""
-    copy = build_vgg16(None, dtype)
+def variant(vgg: keras.Model, dtype: str, edge: str) -> keras.Model:
+    """A copy of ``vgg`` (same weights) computing under the dtype policy ``dtype``, with
+    ``edge`` padding at the first convolution."""
+    copy = build_vgg16(None, dtype, edge)
     for name in VGG16_LAYERS:
         copy.get_layer(name).set_weights(vgg.get_layer(name).get_weights())
     return copy

@@ -7,7 +7,7 @@ import pytest
 
 from shared.params import JobParams
 from tests.support.engine import quick, sample
-from worker.engine import EngineInputError, Progress, Stop, StyleEngine
+from worker.engine import EngineInputError, JobTooLarge, Progress, Stop, StyleEngine
 from worker.engine.imaging import luminance
 
 
@@ -134,3 +134,60 @@ def test_bad_input_is_refused_before_any_model_work(
             [sample("style-brick", (20, 20))] if styles is None else styles,
             params,
         )
+
+
+def test_auto_levels_carry_adams_state_and_count_every_iteration(
+    random_engine: StyleEngine, content, style
+) -> None:
+    """scales=auto runs every √2 level from min_scale up; previews come from each level."""
+    previews: list[tuple[int, tuple[int, ...]]] = []
+    result = random_engine.run(
+        content, [style], quick(iterations=6, scales="auto", min_scale=32, max_size=64,
+                                preview_every=2, iterate_average=0.5),
+        on_preview=lambda i, image: previews.append((i, image.shape)),
+    )  # fmt: skip
+    # 48 px content: levels of 34 and 48 px (32 x 48 output), 3 iterations each
+    assert previews == [(2, (23, 34, 3)), (4, (32, 48, 3)), (6, (32, 48, 3))]
+    assert result.iterations == 6 and result.image.shape == (32, 48, 3)
+    assert result.first_preview_s is not None and 0 < result.first_preview_s < result.seconds
+
+
+def test_carried_moments_are_rescaled_to_the_new_levels_gradients() -> None:
+    from worker.engine.optimize import AdamState, resized_adam
+
+    adam = AdamState(np.full((1, 10, 10, 3), 2.0, np.float32), np.full((1, 10, 10, 3), 4.0,
+                     np.float32), 7.0)  # fmt: skip
+    bigger = resized_adam(adam, (20, 20))  # 4x the pixels: 1/4 the gradient per pixel
+    np.testing.assert_allclose(bigger.m, 0.5, rtol=1e-5)
+    np.testing.assert_allclose(bigger.v, 0.25, rtol=1e-5)
+    assert bigger.t == 7.0 and bigger.m.shape == (1, 20, 20, 3)
+
+
+def test_the_average_is_what_the_run_returns(hed_engine: StyleEngine, content, style) -> None:
+    """With iterate_average the picture is the iterates' mean, smoother than the last one."""
+    last = hed_engine.run(content, [style], quick(iterations=12, learning_rate=20.0))
+    averaged = hed_engine.run(content, [style], quick(iterations=12, learning_rate=20.0,
+                                                      iterate_average=0.8))  # fmt: skip
+
+    def roughness(image: np.ndarray) -> float:
+        return float(np.mean(np.abs(np.diff(image.astype(np.float32), axis=1))))
+
+    assert roughness(averaged.image) < roughness(last.image)
+
+
+@pytest.mark.parametrize("edge", ["zero", "replicate"])
+def test_wasserstein_runs_and_lowers_its_loss(
+    hed_engine: StyleEngine, content, style, edge: str
+) -> None:
+    result = hed_engine.run(content, [style], quick(style_loss="wasserstein", style_weight=0.3,
+                                                    iterations=8, edge_padding=edge))  # fmt: skip
+    assert result.losses["total"] < 0.8 * result.initial_losses["total"]
+    assert np.isfinite(result.losses["style"]) and result.quality.style_drop > 0
+
+
+def test_a_job_over_the_budget_is_refused_before_any_model_work(content, style) -> None:
+    engine = StyleEngine.load("random")
+    engine._feature_model = None  # type: ignore[assignment]  # would fail if reached
+    engine.memory_budget_mb = 1.0
+    with pytest.raises(JobTooLarge, match=r"STYLIZE_WORKER_MEMORY_MB.*no max_size"):
+        engine.run(content, [style], quick())

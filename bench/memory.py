@@ -1,0 +1,158 @@
+"""``stylize bench memory``: a job's peak memory against its pixels, layers and precision; the
+memory model's coefficients fitted to it, and its predictions checked.
+
+Each configuration runs as a 3-iteration job in a fresh process (``bench/memory_probe.py``):
+its peak RSS above the loaded engine, on the CPU (for a GPU, the accelerator's own peak would
+be the figure; not measured here). Three series:
+
+- ``opt``: one pass per level, a small style (``style_scale`` 0.25), sizes growing: the
+  optimisation pass's bytes per activation unit and pixel, and the fixed part;
+- ``fwd``: a small output with a large style (``style_scale`` 2-4): the forward-only pass's;
+- ``tiled``: large outputs under a budget, refined in tiles: the host arrays' bytes per pixel,
+  and the check that the measured peak stays under the budget.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from shared.levels import output_size, style_size
+from shared.memory_model import MB, Coefficients, activation_units, plan
+from shared.params import JobParams
+
+CONTENT_HW = (512, 512)  # the probe's content (the astronaut, enlarged to max_size when smaller)
+STYLE_HW = (446, 512)  # the Hubble field
+
+
+@dataclass(frozen=True)
+class Config:
+    """One measured job: its series, parameter overrides and budget (MB; None: one pass)."""
+
+    series: str
+    overrides: dict[str, Any]
+    budget_mb: float | None = None
+
+    def params(self) -> JobParams:
+        """The job's parameters, as the probe runs them."""
+        return JobParams(**{"preview_every": 0, **PROBE_JOB, **self.overrides})
+
+    def label(self) -> str:
+        """A short description for the table."""
+        shown = {k: v for k, v in self.overrides.items() if k not in ("iterations", "scales")}
+        budget = "" if self.budget_mb is None else f" budget {self.budget_mb:.0f} MB"
+        return " ".join(f"{k}={v}" for k, v in shown.items()) + budget
+
+
+# What the probes run besides each configuration's own overrides: the default job's loss and
+# averaging, one level (the schedule's coarser levels are smaller passes).
+PROBE_JOB = {"iterations": 3, "scales": 1}
+
+
+def configs(precisions: tuple[str, ...], largest: int) -> list[Config]:
+    """The measured configurations up to ``largest`` px."""
+    found = []
+    for precision in precisions:
+        for size in (128, 256, 512, 768, 1024, 1536):
+            if size <= largest:
+                found.append(Config("opt", {"max_size": size, "style_scale": 0.25,
+                                            "precision": precision}))  # fmt: skip
+        for size, scale in ((128, 2.0), (128, 4.0), (256, 4.0)):
+            found.append(Config("fwd", {"max_size": size, "style_scale": scale,
+                                        "precision": precision}))  # fmt: skip
+    found.append(Config("opt", {"max_size": 512, "style_scale": 0.25, "precision": "float32",
+                                "content_layers": ["block2_conv2"],
+                                "style_layers": ["block1_conv1", "block2_conv1"]}))  # fmt: skip
+    for size, budget in ((1024, 1200.0), (2048, 2000.0), (4096, 3500.0)):
+        if size <= largest:
+            found.append(Config("tiled", {"max_size": size, "style_scale": 0.5,
+                                          "precision": precisions[0]}, budget))  # fmt: skip
+    return found
+
+
+def probe(config: Config, backend: str) -> dict[str, Any]:
+    """Run one configuration in a fresh process; its JSON report."""
+    args = [sys.executable, "-m", "bench.memory_probe", json.dumps(config.overrides | PROBE_JOB)]
+    if config.budget_mb is not None:
+        args.append(str(config.budget_mb))
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"memory probe failed for {config.label()}: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def content_hw(params: JobParams) -> tuple[int, int]:
+    """The probe's content size: the astronaut's 512 px, enlarged to max_size when smaller."""
+    return (max(CONTENT_HW[0], params.max_size),) * 2
+
+
+def pixels(config: Config) -> tuple[int, int, float]:
+    """(output pixels, largest style pixels, activation units) of a configuration."""
+    params = config.params()
+    out = output_size(content_hw(params), params)
+    style = style_size(STYLE_HW, out, params)
+    units = activation_units([*params.content_layers, *params.style_layers])
+    return out[0] * out[1], style[0] * style[1], units
+
+
+def fit(rows: list[dict[str, Any]]) -> Coefficients:
+    """Coefficients from the measured rows (see the module docstring), as an upper envelope:
+    the slope by least squares, then every fixed or per-pixel part raised until no measured row
+    lies above the model (a budget must not be overrun by an underestimate)."""
+    opt = [r for r in rows if r["series"] == "opt"]
+    x = np.array([[1.0, r["units"] * r["pixels"] / MB] for r in opt])
+    per_unit = float(np.linalg.lstsq(x, np.array([r["job_mb"] for r in opt]), rcond=None)[0][1])
+    base = max(r["job_mb"] - per_unit * r["units"] * r["pixels"] / MB for r in opt)
+    fwd = [r for r in rows if r["series"] == "fwd"]
+    fwd_coef = max([(r["job_mb"] - base) * MB / (r["units"] * r["style_pixels"]) for r in fwd],
+                   default=per_unit / 3)  # fmt: skip
+    host = 0.0
+    for r in (r for r in rows if r["series"] == "tiled"):
+        planned = plan(r["params"], content_hw(r["params"]), [STYLE_HW], r["precision"],
+                       r["budget_mb"])  # fmt: skip
+        tile = planned.levels[-1].tile or planned.levels[-1].size
+        rest = r["job_mb"] - base - per_unit * r["units"] * tile[0] * tile[1] / MB
+        host = max(host, rest * MB / r["pixels"])
+    return Coefficients(opt=per_unit, fwd=fwd_coef, host=host, base_mb=base)
+
+
+def predict(params: JobParams, precision: str, budget_mb: float | None, backend: str,
+            measured: Coefficients | None = None) -> float:  # fmt: skip
+    """The model's peak (MB) for a probe's job."""
+    return plan(params, content_hw(params), [STYLE_HW], precision, budget_mb, backend,
+                measured).peak_mb
+
+
+def run(backend: str, precisions: tuple[str, ...], largest: int,
+        report: Callable[[dict[str, Any]], None]) -> Iterator[dict[str, Any]]:  # fmt: skip
+    """Measure every configuration, yielding rows (``report`` sees each as it lands)."""
+    for config in configs(precisions, largest):
+        measured = probe(config, backend)
+        out_px, style_px, units = pixels(config)
+        params = config.params().model_copy(update={"precision": measured["precision"]})
+        row = {
+            "series": config.series,
+            "config": config.label(),
+            "backend": backend,
+            "precision": measured["precision"],
+            "pixels": out_px,
+            "style_pixels": style_px,
+            "units": units,
+            "budget_mb": config.budget_mb,
+            "job_mb": round(measured["job_mb"], 1),
+            "engine_mb": round(measured["engine_mb"], 1),
+            "seconds": round(measured["seconds"], 1),
+            "predicted_mb": round(predict(params, measured["precision"], config.budget_mb,
+                                          backend), 1),
+            "params": params,
+        }
+        report(row)
+        yield row

@@ -1,0 +1,218 @@
+"""A yardstick of the style that no loss weighting can tilt: every classic layer on its own.
+
+For a picture, its content photo and its style image (as a job sees them), measured with the
+engine's VGG16 in float32 at the five classic Gatys layers (``block1_conv1`` ... ``block5_conv1``),
+whatever layers or loss the job used:
+
+- ``gram_ratios``: each layer's Gram loss on the picture ÷ on the content photo (0 = the
+  style's Gram matched at that depth, 1 = none arrived), and their geometric mean
+  (``gram_geo``: each layer weighs the same);
+- ``sw_ratios``: each layer's sliced Wasserstein distance to the style's features on the
+  picture ÷ on the photo, and ``sw_geo``. It compares whole distributions of feature vectors
+  along random directions, so a picture cannot score well by matching second moments with
+  noise;
+- ``content_ratio``: the content loss (``block4_conv2``) of the picture ÷ of the style image
+  (0 = the photo's content kept, 1 = as far from it as the style image is), as jobs measure it;
+- ``chroma_drift``: how far (CIELAB a*b* units) the picture's mean chroma lies outside the
+  segment between the photo's and the style's mean chroma (0 = the colours come from them);
+- ``foreign_chroma``: the share of the picture's pixels whose chroma neither input has (a
+  4-unit a*b* histogram bin, and its neighbours, empty in both);
+- ``edge_dark``: the outer band's mean lightness minus the next band's, the picture's less the
+  photo's (negative = a darker frame); ``edge_detail``: gradient energy in the outer band ÷ in
+  the next one, the picture's over the photo's (under 1 = a blurred frame).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+from shared.params import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
+from worker.engine import StyleEngine
+from worker.engine.imaging import resize
+
+CLASSIC_LAYERS: tuple[str, ...] = DEFAULT_STYLE_LAYERS
+CONTENT_LAYER = DEFAULT_CONTENT_LAYERS[0]
+MEASURED_LAYERS = (*CLASSIC_LAYERS, CONTENT_LAYER)
+SW_DIRECTIONS = 64
+SW_QUANTILES = 256
+SW_MAX_POSITIONS = 65_536  # feature vectors sampled per layer (fixed seed)
+CHROMA_BIN = 4.0  # a*b* units per histogram bin
+
+
+@dataclass(frozen=True)
+class StyleMetrics:
+    """The picture's figures; see the module docstring."""
+
+    gram_ratios: tuple[float, ...]
+    gram_geo: float
+    sw_ratios: tuple[float, ...]
+    sw_geo: float
+    content_ratio: float
+    chroma_drift: float
+    foreign_chroma: float
+    edge_dark: float
+    edge_detail: float
+
+    def as_dict(self) -> dict[str, object]:
+        """Rounded for reports and ``--json``."""
+        return {
+            name: [round(v, 4) for v in value] if isinstance(value, tuple) else round(value, 4)
+            for name, value in asdict(self).items()
+        }
+
+
+def geometric_mean(values: list[float] | tuple[float, ...]) -> float:
+    """exp(mean(log v)), zeros floored at 1e-12."""
+    return math.exp(sum(math.log(max(v, 1e-12)) for v in values) / len(values))
+
+
+def gram(features: np.ndarray) -> np.ndarray:
+    """(H, W, C) features -> C x C Gram matrix normalised by H·W (the engine's)."""
+    flat = features.reshape(-1, features.shape[-1]).astype(np.float64)
+    return flat.T @ flat / flat.shape[0]
+
+
+def sliced_wasserstein(a: np.ndarray, b: np.ndarray, directions: np.ndarray) -> float:
+    """Mean squared distance between the quantiles of ``a`` and ``b`` (N x C feature vectors)
+    projected on each of ``directions`` (C x D unit vectors)."""
+    probabilities = (np.arange(SW_QUANTILES) + 0.5) / SW_QUANTILES
+    qa = np.quantile(a @ directions, probabilities, axis=0)
+    qb = np.quantile(b @ directions, probabilities, axis=0)
+    return float(np.mean((qa - qb) ** 2))
+
+
+def _sample(features: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    flat = features.reshape(-1, features.shape[-1]).astype(np.float32)
+    if flat.shape[0] > SW_MAX_POSITIONS:
+        flat = flat[rng.choice(flat.shape[0], SW_MAX_POSITIONS, replace=False)]
+    return flat
+
+
+class Yardstick:
+    """Measures pictures of one job (content, style as the job sees them, output size)."""
+
+    def __init__(self, engine: StyleEngine, content: np.ndarray, style: np.ndarray) -> None:
+        """``content`` at the output size, ``style`` as the job sees it (RGB, 0-255)."""
+        self.engine = engine
+        self.content = np.asarray(content, np.float32)
+        self.style = np.asarray(style, np.float32)
+        style_features = engine.features(self.style, CLASSIC_LAYERS)
+        *content_features, self.content_map = engine.features(self.content, MEASURED_LAYERS)
+        style_map = engine.features(resize(self.style, self.content.shape[:2]), (CONTENT_LAYER,))
+        self.style_content_loss = float(np.mean((style_map[0] - self.content_map) ** 2))
+        rng = np.random.default_rng(0)
+        self.directions = []
+        for features in style_features:
+            d = rng.normal(size=(features.shape[-1], SW_DIRECTIONS))
+            self.directions.append((d / np.linalg.norm(d, axis=0)).astype(np.float32))
+        self.style_grams = [gram(f) for f in style_features]
+        self.style_samples = [_sample(f, rng) for f in style_features]
+        self.content_gram_losses = self._gram_losses(content_features)
+        self.content_sw = self._sw(content_features)
+        self.content_lab = _lab(self.content)
+        self.style_lab = _lab(self.style)
+        self.content_edges = _edge_figures(self.content_lab[..., 0])
+
+    def _gram_losses(self, features: list[np.ndarray]) -> list[float]:
+        return [float(np.mean((gram(f) - g) ** 2)) for f, g in zip(features, self.style_grams,
+                                                                     strict=True)]  # fmt: skip
+
+    def _sw(self, features: list[np.ndarray]) -> list[float]:
+        rng = np.random.default_rng(1)
+        return [sliced_wasserstein(_sample(f, rng), s, d)
+                for f, s, d in zip(features, self.style_samples, self.directions,
+                                   strict=True)]  # fmt: skip
+
+    def measure(self, picture: np.ndarray) -> StyleMetrics:
+        """The figures of ``picture`` (RGB, the output size; uint8 as saved, or float)."""
+        picture = np.asarray(picture, np.float32)
+        *features, content_map = self.engine.features(picture, MEASURED_LAYERS)
+        gram_ratios = tuple(p / max(c, 1e-12) for p, c in zip(self._gram_losses(features),
+                                                               self.content_gram_losses,
+                                                               strict=True))  # fmt: skip
+        sw_ratios = tuple(p / max(c, 1e-12) for p, c in zip(self._sw(features), self.content_sw,
+                                                            strict=True))  # fmt: skip
+        content_loss = float(np.mean((content_map - self.content_map) ** 2))
+        lab = _lab(picture)
+        dark, detail = _edge_figures(lab[..., 0])
+        content_dark, content_detail = self.content_edges
+        return StyleMetrics(
+            gram_ratios=gram_ratios,
+            gram_geo=geometric_mean(gram_ratios),
+            sw_ratios=sw_ratios,
+            sw_geo=geometric_mean(sw_ratios),
+            content_ratio=content_loss / max(self.style_content_loss, 1e-12),
+            chroma_drift=chroma_drift(lab, self.content_lab, self.style_lab),
+            foreign_chroma=foreign_chroma(lab, self.content_lab, self.style_lab),
+            edge_dark=dark - content_dark,
+            edge_detail=detail / max(content_detail, 1e-12),
+        )
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    """CIELAB (L 0-100, a*, b*) of an RGB 0-255 image."""
+    return cv2.cvtColor(np.clip(rgb, 0, 255).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+
+
+def chroma_drift(picture: np.ndarray, content: np.ndarray, style: np.ndarray) -> float:
+    """Distance of the picture's mean a*b* from the segment between the inputs' mean a*b*."""
+    p, c, s = (image[..., 1:].reshape(-1, 2).mean(axis=0) for image in (picture, content, style))
+    span = s - c
+    t = float(np.clip(np.dot(p - c, span) / max(float(np.dot(span, span)), 1e-12), 0.0, 1.0))
+    return float(np.linalg.norm(p - (c + t * span)))
+
+
+def _chroma_bins(lab: np.ndarray) -> np.ndarray:
+    return np.floor(lab[..., 1:].reshape(-1, 2) / CHROMA_BIN).astype(np.int64) + 64
+
+
+def foreign_chroma(picture: np.ndarray, content: np.ndarray, style: np.ndarray) -> float:
+    """The share of the picture's pixels in an a*b* bin that neither input (nor a neighbouring
+    bin of theirs) has."""
+    known = np.zeros((130, 130), bool)
+    for image in (content, style):
+        bins = np.clip(_chroma_bins(image), 1, 128)
+        known[bins[:, 0], bins[:, 1]] = True
+    known = cv2.dilate(known.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    bins = np.clip(_chroma_bins(picture), 0, 129)
+    return float(np.mean(~known[bins[:, 0], bins[:, 1]]))
+
+
+def _edge_figures(lightness: np.ndarray) -> tuple[float, float]:
+    """(outer band's mean L - next band's, outer band's gradient energy ÷ next band's)."""
+    h, w = lightness.shape
+    band = max(2, round(0.02 * min(h, w)))
+    outer = np.zeros((h, w), bool)
+    outer[:band], outer[-band:], outer[:, :band], outer[:, -band:] = True, True, True, True
+    inner = np.zeros((h, w), bool)
+    inner[band:3 * band, band:w - band] = True
+    inner[h - 3 * band:h - band, band:w - band] = True
+    inner[band:h - band, band:3 * band] = True
+    inner[band:h - band, w - 3 * band:w - band] = True
+    gy, gx = np.gradient(lightness.astype(np.float64))
+    energy = gx**2 + gy**2
+    dark = float(lightness[outer].mean() - lightness[inner].mean())
+    return dark, float(energy[outer].mean() / max(float(energy[inner].mean()), 1e-12))
+
+
+def seam_ratio(picture: np.ndarray, corners: list[tuple[int, int]],
+               tile: tuple[int, int]) -> float:  # fmt: skip
+    """Gradient energy across the tiles' edges ÷ across every other row and column boundary
+    (1 = no seam; a visible seam is a line of higher energy). Each boundary's energy is the mean
+    squared difference between the two pixel lines it separates."""
+    image = np.asarray(picture, np.float64)
+    across_rows = np.mean(np.square(np.diff(image, axis=0)), axis=(1, 2))  # boundary y | y+1
+    across_columns = np.mean(np.square(np.diff(image, axis=1)), axis=(0, 2))
+    height, width = image.shape[:2]
+    rows = {edge - 1 for y, _ in corners for edge in (y, y + tile[0]) if 0 < edge < height}
+    columns = {edge - 1 for _, x in corners for edge in (x, x + tile[1]) if 0 < edge < width}
+    seams = [across_rows[i] for i in rows] + [across_columns[i] for i in columns]
+    others = ([e for i, e in enumerate(across_rows) if i not in rows]
+              + [e for i, e in enumerate(across_columns) if i not in columns])  # fmt: skip
+    if not seams:
+        return 1.0
+    return float(np.mean(seams) / max(float(np.mean(others)), 1e-12))

@@ -1,0 +1,240 @@
+"""A job's peak memory, predicted before it starts, and the tiling that keeps it in a budget.
+
+Pure arithmetic (the API refuses a job that fits no worker; the worker and ``stylize run``
+check again and plan their tiles with it). What a job holds, in MB:
+
+- an optimisation pass (forward, backward, Adam) over P pixels: ``opt x units x P``;
+- a forward-only pass (style statistics, content features, the final measure): ``fwd x units x P``
+  at the largest layer pair alive at once;
+- host arrays per pixel of the level being refined (image, Adam's moments, the average, the
+  assembled gradient, the blending weights, the inputs): ``host x pixels``;
+- fixed: ``base`` (the step's trace, kernels, the runtime's working memory).
+
+``units`` is the activations per input pixel of VGG16 cut after the job's deepest layer
+(block1's 64-channel maps count 64, block2's 128/4, ...). A level whose optimisation pass does
+not fit is refined in overlapping tiles (a pass per tile); a style image whose forward pass does
+not fit is measured in tiles; the final measure runs at the largest size one pass allows.
+
+Coefficients: measured by ``stylize bench memory`` (peak RSS of a fresh process above its
+loaded engine, VGG16 weights included in neither), fitted by least squares; see ``COEFFICIENTS``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from shared.levels import fit_size, levels, output_size, style_size
+from shared.params import MAX_SIZE, VGG16_LAYERS, JobParams
+
+BLOCK_CHANNELS = (64, 128, 256, 512, 512)
+TILE_OVERLAP = 1 / 4  # of a tile's side, shared with its neighbour (at least MIN_OVERLAP)
+MIN_OVERLAP = 32
+MIN_TILE = 128  # a tile smaller than this is mostly overlap: the job does not fit
+HALO = 64  # px of context around a forward-only tile (cropped from its statistics)
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Coefficients:
+    """Bytes per activation unit and pixel (opt, fwd), bytes per pixel (host), fixed MB."""
+
+    opt: float
+    fwd: float
+    host: float
+    base_mb: float
+
+
+# (backend, precision) -> coefficients. Measured on 2026-11-26 with `stylize bench memory`
+# (TensorFlow 2.21 on the CPU; see docs/BENCHMARKS.md#memory). Backends or precisions not
+# measured use TensorFlow's figures.
+COEFFICIENTS: dict[tuple[str, str], Coefficients] = {
+    ("tensorflow", "float32"): Coefficients(opt=12.0, fwd=4.0, host=100.0, base_mb=300.0),
+    ("tensorflow", "bfloat16"): Coefficients(opt=12.0, fwd=4.0, host=100.0, base_mb=300.0),
+}
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The largest max_size, and then style_scale, with which a job fits a budget."""
+
+    max_size: int
+    style_scale: float
+
+
+@dataclass(frozen=True)
+class LevelPlan:
+    """One level: its size, its iterations, and its tile's (H, W) when refined in tiles."""
+
+    size: tuple[int, int]
+    iterations: int
+    tile: tuple[int, int] | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a job runs within a budget, and its predicted peak (MB above the loaded engine)."""
+
+    levels: tuple[LevelPlan, ...]
+    forward_pixels: int  # the largest forward-only pass; larger images are measured in tiles
+    measure_size: tuple[int, int]  # where the final picture is measured
+    peak_mb: float
+    fits: bool
+
+
+def coefficients(precision: str, backend: str = "tensorflow") -> Coefficients:
+    """The measured coefficients for ``backend`` and ``precision`` (TensorFlow's otherwise)."""
+    return COEFFICIENTS.get((backend, precision), COEFFICIENTS[("tensorflow", precision)])
+
+
+def activation_units(layers: Sequence[str]) -> float:
+    """Activations per input pixel of VGG16 up to the deepest of ``layers``: each conv and
+    pooling output, its channels over the pixels it spans."""
+    deepest = max(VGG16_LAYERS.index(name) for name in layers)
+    units, block = 6.0, 1  # the RGB input and its preprocessed copy
+    for name in VGG16_LAYERS[:deepest + 1]:
+        this_block = int(name[5])
+        if this_block != block:  # the pooling output of the previous block
+            units += BLOCK_CHANNELS[block - 1] / 4.0**block
+            block = this_block
+        units += BLOCK_CHANNELS[block - 1] / 4.0 ** (block - 1)
+    return units
+
+
+def content_units(layers: Sequence[str]) -> float:
+    """Content-layer activations per input pixel (what a tiled level keeps per tile)."""
+    return sum(BLOCK_CHANNELS[int(n[5]) - 1] / 4.0 ** (int(n[5]) - 1) for n in layers)
+
+
+def tile_grid(size: tuple[int, int], tile: tuple[int, int]) -> list[tuple[int, int]]:
+    """Top-left corners of equal tiles covering ``size`` with at least the overlap."""
+    corners = []
+    for length, side in zip(size, tile, strict=True):
+        count = tile_count(length, side)
+        step = (length - side) / max(count - 1, 1)
+        corners.append([round(n * step) for n in range(count)])
+    return [(y, x) for y in corners[0] for x in corners[1]]
+
+
+def overlap(side: int) -> int:
+    """Pixels a tile of ``side`` shares with its neighbour."""
+    return max(MIN_OVERLAP, round(side * TILE_OVERLAP))
+
+
+def tile_count(length: int, side: int) -> int:
+    """Tiles of ``side`` along ``length`` so that neighbours overlap by at least overlap(side)."""
+    if side >= length:
+        return 1
+    return math.ceil((length - overlap(side)) / (side - overlap(side)))
+
+
+def _tile_for(size: tuple[int, int], room_mb: float, pass_bytes: float,
+              kept_bytes: float) -> tuple[tuple[int, int] | None, float]:  # fmt: skip
+    """The largest square-ish tile whose pass (``pass_bytes`` per pixel), with every tile's
+    cached content targets (``kept_bytes`` per tile pixel), fits ``room_mb``; and their MB.
+    (None, the one-pass MB) when even MIN_TILE does not fit."""
+    side = min(max(size), int(math.sqrt(max(room_mb, 0.0) * MB / pass_bytes)))
+    while side >= MIN_TILE:
+        tile = (min(side, size[0]), min(side, size[1]))
+        tile_px = tile[0] * tile[1]
+        needed = (pass_bytes + kept_bytes * len(tile_grid(size, tile))) * tile_px / MB
+        if needed <= room_mb:
+            return tile, needed
+        side = int(side * 0.95)
+    return None, pass_bytes * size[0] * size[1] / MB
+
+
+def plan(
+    params: JobParams,
+    content_hw: tuple[int, int],
+    style_hws: Sequence[tuple[int, int]],
+    precision: str = "float32",
+    budget_mb: float | None = None,
+    backend: str = "tensorflow",
+    measured: Coefficients | None = None,
+) -> Plan:
+    """How the job runs (tiles where a pass would not fit ``budget_mb``; None: never) and its
+    predicted peak in MB (with ``measured`` coefficients instead of the recorded ones, when
+    given: ``stylize bench memory`` checks a fresh fit with it)."""
+    c = measured or coefficients(precision, backend)
+    units = activation_units([*params.content_layers, *params.style_layers])
+    kept = content_units(params.content_layers) * 4  # bytes per pixel of cached content targets
+    output = output_size(content_hw, params)
+    peak, fits, planned = c.base_mb, True, []
+    largest_style = 0
+    for size, iterations in levels(content_hw, params):
+        pixels = size[0] * size[1]
+        host = c.host * pixels / MB
+        level_mb = c.opt * units * pixels / MB
+        tile = None
+        if budget_mb is not None and c.base_mb + host + level_mb > budget_mb:
+            tile, level_mb = _tile_for(size, budget_mb - c.base_mb - host, c.opt * units, kept)
+            fits = fits and tile is not None and params.optimizer == "adam"
+            tile = tile if params.optimizer == "adam" else None
+        peak = max(peak, c.base_mb + host + level_mb)
+        planned.append(LevelPlan(size, iterations, tile))
+        largest_style = max([largest_style, *(math.prod(style_size(hw, size, params))
+                                             for hw in style_hws)])  # fmt: skip
+    output_px = output[0] * output[1]
+    host = c.host * output_px / MB
+    if budget_mb is None:
+        forward_pixels = max(largest_style, output_px)
+    else:
+        forward_pixels = int(max(0.0, budget_mb - c.base_mb - host) * MB / (c.fwd * units))
+        fits = fits and forward_pixels >= (MIN_TILE + 2 * HALO) ** 2
+    style_pass = min(largest_style, forward_pixels)
+    measure = output
+    if output_px > forward_pixels:  # measured smaller: the largest size one pass allows
+        longest = int(math.sqrt(forward_pixels * max(output) / min(output)))
+        measure = fit_size(*output, longest)
+        while longest > MIN_TILE and measure[0] * measure[1] > forward_pixels:
+            longest -= 1
+            measure = fit_size(*output, longest)
+    measure_px = measure[0] * measure[1]
+    peak = max(peak, c.base_mb + host + c.fwd * units * max(style_pass, measure_px) / MB)
+    if budget_mb is not None:
+        fits = fits and peak <= budget_mb
+    return Plan(tuple(planned), forward_pixels, measure, peak, fits)
+
+
+def estimate_job_mb(
+    params: JobParams,
+    content_hw: tuple[int, int],
+    style_hws: Sequence[tuple[int, int]],
+    precision: str = "float32",
+    budget_mb: float | None = None,
+) -> float:
+    """The predicted peak memory (MB) of the job on a worker whose budget is ``budget_mb``
+    (a job bigger than one pass is planned into tiles that fit it; None: no tiling)."""
+    return plan(params, content_hw, style_hws, precision, budget_mb).peak_mb
+
+
+def largest_fit(
+    params: JobParams,
+    content_hw: tuple[int, int],
+    style_hws: Sequence[tuple[int, int]],
+    budget_mb: float,
+    precision: str = "float32",
+) -> Fit | None:
+    """The largest max_size (with the job's style_scale where possible), and then the largest
+    style_scale, with which the job fits ``budget_mb``; None if nothing does."""
+
+    def fits(max_size: int, style_scale: float) -> bool:
+        changed = params.model_copy(update={"max_size": max_size, "style_scale": style_scale})
+        return plan(changed, content_hw, style_hws, precision, budget_mb).fits
+
+    scale = params.style_scale
+    if not fits(32, scale):
+        low, high = 0.1, scale
+        if not fits(32, low):
+            return None
+        for _ in range(20):  # the largest style_scale that fits at the smallest size
+            middle = (low + high) / 2
+            low, high = (middle, high) if fits(32, middle) else (low, middle)
+        scale = math.floor(low * 100) / 100
+    low, high = 32, MAX_SIZE
+    while low < high:  # the largest max_size that fits with that style_scale
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if fits(middle, scale) else (low, middle - 1)
+    return Fit(low, scale)

@@ -1,0 +1,88 @@
+"""What a job's loss compares against: the content's feature maps, and per style layer the
+styles' blended statistics turned into the chosen style loss's target."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from shared.params import JobParams
+from worker.engine.gram_cache import GramCache
+from worker.engine.losses import gram_matrix
+from worker.engine.tiling import tiled_statistics
+
+Statistics = list[tuple[Any, Any]]  # per style layer: (mean (C,), Gram matrix (C, C))
+
+
+def style_statistics(features: Any) -> tuple[Any, Any]:
+    """(mean (C,), Gram matrix (C, C)) of (1, H, W, C) float32 features: both blend linearly
+    across styles, and both style losses' targets follow from them."""
+    channels = ops.shape(features)[-1]
+    return ops.mean(ops.reshape(features, (-1, channels)), axis=0), gram_matrix(features)
+
+
+def gaussian_target(mean: Any, gram: Any) -> tuple[Any, Any, Any]:
+    """(mean, covariance, its symmetric square root) for the Wasserstein style loss, from the
+    blended mean and Gram matrix; the square root in float64 on the host, once per level."""
+    mean64 = np.asarray(ops.convert_to_numpy(mean), np.float64)
+    cov = np.asarray(ops.convert_to_numpy(gram), np.float64) - np.outer(mean64, mean64)
+    cov = (cov + cov.T) / 2
+    eigenvalues, vectors = np.linalg.eigh(cov)
+    root = (vectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ vectors.T
+    return tuple(ops.convert_to_tensor(x.astype(np.float32)) for x in (mean64, cov, root))  # type: ignore[return-value]
+
+
+def content_features(model: keras.Model, content: np.ndarray, n_content: int) -> list[Any]:
+    """The content layers' float32 feature maps of ``content`` (H, W, 3)."""
+    return [ops.cast(f, "float32") for f in model(content[None])[:n_content]]
+
+
+def blend(params: JobParams, count: int) -> np.ndarray:
+    """Each style's share of the target, summing to 1."""
+    shares = np.asarray(params.style_blend or [1.0] * count, np.float32)
+    return shares / shares.sum()
+
+
+def blended_statistics(
+    model: keras.Model, styles: Sequence[np.ndarray], params: JobParams, arithmetic: str,
+    cache: GramCache, max_pixels: int | None = None,
+) -> Statistics:  # fmt: skip
+    """Per style layer the blend of the styles' (mean, Gram); each style's from ``cache`` when
+    a job used it before, measured in tiles when it has more than ``max_pixels``."""
+    n_content = len(params.content_layers)
+
+    def measure(style: np.ndarray) -> Statistics:
+        if max_pixels is None or style.shape[0] * style.shape[1] <= max_pixels:
+            return [style_statistics(ops.cast(f, "float32"))
+                    for f in model(style[None])[n_content:]]  # fmt: skip
+        stats = tiled_statistics(
+            lambda batch: [ops.convert_to_numpy(ops.cast(f, "float32"))
+                           for f in model(batch)[n_content:]],
+            style, params.style_layers, max_pixels,
+        )  # fmt: skip
+        return [(ops.convert_to_tensor(m.astype(np.float32)),
+                 ops.convert_to_tensor(g.astype(np.float32))) for m, g in stats]  # fmt: skip
+
+    blended: Statistics = [(0.0, 0.0)] * len(params.style_layers)
+    for share, style in zip(blend(params, len(styles)), styles, strict=True):
+        key = GramCache.key(style, tuple(params.style_layers),
+                            f"{arithmetic}/{params.edge_padding}")
+        stats = cache.get(key, lambda style=style: measure(style))
+        blended = [(mean + float(share) * m, gram + float(share) * g)
+                   for (mean, gram), (m, g) in zip(blended, stats, strict=True)]  # fmt: skip
+    return blended
+
+
+def loss_targets(stats: Statistics, params: JobParams) -> tuple[list[Any], Any]:
+    """Per style layer the job's style loss target (its Gram matrix, or its mean, covariance and
+    the covariance's square root), and the style layers' weights summing to 1."""
+    if params.style_loss == "gram":
+        targets = [gram for _, gram in stats]
+    else:
+        targets = [gaussian_target(mean, gram) for mean, gram in stats]
+    weights = np.asarray(params.style_layer_weights or [1.0] * len(stats), np.float32)
+    return targets, ops.convert_to_tensor(weights / weights.sum())
