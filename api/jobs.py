@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, g, request
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
+from api.admission import check_fits
 from api.auth import protect
 from api.db import get_session
 from api.errors import ApiProblem, field_error, invalid_request, validation_errors
@@ -77,8 +78,9 @@ def waited(job: Job, status: int, headers: dict[str, str] | None = None) -> Resp
 
 @bp.post("")
 def submit() -> Response:
-    """Refuse cheaply first (key, rate, parameters, active jobs, memory), then decode the
-    images, store them, write the row ``queued`` and send; 202 + Location.
+    """Refuse cheaply first (key, rate, parameters, active jobs, the workers' memory, from the
+    images' headers), then decode the images, store them, write the row ``queued`` and send;
+    202 + Location.
 
     A failed send still answers 202: the job is recorded, and the reaper sends it later.
     """
@@ -105,6 +107,7 @@ def submit() -> Response:
     active = job_store.count_active_jobs(session, g.owner_id)
     if active >= most:
         raise too_many_active(active, most)
+    check_fits(draft, current_app.extensions["stylize_redis"], settings)
     submission = check_uploads(draft, settings)
     try:
         job = store_new_job(submission, idempotency_key, most)

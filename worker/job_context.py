@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.broker import redis_client
 from shared.db.session import session_factory
 from shared.progress_channel import ProgressChannel
 from shared.settings import Settings, get_settings
 from shared.storage import Storage, open_storage
+from shared.worker_budgets import keep_advertising
 from worker.memory_budget import worker_budget_mb
 from worker.metrics import record_model_load
 
@@ -57,15 +59,20 @@ def load_context(worker: str | None = None) -> JobContext:
     record_model_load(seconds)
     log.info(
         "VGG16 loaded from %s (%s) in %.1f s; memory budget per job %d MB",
-        engine.weights_source, engine.weights_path or "random", seconds, engine.memory_budget_mb,
-    )  # fmt: skip
+        engine.weights_source,
+        engine.weights_path or "random",
+        seconds,
+        engine.memory_budget_mb,
+    )
+    name = worker or f"{socket.gethostname()}:{os.getpid()}"
+    keep_advertising(redis_client(settings.broker_url), name, engine.memory_budget_mb)
     return JobContext(
         settings=settings,
         sessions=session_factory(settings.database_url),
         storage=open_storage(settings),
         channel=ProgressChannel.from_url(settings.broker_url),
         engine=engine,
-        worker=worker or f"{socket.gethostname()}:{os.getpid()}",
+        worker=name,
     )
 
 
