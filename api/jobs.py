@@ -65,11 +65,17 @@ def job_response(job: Job, status: int = 200, headers: dict[str, str] | None = N
 
 
 def waited(job: Job, status: int, headers: dict[str, str] | None = None) -> Response:
-    """Answer with ``job``, after waiting for its end first if the client prefers that."""
+    """Answer with ``job``, after waiting for its end first if the client prefers that (and
+    a slot to wait in is free; else at once, without Preference-Applied)."""
     seconds = preferred_wait_s()
     if seconds is None:
         return job_response(job, status, headers)
-    job = wait_for_end(job, seconds)
+    try:
+        job = wait_for_end(job, seconds)
+    except ApiProblem as exc:  # no slot free, or no live events: answer now (RFC 7240 allows)
+        if exc.status not in (429, 503):
+            raise
+        return job_response(job, status, headers)
     if status == 202 and JobStatus(job.status).terminal:
         status = 201  # created, and already done
     headers = {**(headers or {}), "Preference-Applied": f"wait={seconds}"}

@@ -93,3 +93,18 @@ def test_a_submit_that_ends_within_the_wait_is_201(
     client.application.extensions["stylize_task_sender"] = sender  # nobody ends this one
     still = submit(client, auth, headers={"Prefer": "wait=1"})
     assert still.status_code == 202 and still.get_json()["status"] in ("queued", "running")
+
+
+def test_a_key_without_a_free_slot_gets_its_answer_at_once(settings: Settings, auth: dict) -> None:
+    """The job was made: a full key is answered without waiting, never with a 429."""
+    no_slots = create_app(
+        settings.model_copy(update={"events_per_key": 1}), task_sender=RecordingSender()
+    )
+    client = no_slots.test_client()
+    job_id = submit(client, auth).get_json()["id"]
+    held = client.get(f"/v1/jobs/{job_id}/events", headers=auth, buffered=False)
+    try:
+        response = submit(client, auth, headers={"Prefer": "wait=30"})
+        assert response.status_code == 202 and "Preference-Applied" not in response.headers
+    finally:
+        held.close()
