@@ -17,6 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PREPARE = Path(__file__).with_name("prepare.sh")
 CANNOT_RUN = 3  # prepare.sh's exit code when Docker cannot run on this machine
+LABEL = "stylize.boot-test=1"  # on every image the boot test builds; prepare.sh prunes by it
 
 
 def docker(*args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
@@ -75,7 +76,8 @@ def build(
     started = time.monotonic()
     with log_path.open("w") as log:
         result = subprocess.run(
-            ["docker", "build", *args, "-f", dockerfile, "-t", tag, "-t", cache_tag, str(ROOT)],
+            ["docker", "build", *args, f"--label={LABEL}", "-f", dockerfile, "-t", tag,
+             "-t", cache_tag, str(ROOT)],
             stdout=log, stderr=subprocess.STDOUT, timeout=1800,
         )  # fmt: skip
     text = log_path.read_text()

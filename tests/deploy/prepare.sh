@@ -6,7 +6,8 @@
 #   3. stacks that an earlier boot test left behind (a killed run) are removed;
 #   4. the stand-in images: for python:3.11-slim a Debian bookworm base (debootstrap, then
 #      `docker import`; Debian's python3 in a virtual environment first on PATH, trusting this
-#      host's certificate authorities), and on it redis, postgres and minio (+ mc) stand-ins.
+#      host's certificate authorities), and on it redis, postgres and minio (+ mc) stand-ins;
+#   5. images of earlier boot tests that no tag names any more are pruned.
 # Each stand-in's tag is a hash of its inputs, so a warm run builds nothing.
 # Progress goes to stderr, one line a step; stdout gets KEY=VALUE lines naming the images.
 # Exit 0: ready. Exit 3: Docker cannot run on this machine (the last stderr line says why).
@@ -150,6 +151,9 @@ redis=$(build_service redis "$base")
 postgres=$(build_service postgres "$base" "$standins/postgres-entrypoint.sh")
 minio=$(build_service minio "$base" "$standins/mc.py" "$standins/minio-entrypoint.sh")
 drop_old "$redis" "$postgres" "$minio" "$base"
+# Images of earlier boot tests whose tags moved on to newer builds (a change of code or of
+# dependencies), with the layers only they hold.
+docker image prune -f --filter label=stylize.boot-test=1 --filter until=2h >/dev/null
 say "Docker $(docker version --format '{{.Server.Version}}') ready with the stand-ins"
 printf '%s\n' "STYLIZE_BASE_IMAGE=$base" "REDIS_IMAGE=$redis" "POSTGRES_IMAGE=$postgres" \
   "MINIO_IMAGE=$minio" "MINIO_MC_IMAGE=$minio"
