@@ -39,12 +39,15 @@ EXAMPLE_PAIRS = (
     ("content-coffee.jpg", "style-gravel.jpg"),
     ("content-camera.jpg", "style-spots.png"),
 )
-# The default job before coarse-to-fine (2026-11-25): one scale, Gram matrices, equal layer
-# weights, the last iterate.
+# The default job before coarse-to-fine (2026-11-25): one scale, Gram matrices at style_weight
+# 3e-4, zero padding, the last iterate, colours unbounded.
 LEGACY_DEFAULT: dict[str, Any] = {
     "scales": 1,
     "style_loss": "gram",
+    "style_weight": 3e-4,
     "style_layer_weights": None,
+    "edge_padding": "zero",
+    "limit_chroma": False,
     "iterate_average": 0.0,
 }
 ROW_HEIGHT = 192

@@ -101,7 +101,9 @@ class JobParams(BaseModel):
     )
     content_weight: Weight = Field(1.0, description="Weight of the content loss (feature MSE).")
     style_weight: Weight = Field(
-        3e-4, description="Weight of the style loss (Gram MSE); raise it for more style."
+        0.2,
+        description="Weight of the style loss; raise it for more style. The Gram loss is about "
+        "1000x larger: with style_loss=gram, 3e-4 (its old default) is comparable.",
     )
     tv_weight: Weight = Field(
         5e-4, description="Weight of the total-variation loss; raise it for a smoother picture."
@@ -130,7 +132,7 @@ class JobParams(BaseModel):
         json_schema_extra=LAYER_LIST_SCHEMA,
     )
     scales: Annotated[int, Field(ge=1, le=4)] | Literal["auto"] = Field(
-        1,
+        "auto",
         description="Coarse-to-fine levels: auto = from min_scale up to the output in steps of "
         "√2, the optimiser's state carried from level to level; 1-4 = that many levels, each "
         "half the size of the next (1: the output size only).",
@@ -143,7 +145,7 @@ class JobParams(BaseModel):
         "larger runs at its own size only).",
     )
     style_loss: Literal["gram", "wasserstein"] = Field(
-        "gram",
+        "wasserstein",
         description="How the style is matched at each layer: gram (Gatys: mean squared "
         "difference of Gram matrices) or wasserstein (the distance between Gaussians fitted to "
         "the features: their means and covariances).",
@@ -154,12 +156,17 @@ class JobParams(BaseModel):
         "equal when omitted.",
     )
     edge_padding: Literal["zero", "replicate"] = Field(
-        "zero",
+        "replicate",
         description="What VGG16's first convolution sees beyond the picture's edge: replicate "
         "(the edge pixels again: no dark or blurred frame) or zero (the network's own).",
     )
+    limit_chroma: bool = Field(
+        True,
+        description="Keep every pixel's chroma inside the region the content's and the styles' "
+        "chroma occupy: no colour casts or blotches that neither input has. Adam only.",
+    )
     iterate_average: float = Field(
-        0.0,
+        0.9,
         ge=0.0,
         le=0.999,
         description="Adam only: the picture shown and returned is the exponential moving "

@@ -165,7 +165,8 @@ def test_carried_moments_are_rescaled_to_the_new_levels_gradients() -> None:
 
 def test_the_average_is_what_the_run_returns(hed_engine: StyleEngine, content, style) -> None:
     """With iterate_average the picture is the iterates' mean, smoother than the last one."""
-    last = hed_engine.run(content, [style], quick(iterations=12, learning_rate=20.0))
+    last = hed_engine.run(content, [style], quick(iterations=12, learning_rate=20.0,
+                                                  iterate_average=0.0))  # fmt: skip
     averaged = hed_engine.run(content, [style], quick(iterations=12, learning_rate=20.0,
                                                       iterate_average=0.8))  # fmt: skip
 

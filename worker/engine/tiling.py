@@ -18,6 +18,7 @@ import numpy as np
 from keras import ops
 
 from shared.memory_model import HALO, overlap, tile_grid
+from worker.engine.gamut import keep_in_gamut, unlimited
 from worker.engine.optimize import ADAM_BETAS, ADAM_EPSILON, AdamState, Hook, LevelResult
 
 # The coarsest VGG16 feature grid (block5: 16 px); forward tiles start on it so that their
@@ -54,10 +55,14 @@ def run_tiled_adam(
     gradient: Callable[..., Any], state: Any, image: np.ndarray, tile: tuple[int, int],
     tile_targets: Callable[[int, int], Any], weights: Any, iterations: int,
     learning_rate: float, hook: Hook, average_decay: float, adam: AdamState | None,
+    limits: tuple[np.ndarray, ...] | None = None,
 ) -> tuple[LevelResult, AdamState]:  # fmt: skip
     """``iterations`` Adam steps on ``image`` (1, H, W, 3), each from the blended gradients of
-    its tiles; ``tile_targets(y, x)`` is the loss's targets for the tile at (y, x)."""
+    its tiles, each pixel's chroma kept in the gamut ``limits`` (None: any);
+    ``tile_targets(y, x)`` is the loss's
+    targets for the tile at (y, x)."""
     picture = image[0].copy()
+    limits = limits or unlimited()
     size = picture.shape[:2]
     corners = tile_grid(size, tile)
     blend = windows(size, tile, corners)
@@ -84,7 +89,7 @@ def run_tiled_adam(
         step = m / (1.0 - beta1**t)
         step /= np.sqrt(v / (1.0 - beta2**t)) + ADAM_EPSILON
         picture -= learning_rate * step
-        np.clip(picture, 0.0, 255.0, out=picture)
+        picture = np.clip(ops.convert_to_numpy(keep_in_gamut(picture, limits)), 0.0, 255.0)
         average *= average_decay
         average += (1.0 - average_decay) * picture
         done += 1
