@@ -44,6 +44,10 @@ def main() -> None:
     content = enlarged(content, params.max_size)
     engine = StyleEngine.load()
     engine.memory_budget_mb = budget
+    from worker.engine.precision import resolve
+
+    final = engine.plan(content, [style], params, resolve(params.precision, params.optimizer))
+    tile = final.levels[-1].tile
     before = status_kb("VmRSS")
     reset_peak()
     started = time.perf_counter()
@@ -57,6 +61,7 @@ def main() -> None:
         "seconds": time.perf_counter() - started,
         "precision": result.precision,
         "size": list(result.image.shape[:2]),
+        "tile": None if tile is None else list(tile),
     }))  # fmt: skip
 
 

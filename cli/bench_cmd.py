@@ -251,8 +251,11 @@ def scale(jobs: int, worker_counts: list[int], size: int, iterations: int, hosts
               multiple=True, help="Repeat for several [default: float32 and bfloat16].")
 @click.option("--largest", default=2048, show_default=True, type=click.IntRange(128, 8192),
               help="Largest output measured, px.")  # fmt: skip
+@click.option("--series", "series", type=click.Choice(["opt", "fwd", "tiled"]), multiple=True,
+              help="Only these series (repeat); the fit needs opt [default: all three].")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per configuration.")
-def memory(backend: str, precisions: tuple[str, ...], largest: int, as_json: bool) -> None:
+def memory(backend: str, precisions: tuple[str, ...], largest: int, series: tuple[str, ...],
+           as_json: bool) -> None:  # fmt: skip
     """Peak memory of a job (fresh process, peak RSS above the loaded engine) against output
     and style pixels, layers and precision; the model's coefficients fitted to it."""
     from dataclasses import asdict
@@ -270,10 +273,13 @@ def memory(backend: str, precisions: tuple[str, ...], largest: int, as_json: boo
     if not as_json:
         click.echo(f"{'':5} {'':8} {'configuration':58} {'out MP':>6} {'sty MP':>6} "
                    f"{'job MB':>8} {'model MB':>9} {'s':>6}")  # fmt: skip
-    rows = list(run(backend, precisions or ("float32", "bfloat16"), largest, show))
+    rows = list(run(backend, precisions or ("float32", "bfloat16"), largest, show,
+                    series or ("opt", "fwd", "tiled")))  # fmt: skip
+    if not any(row["series"] == "opt" for row in rows):
+        return  # nothing to fit: the rows' model column is the recorded coefficients'
     for precision in sorted({row["precision"] for row in rows}):
         mine = [row for row in rows if row["precision"] == precision]
-        fitted = fit(mine)
+        fitted = fit(mine, [row for row in rows if row["series"] == "tiled"])
         checks = [(row["job_mb"], predict(row["params"], precision, row["budget_mb"], backend,
                                           fitted)) for row in mine]  # fmt: skip
         worst = max(abs(p - m) / m for m, p in checks)

@@ -21,7 +21,7 @@ from shared.memory_model import plan, tile_grid
 from shared.params import JobParams
 
 JOB = {"max_size": 320, "iterations": 16, "scales": 1, "style_scale": 0.5}
-BUDGET_MB = 330.0  # a third of the 320 px pass: its level is refined in 2 x 2 tiles
+BUDGET_MB = 350.0  # under the 320 px pass (419 MB predicted): its level runs in 2 x 2 tiles
 
 
 @pytest.mark.slow
