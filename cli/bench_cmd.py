@@ -323,11 +323,14 @@ def parse_overrides(items: tuple[str, ...]) -> dict[str, object]:
                    "matrices, the last iterate), plus any --against.")  # fmt: skip
 @click.option("--sheet-dir", default="var/bench", show_default=True,
               type=click.Path(file_okay=False), help="Where quality-<size>.png goes.")  # fmt: skip
+@click.option("--pictures", default=None, type=click.Path(file_okay=False),
+              help="Also write every picture at full size here, to look at as it is.")
 @click.option("--weights", default=None, help="VGG16 weights (default: STYLIZE_VGG_WEIGHTS).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per pair.")
 def quality(sizes: tuple[int, ...], pairs: tuple[tuple[str, str], ...], only: bool,
             params: tuple[str, ...], against: tuple[str, ...], against_legacy: bool,
-            sheet_dir: str, weights: str | None, as_json: bool) -> None:  # fmt: skip
+            sheet_dir: str, pictures: str | None, weights: str | None,
+            as_json: bool) -> None:  # fmt: skip
     """Per pair: seconds, the job's style and content ratios, each classic layer's Gram ratio
     and their geometric mean, the sliced Wasserstein geometric mean, chroma drift and the
     frame; with a reference, the seconds to reach its quality."""
@@ -359,7 +362,7 @@ def quality(sizes: tuple[int, ...], pairs: tuple[tuple[str, str], ...], only: bo
                    f"{'foreign':>7} {'edge':>5} {'to ref':>6}")  # fmt: skip
     try:
         for row in run(chosen, sizes or (256, 512), overrides, Path(sheet_dir), weights,
-                       reference):  # fmt: skip
+                       reference, Path(pictures) if pictures else None):  # fmt: skip
             if as_json:
                 click.echo(json.dumps(row.as_dict()))
                 continue
