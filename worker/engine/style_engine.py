@@ -25,6 +25,7 @@ from worker.engine.hooks import EngineResult, PreviewHook, ProgressHook, Quality
 from worker.engine.inputs import check_job
 from worker.engine.iteration_hook import IterationHook, loss_dict
 from worker.engine.losses import objective
+from worker.engine.memory_release import release_memory
 from worker.engine.optimize import (
     AdamState,
     CompiledStep,
@@ -156,6 +157,7 @@ class StyleEngine:
                 meter = self.quality_meter(content, styles, params, plan.measure_size,
                                            plan.forward_pixels)  # that the end waits less
             level, adam = self._level(job, planned, hook, level, adam)
+            release_memory()  # what the level's pass freed goes back to the system
             initial = initial or loss_dict(level.initial_losses)
             if level.stopped is not None:
                 break
