@@ -19,13 +19,21 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from shared.levels import output_size, style_size
-from shared.memory_model import MB, Coefficients, activation_units, plan
+from shared.memory_model import (
+    MB,
+    Coefficients,
+    LevelPlan,
+    activation_units,
+    content_units,
+    plan,
+    tile_grid,
+)
 from shared.params import JobParams
 
 CONTENT_HW = (512, 512)  # the probe's content (the astronaut, enlarged to max_size when smaller)
@@ -56,8 +64,9 @@ class Config:
 PROBE_JOB = {"iterations": 3, "scales": 1}
 
 
-def configs(precisions: tuple[str, ...], largest: int) -> list[Config]:
-    """The measured configurations up to ``largest`` px."""
+def configs(precisions: tuple[str, ...], largest: int,
+            series: tuple[str, ...] = ("opt", "fwd", "tiled")) -> list[Config]:  # fmt: skip
+    """The measured configurations of ``series`` up to ``largest`` px."""
     found = []
     for precision in precisions:
         for size in (128, 256, 512, 768, 1024, 1536):
@@ -74,7 +83,7 @@ def configs(precisions: tuple[str, ...], largest: int) -> list[Config]:
         if size <= largest:
             found.append(Config("tiled", {"max_size": size, "style_scale": 0.5,
                                           "precision": precisions[0]}, budget))  # fmt: skip
-    return found
+    return [config for config in found if config.series in series]
 
 
 def probe(config: Config, backend: str) -> dict[str, Any]:
@@ -103,25 +112,42 @@ def pixels(config: Config) -> tuple[int, int, float]:
     return out[0] * out[1], style[0] * style[1], units
 
 
-def fit(rows: list[dict[str, Any]]) -> Coefficients:
-    """Coefficients from the measured rows (see the module docstring), as an upper envelope:
-    the slope by least squares, then every fixed or per-pixel part raised until no measured row
-    lies above the model (a budget must not be overrun by an underestimate)."""
+def fit(rows: list[dict[str, Any]], tiled: list[dict[str, Any]] | None = None) -> Coefficients:
+    """Coefficients from the measured rows (see the module docstring): the fixed part and the
+    optimisation pass's slope by least squares, the slack that puts every one-pass row under
+    the model, the forward pass's slope from the ``fwd`` rows, and the host arrays' bytes per
+    pixel from the ``tiled`` rows (default: ``rows``'; host arrays do not depend on the
+    network's precision), each the largest the rows need: a budget must not be overrun."""
     opt = [r for r in rows if r["series"] == "opt"]
     x = np.array([[1.0, r["units"] * r["pixels"] / MB] for r in opt])
-    per_unit = float(np.linalg.lstsq(x, np.array([r["job_mb"] for r in opt]), rcond=None)[0][1])
-    base = max(r["job_mb"] - per_unit * r["units"] * r["pixels"] / MB for r in opt)
+    y = np.array([r["job_mb"] for r in opt])
+    base, per_unit = (float(v) for v in np.linalg.lstsq(x, y, rcond=None)[0])
+    base = max(base, 0.0)
+    slack = max(float(r["job_mb"] / (base + per_unit * r["units"] * r["pixels"] / MB))
+                for r in opt)  # fmt: skip
     fwd = [r for r in rows if r["series"] == "fwd"]
-    fwd_coef = max([(r["job_mb"] - base) * MB / (r["units"] * r["style_pixels"]) for r in fwd],
-                   default=per_unit / 3)  # fmt: skip
+    fwd_coef = max([(r["job_mb"] / slack - base) * MB / (r["units"] * r["style_pixels"])
+                    for r in fwd], default=per_unit / 2)  # fmt: skip
     host = 0.0
-    for r in (r for r in rows if r["series"] == "tiled"):
+    without_host = Coefficients(per_unit, fwd_coef, 0.0, base, 1.0)
+    for r in tiled if tiled is not None else [r for r in rows if r["series"] == "tiled"]:
         planned = plan(r["params"], content_hw(r["params"]), [STYLE_HW], r["precision"],
                        r["budget_mb"])  # fmt: skip
-        tile = planned.levels[-1].tile or planned.levels[-1].size
-        rest = r["job_mb"] - base - per_unit * r["units"] * tile[0] * tile[1] / MB
-        host = max(host, rest * MB / r["pixels"])
-    return Coefficients(opt=per_unit, fwd=fwd_coef, host=host, base_mb=base)
+        final = replace(planned.levels[-1], tile=tuple(r["tile"]) if r["tile"] else None)
+        rest = r["job_mb"] / slack - final_level_mb(final, r["params"], without_host)
+        host = max(host, rest * MB / (final.size[0] * final.size[1]))
+    return Coefficients(opt=per_unit, fwd=fwd_coef, host=host, base_mb=base, slack=slack)
+
+
+def final_level_mb(level: LevelPlan, params: JobParams, c: Coefficients) -> float:
+    """What the model puts on the final level besides the host arrays: the fixed part, the
+    pass (one tile's, when tiled) and the tiles' cached content targets."""
+    units = activation_units([*params.content_layers, *params.style_layers])
+    if level.tile is None:
+        return c.base_mb + c.opt * units * level.size[0] * level.size[1] / MB
+    tile_px = level.tile[0] * level.tile[1]
+    kept = content_units(params.content_layers) * 4 * len(tile_grid(level.size, level.tile))
+    return c.base_mb + (c.opt * units + kept) * tile_px / MB
 
 
 def predict(params: JobParams, precision: str, budget_mb: float | None, backend: str,
@@ -132,9 +158,10 @@ def predict(params: JobParams, precision: str, budget_mb: float | None, backend:
 
 
 def run(backend: str, precisions: tuple[str, ...], largest: int,
-        report: Callable[[dict[str, Any]], None]) -> Iterator[dict[str, Any]]:  # fmt: skip
+        report: Callable[[dict[str, Any]], None],
+        series: tuple[str, ...] = ("opt", "fwd", "tiled")) -> Iterator[dict[str, Any]]:  # fmt: skip
     """Measure every configuration, yielding rows (``report`` sees each as it lands)."""
-    for config in configs(precisions, largest):
+    for config in configs(precisions, largest, series):
         measured = probe(config, backend)
         out_px, style_px, units = pixels(config)
         params = config.params().model_copy(update={"precision": measured["precision"]})
@@ -150,6 +177,7 @@ def run(backend: str, precisions: tuple[str, ...], largest: int,
             "job_mb": round(measured["job_mb"], 1),
             "engine_mb": round(measured["engine_mb"], 1),
             "seconds": round(measured["seconds"], 1),
+            "tile": measured["tile"],
             "predicted_mb": round(predict(params, measured["precision"], config.budget_mb,
                                           backend), 1),
             "params": params,

@@ -3,7 +3,8 @@
 ``python -m bench.memory_probe '{"max_size": 512, ...}' [BUDGET_MB]`` (run by ``stylize bench
 memory``). The engine (VGG16 and its weights) and the inputs are loaded first; then the kernel's
 peak-RSS mark is reset (``/proc/self/clear_refs``) and the job runs; the job's peak is
-``VmHWM`` minus the ``VmRSS`` just before it: what the job added to a warm worker.
+``VmHWM`` minus the ``VmRSS`` just before it: what the job added to a warm worker. With a
+third argument, the picture is written there as PNG.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def reset_peak() -> None:
 def main() -> None:
     """Run the job given as JSON in argv[1] (with the budget in argv[2], when given)."""
     from bench.quality import enlarged
-    from shared.images import read_image
+    from shared.images import encode_image, read_image
     from shared.params import JobParams
     from worker.engine import StyleEngine
 
@@ -43,17 +44,24 @@ def main() -> None:
     content = enlarged(content, params.max_size)
     engine = StyleEngine.load()
     engine.memory_budget_mb = budget
+    from worker.engine.precision import resolve
+
+    final = engine.plan(content, [style], params, resolve(params.precision, params.optimizer))
+    tile = final.levels[-1].tile
     before = status_kb("VmRSS")
     reset_peak()
     started = time.perf_counter()
     result = engine.run(content, [style], params)
     peak = status_kb("VmHWM")
+    if len(sys.argv) > 3:
+        Path(sys.argv[3]).write_bytes(encode_image(result.image, "png"))
     print(json.dumps({
         "job_mb": (peak - before) / 1024,
         "engine_mb": before / 1024,
         "seconds": time.perf_counter() - started,
         "precision": result.precision,
         "size": list(result.image.shape[:2]),
+        "tile": None if tile is None else list(tile),
     }))  # fmt: skip
 
 

@@ -39,12 +39,15 @@ EXAMPLE_PAIRS = (
     ("content-coffee.jpg", "style-gravel.jpg"),
     ("content-camera.jpg", "style-spots.png"),
 )
-# The default job before coarse-to-fine (2026-11-25): one scale, Gram matrices, equal layer
-# weights, the last iterate.
+# The default job before coarse-to-fine (2026-11-25): one scale, Gram matrices at style_weight
+# 3e-4, zero padding, the last iterate, colours unbounded.
 LEGACY_DEFAULT: dict[str, Any] = {
     "scales": 1,
     "style_loss": "gram",
+    "style_weight": 3e-4,
     "style_layer_weights": None,
+    "edge_padding": "zero",
+    "limit_chroma": False,
     "iterate_average": 0.0,
 }
 ROW_HEIGHT = 192
@@ -174,29 +177,41 @@ def run(
     sheet_dir: Path,
     weights: str | None = None,
     reference: dict[str, Any] | None = None,
+    pictures: Path | None = None,
 ) -> Iterator[PairQuality]:
     """Measure every pair at every size (with the ``reference`` overrides first, when given),
-    yielding rows as they finish; one sheet per size."""
+    yielding rows as they finish; one sheet per size; each picture at full size in
+    ``pictures`` when given (to look at it as it is)."""
     engine = StyleEngine.load(weights)
     sheet_dir.mkdir(parents=True, exist_ok=True)
     for size in sizes:
         params = JobParams(**{"max_size": size, "preview_every": 0, **overrides})
         cells = []
         for content_path, style_path in pairs:
-            pictures, target = [], None
+            cells_row, target = [], None
             if reference is not None:
                 ref_params = JobParams(**{**params.model_dump(), **reference})
                 ref, content, style, picture = measure_pair(
                     engine, content_path, style_path, ref_params, "reference")
-                pictures.append((picture, caption(ref)))
+                cells_row.append((picture, caption(ref)))
+                keep(pictures, ref, picture)
                 target = ref.metrics
                 yield ref
             row, content, style, picture = measure_pair(
                 engine, content_path, style_path, params, "tested", target)
-            pictures.append((picture, caption(row)))
-            cells.append(sheet_row(content, style, pictures))
+            cells_row.append((picture, caption(row)))
+            keep(pictures, row, picture)
+            cells.append(sheet_row(content, style, cells_row))
             yield row
         write_png(sheet_dir / f"quality-{size}.png", stack_rows(cells))
+
+
+def keep(directory: Path | None, row: PairQuality, picture: np.ndarray) -> None:
+    """Write ``picture`` as <content>-<size>-<config>.png in ``directory`` (None: nothing)."""
+    if directory is not None:
+        directory.mkdir(parents=True, exist_ok=True)
+        name = f"{Path(row.content).stem}-{row.size}-{row.config}.png"
+        write_png(directory / name, picture)
 
 
 def caption(row: PairQuality) -> str:

@@ -331,8 +331,11 @@ def scale(jobs: int, worker_counts: list[int], size: int, iterations: int, hosts
               multiple=True, help="Repeat for several [default: float32 and bfloat16].")
 @click.option("--largest", default=2048, show_default=True, type=click.IntRange(128, 8192),
               help="Largest output measured, px.")  # fmt: skip
+@click.option("--series", "series", type=click.Choice(["opt", "fwd", "tiled"]), multiple=True,
+              help="Only these series (repeat); the fit needs opt [default: all three].")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per configuration.")
-def memory(backend: str, precisions: tuple[str, ...], largest: int, as_json: bool) -> None:
+def memory(backend: str, precisions: tuple[str, ...], largest: int, series: tuple[str, ...],
+           as_json: bool) -> None:  # fmt: skip
     """Peak memory of a job (fresh process, peak RSS above the loaded engine) against output
     and style pixels, layers and precision; the model's coefficients fitted to it."""
     from dataclasses import asdict
@@ -350,10 +353,13 @@ def memory(backend: str, precisions: tuple[str, ...], largest: int, as_json: boo
     if not as_json:
         click.echo(f"{'':5} {'':8} {'configuration':58} {'out MP':>6} {'sty MP':>6} "
                    f"{'job MB':>8} {'model MB':>9} {'s':>6}")  # fmt: skip
-    rows = list(run(backend, precisions or ("float32", "bfloat16"), largest, show))
+    rows = list(run(backend, precisions or ("float32", "bfloat16"), largest, show,
+                    series or ("opt", "fwd", "tiled")))  # fmt: skip
+    if not any(row["series"] == "opt" for row in rows):
+        return  # nothing to fit: the rows' model column is the recorded coefficients'
     for precision in sorted({row["precision"] for row in rows}):
         mine = [row for row in rows if row["precision"] == precision]
-        fitted = fit(mine)
+        fitted = fit(mine, [row for row in rows if row["series"] == "tiled"])
         checks = [(row["job_mb"], predict(row["params"], precision, row["budget_mb"], backend,
                                           fitted)) for row in mine]  # fmt: skip
         worst = max(abs(p - m) / m for m, p in checks)
@@ -397,11 +403,14 @@ def parse_overrides(items: tuple[str, ...]) -> dict[str, object]:
                    "matrices, the last iterate), plus any --against.")  # fmt: skip
 @click.option("--sheet-dir", default="var/bench", show_default=True,
               type=click.Path(file_okay=False), help="Where quality-<size>.png goes.")  # fmt: skip
+@click.option("--pictures", default=None, type=click.Path(file_okay=False),
+              help="Also write every picture at full size here, to look at as it is.")
 @click.option("--weights", default=None, help="VGG16 weights (default: STYLIZE_VGG_WEIGHTS).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per pair.")
 def quality(sizes: tuple[int, ...], pairs: tuple[tuple[str, str], ...], only: bool,
             params: tuple[str, ...], against: tuple[str, ...], against_legacy: bool,
-            sheet_dir: str, weights: str | None, as_json: bool) -> None:  # fmt: skip
+            sheet_dir: str, pictures: str | None, weights: str | None,
+            as_json: bool) -> None:  # fmt: skip
     """Per pair: seconds, the job's style and content ratios, each classic layer's Gram ratio
     and their geometric mean, the sliced Wasserstein geometric mean, chroma drift and the
     frame; with a reference, the seconds to reach its quality."""
@@ -433,7 +442,7 @@ def quality(sizes: tuple[int, ...], pairs: tuple[tuple[str, str], ...], only: bo
                    f"{'foreign':>7} {'edge':>5} {'to ref':>6}")  # fmt: skip
     try:
         for row in run(chosen, sizes or (256, 512), overrides, Path(sheet_dir), weights,
-                       reference):  # fmt: skip
+                       reference, Path(pictures) if pictures else None):  # fmt: skip
             if as_json:
                 click.echo(json.dumps(row.as_dict()))
                 continue

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
-
-from shared.levels import work
 
 VGG16_LAYERS: tuple[str, ...] = (
     "block1_conv1", "block1_conv2",
@@ -32,10 +31,12 @@ WEBHOOK_EVENTS: tuple[str, ...] = get_args(WebhookEvent)
 # (shared/memory_model.py: larger levels are refined in tiles).
 MAX_SIZE = 8192
 MAX_ITERATIONS = 5000
-# Iterations x pixels / 256², over all levels (a content as large as max_size assumed): the
-# most one job may ask for, the old largest job's (5000 iterations at 2048 px), so that time
-# limits and the broker's visibility timeout stay as they were.
-MAX_WORK = MAX_ITERATIONS * (2048 / 256) ** 2
+# The most iterations a job of up to this max_size may ask for: iterations x (max_size/256)²
+# stays under the old largest job's (5000 at 2048 px), so that time limits and the broker's
+# visibility timeout stay as they were. Bands, so that the JSON Schema can state them too.
+ITERATIONS_BY_SIZE = ((2048, 5000), (2896, 2500), (4096, 1250), (5792, 625), (MAX_SIZE, 312))
+MAX_WORK = MAX_ITERATIONS * (2048 / 256) ** 2  # iterations of 256 x 256 pixels
+DEFAULT_STYLE_LAYER_COUNT = len(DEFAULT_STYLE_LAYERS)
 
 Weight = Annotated[float, Field(ge=0, le=1e9)]
 LAYER_LIST_SCHEMA = {"items": {"type": "string", "enum": list(VGG16_LAYERS)}, "uniqueItems": True}
@@ -43,9 +44,15 @@ LAYER_LIST_SCHEMA = {"items": {"type": "string", "enum": list(VGG16_LAYERS)}, "u
 WEBHOOK_URL_PATTERN = r"^https?://[a-z0-9]+(\.[a-z0-9]+)*(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]*)*$"
 
 
+def iterations_allowed(max_size: int) -> int:
+    """The most iterations a job of ``max_size`` may ask for (ITERATIONS_BY_SIZE)."""
+    return next(most for size, most in ITERATIONS_BY_SIZE if max_size <= size)
+
+
 def _cross_field_rules(schema: dict[str, Any]) -> None:
     """State the cross-field rules in the JSON Schema too: each pyramid level needs >= 32 px and
-    an iteration; bfloat16 runs with Adam only."""
+    an iteration; bfloat16 runs with Adam only; fewer iterations for larger pictures; one style
+    layer weight per style layer."""
     schema["allOf"] = [
         {
             "if": {"properties": {"scales": {"const": scales}}, "required": ["scales"]},
@@ -65,6 +72,20 @@ def _cross_field_rules(schema: dict[str, Any]) -> None:
         "if": {"properties": {"precision": {"const": "bfloat16"}}, "required": ["precision"]},
         "then": adam_only,
     })  # fmt: skip
+    for (smaller, _), (_, most) in itertools.pairwise(ITERATIONS_BY_SIZE):
+        schema["allOf"].append({
+            "if": {"properties": {"max_size": {"minimum": smaller + 1}}, "required": ["max_size"]},
+            "then": {"properties": {"iterations": {"maximum": most}}},
+        })  # fmt: skip
+    for count in range(1, len(VGG16_LAYERS) + 1):
+        same_count = {"anyOf": [{"type": "null"}, {"minItems": count, "maxItems": count}]}
+        given = {"properties": {"style_layers": {"minItems": count, "maxItems": count}},
+                 "required": ["style_layers"]}  # fmt: skip
+        if count == DEFAULT_STYLE_LAYER_COUNT:  # omitted style_layers: the default five
+            given = {"anyOf": [given, {"not": {"required": ["style_layers"]}}]}
+        schema["allOf"].append({
+            "if": given, "then": {"properties": {"style_layer_weights": same_count}},
+        })  # fmt: skip
 
 
 class JobParams(BaseModel):
@@ -101,7 +122,9 @@ class JobParams(BaseModel):
     )
     content_weight: Weight = Field(1.0, description="Weight of the content loss (feature MSE).")
     style_weight: Weight = Field(
-        3e-4, description="Weight of the style loss (Gram MSE); raise it for more style."
+        0.2,
+        description="Weight of the style loss; raise it for more style. The Gram loss is about "
+        "1000x larger: with style_loss=gram, 3e-4 (its old default) is comparable.",
     )
     tv_weight: Weight = Field(
         5e-4, description="Weight of the total-variation loss; raise it for a smoother picture."
@@ -130,7 +153,7 @@ class JobParams(BaseModel):
         json_schema_extra=LAYER_LIST_SCHEMA,
     )
     scales: Annotated[int, Field(ge=1, le=4)] | Literal["auto"] = Field(
-        1,
+        "auto",
         description="Coarse-to-fine levels: auto = from min_scale up to the output in steps of "
         "√2, the optimiser's state carried from level to level; 1-4 = that many levels, each "
         "half the size of the next (1: the output size only).",
@@ -143,7 +166,7 @@ class JobParams(BaseModel):
         "larger runs at its own size only).",
     )
     style_loss: Literal["gram", "wasserstein"] = Field(
-        "gram",
+        "wasserstein",
         description="How the style is matched at each layer: gram (Gatys: mean squared "
         "difference of Gram matrices) or wasserstein (the distance between Gaussians fitted to "
         "the features: their means and covariances).",
@@ -154,12 +177,17 @@ class JobParams(BaseModel):
         "equal when omitted.",
     )
     edge_padding: Literal["zero", "replicate"] = Field(
-        "zero",
+        "replicate",
         description="What VGG16's first convolution sees beyond the picture's edge: replicate "
         "(the edge pixels again: no dark or blurred frame) or zero (the network's own).",
     )
+    limit_chroma: bool = Field(
+        True,
+        description="Keep every pixel's chroma inside the region the content's and the styles' "
+        "chroma occupy: no colour casts or blotches that neither input has. Adam only.",
+    )
     iterate_average: float = Field(
-        0.0,
+        0.9,
         ge=0.0,
         le=0.999,
         description="Adam only: the picture shown and returned is the exponential moving "
@@ -220,11 +248,11 @@ class JobParams(BaseModel):
             )
         if self.scales != "auto" and self.iterations < self.scales:
             raise ValueError("iterations must be at least scales (one per level)")
-        if work(self) > MAX_WORK:
+        if self.iterations > iterations_allowed(self.max_size):
             raise ValueError(
                 f"iterations={self.iterations} at max_size={self.max_size} is more work than one "
-                f"job may ask for (at most {MAX_WORK:.0f} iterations of 256 x 256 pixels); lower "
-                "iterations or max_size"
+                f"job may ask for: at most {iterations_allowed(self.max_size)} iterations at this "
+                "size; lower iterations or max_size"
             )
         if self.style_layer_weights is not None and (
             len(self.style_layer_weights) != len(self.style_layers)

@@ -54,11 +54,13 @@ def load_context(worker: str | None = None) -> JobContext:
     settings = get_settings()
     started = time.perf_counter()
     engine = StyleEngine.load()
-    seconds = time.perf_counter() - started
     engine.memory_budget_mb = worker_budget_mb(settings)
+    engine.warm_up()  # the default job's step, shape-generic: a job's first preview comes fast
+    seconds = time.perf_counter() - started
     record_model_load(seconds)
     log.info(
-        "VGG16 loaded from %s (%s) in %.1f s; memory budget per job %d MB",
+        "VGG16 loaded from %s (%s) and its default step traced in %.1f s; memory budget per "
+        "job %d MB",
         engine.weights_source,
         engine.weights_path or "random",
         seconds,

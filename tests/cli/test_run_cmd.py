@@ -96,7 +96,7 @@ def test_bench_quality_measures_every_layer_against_a_reference(tmp_path: Path, 
     configuration and the legacy reference, and the seconds to the reference's quality."""
     args = ["bench", "quality", "--only", "--pair", *small_pair, "--size", "48", "--param",
             "iterations=8", "--param", "min_scale=32", "--against-legacy", "--sheet-dir",
-            str(tmp_path), "--weights", "hed", "--json"]  # fmt: skip
+            str(tmp_path), "--pictures", str(tmp_path / "full"), "--weights", "hed", "--json"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
@@ -109,6 +109,8 @@ def test_bench_quality_measures_every_layer_against_a_reference(tmp_path: Path, 
     assert reference["seconds_to_reference"] is None
     assert tested["first_preview_s"] is not None
     assert (tmp_path / "quality-48.png").exists()
+    assert sorted(f.name for f in (tmp_path / "full").iterdir()) == [
+        "content-chelsea-48-reference.png", "content-chelsea-48-tested.png"]
 
 
 def test_memory_probe_reports_a_jobs_peak_above_the_engine() -> None:

@@ -32,4 +32,6 @@ class TensorFlowBackend:
         return value_and_grad
 
     def compile(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        return tf.function(fn, jit_compile=self.jit)
+        # reduce_retracing: the second image shape traces a shape-generic graph that serves
+        # every later level and job (XLA on a GPU still compiles per shape, and caches it).
+        return tf.function(fn, jit_compile=self.jit, reduce_retracing=True)

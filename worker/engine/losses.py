@@ -11,9 +11,11 @@ from collections.abc import Sequence
 
 from keras import ops
 
-# Eigenvalues below this are treated as this in the matrix square root (features are in
-# VGG16's Caffe units, where covariance eigenvalues reach 1e4-1e6).
-SQRT_EPS = 1e-6
+# Eigenvalues below this share of the largest are noise in float32 (a grey or black-and-white
+# style's features have many such directions): they count as 0 and their directions get no
+# gradient. Without it, the noise of those eigenvectors steered the picture:
+# a grey photo and black spots came out in rainbow colours.
+RELATIVE_FLOOR = 1e-5
 
 
 def gram_matrix(features):  # type: ignore[no-untyped-def]
@@ -36,17 +38,19 @@ def mean_and_covariance(features):  # type: ignore[no-untyped-def]
 
 @ops.custom_gradient
 def trace_sqrtm(matrix):  # type: ignore[no-untyped-def]
-    """tr(√M) of a symmetric positive semi-definite M, with the stable gradient ½·M^(-½)
-    (eigenvalues floored at SQRT_EPS)."""
+    """tr(√M) of a symmetric positive semi-definite M, with the stable gradient ½·M^(-½), over
+    the eigenvalues above RELATIVE_FLOOR x the largest (the rest count as 0)."""
     eigenvalues, vectors = ops.eigh(matrix)
-    roots = ops.sqrt(ops.maximum(eigenvalues, SQRT_EPS))
+    floor = ops.maximum(ops.max(eigenvalues) * RELATIVE_FLOOR, 1e-12)
+    resolved = ops.cast(eigenvalues > floor, eigenvalues.dtype)
+    roots = ops.sqrt(ops.maximum(eigenvalues, floor))
 
     def grad(*args, upstream=None):  # type: ignore[no-untyped-def]
         if upstream is None:
             (upstream,) = args
-        return upstream * ops.matmul(vectors * (0.5 / roots), ops.transpose(vectors))
+        return upstream * ops.matmul(vectors * (0.5 * resolved / roots), ops.transpose(vectors))
 
-    return ops.sum(roots), grad
+    return ops.sum(roots * resolved), grad
 
 
 def content_loss(features, target):  # type: ignore[no-untyped-def]
@@ -69,15 +73,24 @@ def wasserstein_style_loss(features, target):  # type: ignore[no-untyped-def]
     """
     target_mean, target_cov, target_cov_sqrt = target
     channels = features.shape[-1]
-    positions = features.shape[1] * features.shape[2]
     mean, cov = mean_and_covariance(features)
-    if positions < channels:
+
+    def by_channels():  # type: ignore[no-untyped-def]
+        return trace_sqrtm(ops.matmul(ops.matmul(target_cov_sqrt, cov), target_cov_sqrt))
+
+    def by_positions():  # type: ignore[no-untyped-def]
         flat = ops.reshape(features, (-1, channels)) - mean
-        scaled = ops.matmul(flat, target_cov_sqrt) / ops.sqrt(ops.cast(positions, flat.dtype))
-        cross = ops.matmul(scaled, ops.transpose(scaled))  # N x N, shares Σₛ^½ Σ Σₛ^½'s roots
-    else:
-        cross = ops.matmul(ops.matmul(target_cov_sqrt, cov), target_cov_sqrt)
-    cov_term = ops.trace(target_cov) + ops.trace(cov) - 2.0 * trace_sqrtm(cross)
+        positions = ops.cast(ops.shape(flat)[0], flat.dtype)
+        scaled = ops.matmul(flat, target_cov_sqrt) / ops.sqrt(positions)
+        return trace_sqrtm(ops.matmul(scaled, ops.transpose(scaled)))
+
+    height, width = features.shape[1], features.shape[2]
+    if height is not None and width is not None:  # a static shape: choose now
+        root_trace = by_positions() if height * width < channels else by_channels()
+    else:  # a shape-generic trace: choose per call
+        positions = ops.shape(features)[1] * ops.shape(features)[2]
+        root_trace = ops.cond(positions < channels, by_positions, by_channels)
+    cov_term = ops.trace(target_cov) + ops.trace(cov) - 2.0 * root_trace
     return ops.mean(ops.square(mean - target_mean)) + cov_term / channels
 
 

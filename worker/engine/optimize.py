@@ -17,6 +17,7 @@ from scipy.optimize import minimize
 
 from shared.params import JobParams
 from worker.engine.backend import Backend, ValueAndGrad
+from worker.engine.gamut import keep_in_gamut, unlimited
 from worker.engine.hooks import Stop
 from worker.engine.imaging import resize_field
 
@@ -97,8 +98,9 @@ def gradient_step(backend: Backend, value_and_grad: ValueAndGrad) -> CompiledSte
 
 
 def adam_step(backend: Backend, value_and_grad: ValueAndGrad) -> CompiledStep:
-    """(state, image, m, v, t, average, targets, weights, hyper) -> (total, parts, image, m, v, t,
-    average); ``hyper`` is [learning rate, averaging decay].
+    """(state, image, m, v, t, average, targets, weights, hyper, limits) -> (total, parts, image,
+    m, v, t, average); ``hyper`` is [learning rate, averaging decay], ``limits`` the chroma
+    gamut every iterate is kept in (worker/engine/gamut.py).
 
     ``average`` accumulates the iterates without bias correction (the caller divides by
     1 - decayᵏ after k steps); with decay 0 it is the last iterate.
@@ -106,14 +108,15 @@ def adam_step(backend: Backend, value_and_grad: ValueAndGrad) -> CompiledStep:
     beta1, beta2 = ADAM_BETAS
 
     def step(state: Any, image: Any, m: Any, v: Any, t: Any, average: Any, targets: Any,
-             weights: Any, hyper: Any) -> Any:  # fmt: skip
+             weights: Any, hyper: Any, limits: Any) -> Any:  # fmt: skip
         total, parts, grad = value_and_grad(state, image, targets, weights)
         t = t + 1.0
         m = beta1 * m + (1.0 - beta1) * grad
         v = beta2 * v + (1.0 - beta2) * ops.square(grad)
         m_hat = m / (1.0 - ops.power(beta1, t))
         v_hat = v / (1.0 - ops.power(beta2, t))
-        image = ops.clip(image - hyper[0] * m_hat / (ops.sqrt(v_hat) + ADAM_EPSILON), 0.0, 255.0)
+        image = image - hyper[0] * m_hat / (ops.sqrt(v_hat) + ADAM_EPSILON)
+        image = ops.clip(keep_in_gamut(image, limits), 0.0, 255.0)
         average = hyper[1] * average + (1.0 - hyper[1]) * image
         return total, parts, image, m, v, t, average
 
@@ -201,18 +204,19 @@ def resized_adam(adam: AdamState, size: tuple[int, int]) -> AdamState:
 def run_adam(
     step: CompiledStep, state: Any, image: np.ndarray, targets: Any, weights: Any,
     iterations: int, learning_rate: float, hook: Hook, average_decay: float = 0.0,
-    adam: AdamState | None = None,
+    adam: AdamState | None = None, limits: tuple[np.ndarray, ...] | None = None,
 ) -> tuple[LevelResult, AdamState]:  # fmt: skip
-    """``iterations`` Adam steps from ``image`` (and ``adam``'s moments, when carried over);
-    losses reported are those before each step. The level's picture (result and previews) is
-    the bias-corrected moving average of the iterates with ``average_decay`` (0: the last
-    iterate)."""
+    """``iterations`` Adam steps from ``image`` (and ``adam``'s moments, when carried over),
+    each pixel's chroma kept in the gamut ``limits`` (None: any); losses reported are those
+    before each step. The level's picture (result and previews) is the bias-corrected moving
+    average of the iterates with ``average_decay`` (0: the last iterate)."""
     adam = adam or AdamState.fresh(image.shape)
     x = ops.convert_to_tensor(image)
     m, v = ops.convert_to_tensor(adam.m), ops.convert_to_tensor(adam.v)
     t = ops.convert_to_tensor(np.float32(adam.t))
     average = ops.zeros_like(x)
     hyper = ops.convert_to_tensor(np.array([learning_rate, average_decay], np.float32))
+    limits = tuple(ops.convert_to_tensor(x) for x in (limits or unlimited()))
     initial: Losses | None = None
     losses: Losses = (None, None)
     stopped: Stop | None = None
@@ -223,7 +227,7 @@ def run_adam(
 
     while done < iterations and stopped is None:
         total, parts, x, m, v, t, average = step(state, x, m, v, t, average, targets, weights,
-                                                 hyper)  # fmt: skip
+                                                 hyper, limits)  # fmt: skip
         done += 1
         losses = (total, parts)
         initial = initial or losses

@@ -19,11 +19,13 @@ from shared.params import JobParams
 from worker.engine import imaging, precision
 from worker.engine.backend_choice import get_backend
 from worker.engine.errors import JobTooLarge
+from worker.engine.gamut import gamut
 from worker.engine.gram_cache import GramCache
 from worker.engine.hooks import EngineResult, PreviewHook, ProgressHook, Quality
 from worker.engine.inputs import check_job
 from worker.engine.iteration_hook import IterationHook, loss_dict
 from worker.engine.losses import objective
+from worker.engine.memory_release import release_memory
 from worker.engine.optimize import (
     AdamState,
     CompiledStep,
@@ -82,6 +84,17 @@ class StyleEngine:
         source = resolve_source(weights)
         return cls(build_vgg16(read_conv_weights(source)), source.label, str(source.path))
 
+    def warm_up(self, params: JobParams | None = None) -> None:
+        """Trace the step of ``params``' layers, loss and arithmetic (the default job's) on two
+        small shapes, so that it becomes shape-generic: a later job, whatever its size, starts
+        without tracing (on a GPU, XLA still compiles each new shape once)."""
+        params = (params or JobParams()).model_copy(update={
+            "iterations": 1, "preview_every": 0, "max_size": 48, "scales": 1})  # fmt: skip
+        rng = np.random.default_rng(0)
+        style = rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)
+        for shape in ((40, 48, 3), (48, 40, 3)):
+            self.run(rng.integers(0, 256, shape, dtype=np.uint8), [style], params)
+
     @property
     def trace_count(self) -> int:
         """How often any compiled step was traced (once per image shape and layer set)."""
@@ -126,8 +139,12 @@ class StyleEngine:
         content, styles, params = check_job(content, styles, params)
         arithmetic = precision.resolve(params.precision, params.optimizer)
         plan = self.plan(content, styles, params, arithmetic)
+        limits = None
+        if params.limit_chroma:
+            content_o, styles_o = self._optimised_space(content, styles, params)
+            limits = gamut([content_o, *styles_o])
         job = Job(content, styles, params, arithmetic, self._feature_model(params, arithmetic),
-                  plan.forward_pixels)  # fmt: skip
+                  plan.forward_pixels, limits)  # fmt: skip
         hook = IterationHook([lv.iterations for lv in plan.levels],
                              [lv.size for lv in plan.levels], params.preview_every,
                              on_progress, on_preview, arithmetic, started)  # fmt: skip
@@ -140,6 +157,7 @@ class StyleEngine:
                 meter = self.quality_meter(content, styles, params, plan.measure_size,
                                            plan.forward_pixels)  # that the end waits less
             level, adam = self._level(job, planned, hook, level, adam)
+            release_memory()  # what the level's pass freed goes back to the system
             initial = initial or loss_dict(level.initial_losses)
             if level.stopped is not None:
                 break
@@ -200,7 +218,7 @@ class StyleEngine:
             return run_adam(
                 self._step(params, job.model, job.arithmetic), state, image[None], targets,
                 job.weights, planned.iterations, params.learning_rate, hook,
-                params.iterate_average, adam,
+                params.iterate_average, adam, job.gamut,
             )  # fmt: skip
         tile_h, tile_w = planned.tile
 
@@ -211,7 +229,7 @@ class StyleEngine:
         return run_tiled_adam(
             self._gradient(params, job.model, job.arithmetic), state, image[None], planned.tile,
             tile_targets, job.weights, planned.iterations, params.learning_rate, hook,
-            params.iterate_average, adam,
+            params.iterate_average, adam, job.gamut,
         )  # fmt: skip
 
     def quality(
@@ -368,6 +386,7 @@ class Job:
     arithmetic: str
     model: keras.Model
     forward_pixels: int  # forward-only passes larger than this run in tiles
+    gamut: tuple[np.ndarray, ...] | None  # every pixel's chroma is kept in it (gamut.py)
 
     @property
     def weights(self) -> Any:

@@ -27,13 +27,14 @@ def style_statistics(features: Any) -> tuple[Any, Any]:
 
 def gaussian_target(mean: Any, gram: Any) -> tuple[Any, Any, Any]:
     """(mean, covariance, its symmetric square root) for the Wasserstein style loss, from the
-    blended mean and Gram matrix; the square root in float64 on the host, once per level."""
-    mean64 = np.asarray(ops.convert_to_numpy(mean), np.float64)
-    cov = np.asarray(ops.convert_to_numpy(gram), np.float64) - np.outer(mean64, mean64)
-    cov = (cov + cov.T) / 2
-    eigenvalues, vectors = np.linalg.eigh(cov)
-    root = (vectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ vectors.T
-    return tuple(ops.convert_to_tensor(x.astype(np.float32)) for x in (mean64, cov, root))  # type: ignore[return-value]
+    blended mean and Gram matrix, once per level (in float32 through the backend: LAPACK via
+    numpy, fighting the network's threads for the cores, took seconds per layer)."""
+    mean = ops.convert_to_tensor(mean, "float32")
+    cov = ops.convert_to_tensor(gram, "float32") - ops.outer(mean, mean)
+    cov = (cov + ops.transpose(cov)) / 2.0
+    eigenvalues, vectors = ops.eigh(cov)
+    root = ops.matmul(vectors * ops.sqrt(ops.maximum(eigenvalues, 0.0)), ops.transpose(vectors))
+    return mean, cov, root
 
 
 def content_features(model: keras.Model, content: np.ndarray, n_content: int) -> list[Any]:

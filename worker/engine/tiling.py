@@ -18,12 +18,14 @@ import numpy as np
 from keras import ops
 
 from shared.memory_model import HALO, overlap, tile_grid
+from worker.engine.gamut import keep_in_gamut, unlimited
 from worker.engine.optimize import ADAM_BETAS, ADAM_EPSILON, AdamState, Hook, LevelResult
 
 # The coarsest VGG16 feature grid (block5: 16 px); forward tiles start on it so that their
 # features line up with the whole image's.
 FEATURE_STRIDE = 16
 LAYER_STRIDES = {1: 1, 2: 2, 3: 4, 4: 8, 5: 16}
+GAMUT_ROWS = 256
 
 
 def windows(size: tuple[int, int], tile: tuple[int, int],
@@ -54,10 +56,14 @@ def run_tiled_adam(
     gradient: Callable[..., Any], state: Any, image: np.ndarray, tile: tuple[int, int],
     tile_targets: Callable[[int, int], Any], weights: Any, iterations: int,
     learning_rate: float, hook: Hook, average_decay: float, adam: AdamState | None,
+    limits: tuple[np.ndarray, ...] | None = None,
 ) -> tuple[LevelResult, AdamState]:  # fmt: skip
     """``iterations`` Adam steps on ``image`` (1, H, W, 3), each from the blended gradients of
-    its tiles; ``tile_targets(y, x)`` is the loss's targets for the tile at (y, x)."""
+    its tiles, each pixel's chroma kept in the gamut ``limits`` (None: any);
+    ``tile_targets(y, x)`` is the loss's
+    targets for the tile at (y, x)."""
     picture = image[0].copy()
+    limits = limits or unlimited()
     size = picture.shape[:2]
     corners = tile_grid(size, tile)
     blend = windows(size, tile, corners)
@@ -65,7 +71,7 @@ def run_tiled_adam(
     adam = adam or AdamState.fresh(image.shape)
     m, v, t = adam.m[0].copy(), adam.v[0].copy(), adam.t
     average = np.zeros_like(picture)
-    beta1, beta2 = ADAM_BETAS
+    scratch = np.empty_like(picture)  # the update's one temporary: host memory stays bounded
     initial, losses, stopped, done = None, (None, None), None, 0
     while done < iterations and stopped is None:
         field = np.zeros_like(picture)
@@ -77,16 +83,14 @@ def run_tiled_adam(
             totals.append(float(total))
             parts.append(ops.convert_to_numpy(part))
         t += 1.0
-        m *= beta1
-        m += (1.0 - beta1) * field
-        v *= beta2
-        v += (1.0 - beta2) * np.square(field)
-        step = m / (1.0 - beta1**t)
-        step /= np.sqrt(v / (1.0 - beta2**t)) + ADAM_EPSILON
-        picture -= learning_rate * step
-        np.clip(picture, 0.0, 255.0, out=picture)
+        adam_update(picture, field, m, v, t, learning_rate, scratch)
+        del field
+        for top in range(0, size[0], GAMUT_ROWS):  # in bands: the projection's temporaries
+            band = picture[top:top + GAMUT_ROWS]  # are a band's, not the picture's
+            band[...] = np.clip(ops.convert_to_numpy(keep_in_gamut(band, limits)), 0.0, 255.0)
         average *= average_decay
-        average += (1.0 - average_decay) * picture
+        np.multiply(picture, 1.0 - average_decay, out=scratch)
+        average += scratch
         done += 1
         losses = (np.float32(np.mean(totals)), np.mean(parts, axis=0))
         initial = initial or losses
@@ -96,6 +100,26 @@ def run_tiled_adam(
     assert initial is not None
     return (LevelResult(result, losses, initial, done, stopped),
             AdamState(m[None], v[None], t))  # fmt: skip
+
+
+def adam_update(picture: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, t: float,
+                learning_rate: float, scratch: np.ndarray) -> None:  # fmt: skip
+    """One bias-corrected Adam step on ``picture`` in place (the compiled step's, on the host),
+    with ``scratch`` as the only temporary."""
+    beta1, beta2 = ADAM_BETAS
+    m *= beta1
+    np.multiply(grad, 1.0 - beta1, out=scratch)
+    m += scratch
+    v *= beta2
+    np.square(grad, out=scratch)
+    scratch *= 1.0 - beta2
+    v += scratch
+    np.divide(v, 1.0 - beta2**t, out=scratch)
+    np.sqrt(scratch, out=scratch)
+    scratch += ADAM_EPSILON
+    np.divide(m, scratch, out=scratch)
+    scratch *= learning_rate / (1.0 - beta1**t)
+    picture -= scratch
 
 
 def layer_stride(name: str) -> int:

@@ -64,18 +64,39 @@ def build_vgg16(
 
 
 def variant(vgg: keras.Model, dtype: str, edge: str) -> keras.Model:
-    """A copy of ``vgg`` (same weights) computing under the dtype policy ``dtype``, with
-    ``edge`` padding at the first convolution."""
-    copy = build_vgg16(None, dtype, edge)
-    for name in VGG16_LAYERS:
-        copy.get_layer(name).set_weights(vgg.get_layer(name).get_weights())
-    return copy
+    """``vgg`` (zero padding, float32) computing under the dtype policy ``dtype``, with ``edge``
+    padding at the first convolution: in float32 it shares ``vgg``'s layers but the first
+    convolution's (the weights are held once); in another policy it is a copy."""
+    if dtype != "float32":
+        copy = build_vgg16(None, dtype, edge)
+        for name in VGG16_LAYERS:
+            copy.get_layer(name).set_weights(vgg.get_layer(name).get_weights())
+        return copy
+    rgb = keras.Input(shape=(None, None, 3), name="rgb")
+    x = vgg.get_layer("caffe_preprocess")(rgb)
+    first = vgg.get_layer("block1_conv1")
+    if edge == "replicate":
+        x = ReplicatePad(name="replicate_pad")(x)
+        first = layers.Conv2D(64, 3, padding="valid", activation="relu", name="block1_conv1")
+        first.build((None, None, None, 3))
+        first.set_weights(vgg.get_layer("block1_conv1").get_weights())
+    x = first(x)
+    outputs = {"block1_conv1": x}
+    for layer in vgg.layers[3:]:  # after the input, the preprocessing and block1_conv1
+        x = outputs[layer.name] = layer(x)
+    # Every conv output: a shared layer's .output is its first model's, so feature_model picks
+    # this model's tensors from here.
+    return keras.Model(rgb, [outputs[name] for name in VGG16_LAYERS], name=f"vgg16_{edge}")
 
 
 def feature_model(vgg: keras.Model, outputs: tuple[str, ...]) -> keras.Model:
     """A model sharing ``vgg``'s layers that returns ``outputs`` and stops at the deepest one."""
+    if len(vgg.outputs) == len(VGG16_LAYERS):  # a variant sharing another model's layers
+        tensors = [vgg.outputs[VGG16_LAYERS.index(name)] for name in outputs]
+    else:
+        tensors = [vgg.get_layer(name).output for name in outputs]
     return keras.Model(
         vgg.input,
-        [vgg.get_layer(name).output for name in outputs],
+        tensors,
         name="vgg16_" + max(outputs, key=VGG16_LAYERS.index),
     )

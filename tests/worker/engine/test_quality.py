@@ -29,7 +29,11 @@ def saved_quality(
     trip."""
     params = JobParams(max_size=96, **changes)
     result = engine.run(content, [style], params)
-    assert result.iterations == params.iterations and result.stopped is None
+    assert result.stopped is None
+    if params.optimizer == "adam":
+        assert result.iterations == params.iterations
+    else:  # L-BFGS ends where a fresh restart makes no progress (the Wasserstein loss's
+        assert 0 < result.iterations <= params.iterations  # eigenvalue floor is not smooth)
     saved = decode_image(encode_image(result.image, "png"))
     quality = engine.quality(content, [style], params, saved)
     assert quality.as_dict() == result.quality.as_dict(), "the engine measures what is saved"

@@ -165,7 +165,8 @@ def test_carried_moments_are_rescaled_to_the_new_levels_gradients() -> None:
 
 def test_the_average_is_what_the_run_returns(hed_engine: StyleEngine, content, style) -> None:
     """With iterate_average the picture is the iterates' mean, smoother than the last one."""
-    last = hed_engine.run(content, [style], quick(iterations=12, learning_rate=20.0))
+    last = hed_engine.run(content, [style], quick(iterations=12, learning_rate=20.0,
+                                                  iterate_average=0.0))  # fmt: skip
     averaged = hed_engine.run(content, [style], quick(iterations=12, learning_rate=20.0,
                                                       iterate_average=0.8))  # fmt: skip
 
@@ -191,3 +192,16 @@ def test_a_job_over_the_budget_is_refused_before_any_model_work(content, style) 
     engine.memory_budget_mb = 1.0
     with pytest.raises(JobTooLarge, match=r"STYLIZE_WORKER_MEMORY_MB.*no max_size"):
         engine.run(content, [style], quick())
+
+
+def test_colours_stay_in_the_inputs_gamut(hed_engine: StyleEngine, content) -> None:
+    """Grey content and grey style: limit_chroma keeps the picture grey; without it the
+    optimiser may tint it (the rainbow spots of grey pairs)."""
+    from worker.engine.gamut import chroma
+
+    grey = np.repeat(content[..., :1], 3, axis=-1)
+    spots = np.repeat(sample("style-spots.png", (40, 40))[..., :1], 3, axis=-1)
+    kept = hed_engine.run(grey, [spots], quick(iterations=10, learning_rate=30.0))
+    free = hed_engine.run(grey, [spots], quick(iterations=10, learning_rate=30.0,
+                                               limit_chroma=False))  # fmt: skip
+    assert chroma(kept.image).max() <= 2.0 < 10.0 < chroma(free.image).max()

@@ -42,3 +42,19 @@ def test_tiled_statistics_match_one_pass(random_engine: StyleEngine) -> None:
     for (mean, gram), (tiled_mean, tiled_gram) in zip(whole, tiled, strict=True):
         np.testing.assert_allclose(tiled_mean, ops.convert_to_numpy(mean), rtol=2e-3, atol=1e-3)
         np.testing.assert_allclose(tiled_gram, ops.convert_to_numpy(gram), rtol=2e-3, atol=1e-2)
+
+
+def test_the_host_adam_step_is_the_compiled_ones() -> None:
+    """A tiled level's update on the host: bias-corrected Adam, in place."""
+    from worker.engine.optimize import ADAM_BETAS, ADAM_EPSILON
+    from worker.engine.tiling import adam_update
+
+    rng = np.random.default_rng(1)
+    picture, grad = rng.uniform(0, 255, (4, 5, 3)), rng.normal(size=(4, 5, 3))
+    m, v = rng.normal(size=(4, 5, 3)), rng.uniform(0, 1, (4, 5, 3))
+    b1, b2 = ADAM_BETAS
+    m2, v2 = b1 * m + (1 - b1) * grad, b2 * v + (1 - b2) * grad**2
+    expected = picture - 10.0 * (m2 / (1 - b1**3)) / (np.sqrt(v2 / (1 - b2**3)) + ADAM_EPSILON)
+    adam_update(picture, grad, m, v, 3.0, 10.0, np.empty_like(picture))
+    np.testing.assert_allclose(picture, expected, rtol=1e-6)
+    np.testing.assert_allclose(m, m2) and np.testing.assert_allclose(v, v2)
