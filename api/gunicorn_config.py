@@ -37,4 +37,6 @@ logconfig_dict: dict[str, Any] = {
 def child_exit(_server: object, worker: Any) -> None:
     """gunicorn hook: forget the live gauges of a worker process that exited."""
     multiprocess.mark_process_dead(worker.pid)
+
+
 control_socket_disable = True  # one fixed path per host would be shared by every instance

@@ -31,7 +31,7 @@ def rotate() -> tuple[Response, int]:
     ``previous_valid_until`` (each delivery then carries both signatures)."""
     body = request.get_json(silent=True) if request.content_length else {}
     if not isinstance(body, dict):
-        raise field_error("body", "send a JSON object such as {\"overlap_hours\": 24}, or none")
+        raise field_error("body", 'send a JSON object such as {"overlap_hours": 24}, or none')
     try:
         rotation = Rotation.model_validate(body)
     except ValidationError as exc:

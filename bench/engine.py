@@ -50,8 +50,9 @@ class Trace:
 
     def time_to(self, target: float) -> float | None:
         """Seconds until the loss first reached ``target``; None if it never did."""
-        return next((s for s, loss in zip(self.seconds, self.losses, strict=True)
-                     if loss <= target), None)  # fmt: skip
+        return next(
+            (s for s, loss in zip(self.seconds, self.losses, strict=True) if loss <= target), None
+        )
 
 
 def sample_pair(size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -64,9 +65,13 @@ def sample_pair(size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def baseline(
-    engine: StyleEngine, content: np.ndarray, style: np.ndarray, params: JobParams,
-    iterations: int, learning_rate: float,
-) -> Trace:  # fmt: skip
+    engine: StyleEngine,
+    content: np.ndarray,
+    style: np.ndarray,
+    params: JobParams,
+    iterations: int,
+    learning_rate: float,
+) -> Trace:
     """The seed's loop, fixed: eager, full model each step, Adam on one tf.Variable."""
     import tensorflow as tf
 
@@ -97,9 +102,12 @@ def baseline(
 
 
 def engine_trace(
-    engine: StyleEngine, content: np.ndarray, style: np.ndarray, params: JobParams,
+    engine: StyleEngine,
+    content: np.ndarray,
+    style: np.ndarray,
+    params: JobParams,
     target: float,
-) -> tuple[Trace, np.ndarray]:  # fmt: skip
+) -> tuple[Trace, np.ndarray]:
     """One engine run, timed by its progress hook, stopped once it reaches ``target``; the
     trace and the picture it stopped at."""
     trace = Trace([], [])
@@ -138,8 +146,9 @@ def default_variant() -> str:
     return f"{defaults.optimizer}-{resolve(defaults.precision, defaults.optimizer)}"
 
 
-def run_size(engine: StyleEngine, size: int, iterations: int,
-             learning_rate: float | None) -> dict[str, object]:  # fmt: skip
+def run_size(
+    engine: StyleEngine, size: int, iterations: int, learning_rate: float | None
+) -> dict[str, object]:
     """The baseline and every variant at one size, side by side."""
     content, style = sample_pair(size)
     params = JobParams(**LEGACY_DEFAULT, max_size=size, iterations=iterations, preview_every=0)
@@ -154,8 +163,9 @@ def run_size(engine: StyleEngine, size: int, iterations: int,
         "baseline_seconds_to_target": base.seconds[-1],
     }
     for name, (optimizer, arithmetic) in VARIANTS.items():
-        longer = params.model_copy(update={"iterations": 3 * iterations, "optimizer": optimizer,
-                                           "precision": arithmetic})  # fmt: skip
+        longer = params.model_copy(
+            update={"iterations": 3 * iterations, "optimizer": optimizer, "precision": arithmetic}
+        )
         trace, picture = engine_trace(engine, content, style, longer, target)
         reached = trace.time_to(target)
         numbers[f"{name}_ms_per_iter"] = trace.ms_per_iter()
@@ -177,8 +187,9 @@ def to_legacy_quality(engine: StyleEngine, size: int, iterations: int) -> dict[s
     yardstick = yardstick_for(engine, content, style, legacy)
     old = timed_run(engine, content, style, legacy, yardstick, None)
     target = yardstick.measure(old.saved)
-    new = timed_run(engine, content, style, JobParams(max_size=size, iterations=iterations),
-                    yardstick, target)  # fmt: skip
+    new = timed_run(
+        engine, content, style, JobParams(max_size=size, iterations=iterations), yardstick, target
+    )
     reached = new.seconds_to_target
     return {
         "legacy_seconds": old.result.seconds,
@@ -194,10 +205,13 @@ def to_legacy_quality(engine: StyleEngine, size: int, iterations: int) -> dict[s
 
 
 def run(
-    sizes: tuple[int, ...] = (256, 512), iterations: int = 30,
-    learning_rate: float | None = None, weights: str | None = None, baseline: bool = True,
+    sizes: tuple[int, ...] = (256, 512),
+    iterations: int = 30,
+    learning_rate: float | None = None,
+    weights: str | None = None,
+    baseline: bool = True,
     legacy_iterations: int | None = 200,
-) -> dict[str, object]:  # fmt: skip
+) -> dict[str, object]:
     """At each size: the eager baseline and the engine's variants (``speedup_to_quality``: the
     baseline's seconds to its final loss over the default variant's), and the default job
     against the legacy default, both with ``legacy_iterations`` (``speedup_to_legacy_quality``;
@@ -216,7 +230,10 @@ def run(
         "iterations": iterations,
         "default": default_variant(),
         "speedup_to_quality": {size: n.get("speedup_to_quality") for size, n in by_size.items()},
-        "speedup_to_legacy_quality": {size: n["legacy"]["speedup_to_legacy_quality"]  # type: ignore[index]
-                                      for size, n in by_size.items() if "legacy" in n},
+        "speedup_to_legacy_quality": {
+            size: n["legacy"]["speedup_to_legacy_quality"]  # type: ignore[index]
+            for size, n in by_size.items()
+            if "legacy" in n
+        },
         "sizes": by_size,
     }

@@ -30,14 +30,19 @@ from worker.engine.losses import gram_matrix
 
 
 def style_layer_losses(
-    engine: StyleEngine, content: np.ndarray, style: np.ndarray, params: JobParams,
+    engine: StyleEngine,
+    content: np.ndarray,
+    style: np.ndarray,
+    params: JobParams,
     picture: np.ndarray,
-) -> list[float]:  # fmt: skip
+) -> list[float]:
     """Each style layer's unweighted loss of ``picture`` (RGB uint8), in float32."""
     model, targets, _, _ = engine._float32_view(content, [style], params, picture.shape[:2])
-    features = model(np.asarray(picture, np.float32)[None])[len(params.content_layers):]
-    return [float(ops.mean(ops.square(gram_matrix(f) - t)))
-            for f, t in zip(features, targets[1], strict=True)]  # fmt: skip
+    features = model(np.asarray(picture, np.float32)[None])[len(params.content_layers) :]
+    return [
+        float(ops.mean(ops.square(gram_matrix(f) - t)))
+        for f, t in zip(features, targets[1], strict=True)
+    ]
 
 
 def rescaled(factors: list[float], start_losses: list[float]) -> list[float]:
@@ -58,10 +63,12 @@ def weightings(channels: list[int], start_losses: list[float]) -> dict[str, list
 def weighted(params: JobParams, factors: list[float]) -> JobParams:
     """``params`` with the n-th style layer's loss times ``factors[n]`` (style_layer_weights are
     normalised to sum 1, so style_weight carries their mean)."""
-    return params.model_copy(update={
-        "style_layer_weights": factors,
-        "style_weight": params.style_weight * sum(factors) / len(factors),
-    })  # fmt: skip
+    return params.model_copy(
+        update={
+            "style_layer_weights": factors,
+            "style_weight": params.style_weight * sum(factors) / len(factors),
+        }
+    )
 
 
 def run_variant(
@@ -87,10 +94,18 @@ def main() -> None:
     parser.add_argument("--sheet-dir", type=Path, default=Path("var/bench"))
     args = parser.parse_args()
     engine = StyleEngine.load()
-    params = JobParams(**{**LEGACY_DEFAULT, "max_size": args.size, "iterations": args.iterations,
-                          "preview_every": 0})  # the Gram loss this study is about  # fmt: skip
-    channels = [int(o.shape[-1]) for o in engine._feature_model(params, "float32").outputs
-                [len(params.content_layers):]]  # fmt: skip
+    params = JobParams(
+        **{
+            **LEGACY_DEFAULT,
+            "max_size": args.size,
+            "iterations": args.iterations,
+            "preview_every": 0,
+        }
+    )  # the Gram loss this study is about
+    channels = [
+        int(o.shape[-1])
+        for o in engine._feature_model(params, "float32").outputs[len(params.content_layers) :]
+    ]
     print(f"style layers {params.style_layers} channels {channels}")
     rows: list[np.ndarray] = []
     for content_path, style_path in example_pairs():

@@ -64,25 +64,42 @@ class Config:
 PROBE_JOB = {"iterations": 3, "scales": 1}
 
 
-def configs(precisions: tuple[str, ...], largest: int,
-            series: tuple[str, ...] = ("opt", "fwd", "tiled")) -> list[Config]:  # fmt: skip
+def configs(
+    precisions: tuple[str, ...], largest: int, series: tuple[str, ...] = ("opt", "fwd", "tiled")
+) -> list[Config]:
     """The measured configurations of ``series`` up to ``largest`` px."""
     found = []
     for precision in precisions:
         for size in (128, 256, 512, 768, 1024, 1536):
             if size <= largest:
-                found.append(Config("opt", {"max_size": size, "style_scale": 0.25,
-                                            "precision": precision}))  # fmt: skip
+                found.append(
+                    Config("opt", {"max_size": size, "style_scale": 0.25, "precision": precision})
+                )
         for size, scale in ((128, 2.0), (128, 4.0), (256, 4.0)):
-            found.append(Config("fwd", {"max_size": size, "style_scale": scale,
-                                        "precision": precision}))  # fmt: skip
-    found.append(Config("opt", {"max_size": 512, "style_scale": 0.25, "precision": "float32",
-                                "content_layers": ["block2_conv2"],
-                                "style_layers": ["block1_conv1", "block2_conv1"]}))  # fmt: skip
+            found.append(
+                Config("fwd", {"max_size": size, "style_scale": scale, "precision": precision})
+            )
+    found.append(
+        Config(
+            "opt",
+            {
+                "max_size": 512,
+                "style_scale": 0.25,
+                "precision": "float32",
+                "content_layers": ["block2_conv2"],
+                "style_layers": ["block1_conv1", "block2_conv1"],
+            },
+        )
+    )
     for size, budget in ((1024, 1200.0), (2048, 2000.0), (4096, 3500.0)):
         if size <= largest:
-            found.append(Config("tiled", {"max_size": size, "style_scale": 0.5,
-                                          "precision": precisions[0]}, budget))  # fmt: skip
+            found.append(
+                Config(
+                    "tiled",
+                    {"max_size": size, "style_scale": 0.5, "precision": precisions[0]},
+                    budget,
+                )
+            )
     return [config for config in found if config.series in series]
 
 
@@ -123,16 +140,18 @@ def fit(rows: list[dict[str, Any]], tiled: list[dict[str, Any]] | None = None) -
     y = np.array([r["job_mb"] for r in opt])
     base, per_unit = (float(v) for v in np.linalg.lstsq(x, y, rcond=None)[0])
     base = max(base, 0.0)
-    slack = max(float(r["job_mb"] / (base + per_unit * r["units"] * r["pixels"] / MB))
-                for r in opt)  # fmt: skip
+    slack = max(float(r["job_mb"] / (base + per_unit * r["units"] * r["pixels"] / MB)) for r in opt)
     fwd = [r for r in rows if r["series"] == "fwd"]
-    fwd_coef = max([(r["job_mb"] / slack - base) * MB / (r["units"] * r["style_pixels"])
-                    for r in fwd], default=per_unit / 2)  # fmt: skip
+    fwd_coef = max(
+        [(r["job_mb"] / slack - base) * MB / (r["units"] * r["style_pixels"]) for r in fwd],
+        default=per_unit / 2,
+    )
     host = 0.0
     without_host = Coefficients(per_unit, fwd_coef, 0.0, base, 1.0)
     for r in tiled if tiled is not None else [r for r in rows if r["series"] == "tiled"]:
-        planned = plan(r["params"], content_hw(r["params"]), [STYLE_HW], r["precision"],
-                       r["budget_mb"])  # fmt: skip
+        planned = plan(
+            r["params"], content_hw(r["params"]), [STYLE_HW], r["precision"], r["budget_mb"]
+        )
         final = replace(planned.levels[-1], tile=tuple(r["tile"]) if r["tile"] else None)
         rest = r["job_mb"] / slack - final_level_mb(final, r["params"], without_host)
         host = max(host, rest * MB / (final.size[0] * final.size[1]))
@@ -150,16 +169,26 @@ def final_level_mb(level: LevelPlan, params: JobParams, c: Coefficients) -> floa
     return c.base_mb + (c.opt * units + kept) * tile_px / MB
 
 
-def predict(params: JobParams, precision: str, budget_mb: float | None, backend: str,
-            measured: Coefficients | None = None) -> float:  # fmt: skip
+def predict(
+    params: JobParams,
+    precision: str,
+    budget_mb: float | None,
+    backend: str,
+    measured: Coefficients | None = None,
+) -> float:
     """The model's peak (MB) for a probe's job."""
-    return plan(params, content_hw(params), [STYLE_HW], precision, budget_mb, backend,
-                measured).peak_mb
+    return plan(
+        params, content_hw(params), [STYLE_HW], precision, budget_mb, backend, measured
+    ).peak_mb
 
 
-def run(backend: str, precisions: tuple[str, ...], largest: int,
-        report: Callable[[dict[str, Any]], None],
-        series: tuple[str, ...] = ("opt", "fwd", "tiled")) -> Iterator[dict[str, Any]]:  # fmt: skip
+def run(
+    backend: str,
+    precisions: tuple[str, ...],
+    largest: int,
+    report: Callable[[dict[str, Any]], None],
+    series: tuple[str, ...] = ("opt", "fwd", "tiled"),
+) -> Iterator[dict[str, Any]]:
     """Measure every configuration, yielding rows (``report`` sees each as it lands)."""
     for config in configs(precisions, largest, series):
         measured = probe(config, backend)
@@ -178,8 +207,9 @@ def run(backend: str, precisions: tuple[str, ...], largest: int,
             "engine_mb": round(measured["engine_mb"], 1),
             "seconds": round(measured["seconds"], 1),
             "tile": measured["tile"],
-            "predicted_mb": round(predict(params, measured["precision"], config.budget_mb,
-                                          backend), 1),
+            "predicted_mb": round(
+                predict(params, measured["precision"], config.budget_mb, backend), 1
+            ),
             "params": params,
         }
         report(row)

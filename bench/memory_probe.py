@@ -55,14 +55,18 @@ def main() -> None:
     peak = status_kb("VmHWM")
     if len(sys.argv) > 3:
         Path(sys.argv[3]).write_bytes(encode_image(result.image, "png"))
-    print(json.dumps({
-        "job_mb": (peak - before) / 1024,
-        "engine_mb": before / 1024,
-        "seconds": time.perf_counter() - started,
-        "precision": result.precision,
-        "size": list(result.image.shape[:2]),
-        "tile": None if tile is None else list(tile),
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "job_mb": (peak - before) / 1024,
+                "engine_mb": before / 1024,
+                "seconds": time.perf_counter() - started,
+                "precision": result.precision,
+                "size": list(result.image.shape[:2]),
+                "tile": None if tile is None else list(tile),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,9 @@ def spotted(size: int = 512, ground: tuple[int, int, int] = WHITE, seed: int = 0
             axes = (int(radius), int(radius * 0.8))
             while start < 360:
                 span = rng.uniform(50, 110)
-                cv2.ellipse(image, centre, axes, 0, start, start + span, INK,
-                            max(2, int(radius / 3)))  # fmt: skip
+                cv2.ellipse(
+                    image, centre, axes, 0, start, start + span, INK, max(2, int(radius / 3))
+                )
                 start += span + rng.uniform(20, 50)
         else:  # a solid blob
             axes = (int(radius * rng.uniform(0.4, 0.8)), int(radius * rng.uniform(0.3, 0.6)))

@@ -73,8 +73,11 @@ class PairQuality:
 
     def as_dict(self) -> dict[str, Any]:
         """For ``--json``: one line per pair and configuration."""
-        return {**{k: v for k, v in self.__dict__.items() if k != "metrics"},
-                "seconds": round(self.seconds, 1), **self.metrics.as_dict()}  # fmt: skip
+        return {
+            **{k: v for k, v in self.__dict__.items() if k != "metrics"},
+            "seconds": round(self.seconds, 1),
+            **self.metrics.as_dict(),
+        }
 
 
 def enlarged(image: np.ndarray, size: int) -> np.ndarray:
@@ -111,9 +114,13 @@ class Run:
 
 
 def timed_run(
-    engine: StyleEngine, content: np.ndarray, style: np.ndarray, params: JobParams,
-    yardstick: Yardstick, target: StyleMetrics | None,
-) -> Run:  # fmt: skip
+    engine: StyleEngine,
+    content: np.ndarray,
+    style: np.ndarray,
+    params: JobParams,
+    yardstick: Yardstick,
+    target: StyleMetrics | None,
+) -> Run:
     """Run one job; with a ``target``, measure previews on the way and note when the picture
     first reached it (the measuring time left out of every figure)."""
     if target is None:
@@ -145,9 +152,13 @@ def reaches(metrics: StyleMetrics, target: StyleMetrics) -> bool:
 
 
 def measure_pair(
-    engine: StyleEngine, content_path: Path, style_path: Path, params: JobParams, config: str,
+    engine: StyleEngine,
+    content_path: Path,
+    style_path: Path,
+    params: JobParams,
+    config: str,
     target: StyleMetrics | None = None,
-) -> tuple[PairQuality, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+) -> tuple[PairQuality, np.ndarray, np.ndarray, np.ndarray]:
     """Run one pair; its figures on the saved (PNG round-tripped) picture, and the images."""
     content = enlarged(read_image(str(content_path)), params.max_size)
     style = read_image(str(style_path))
@@ -192,13 +203,15 @@ def run(
             if reference is not None:
                 ref_params = JobParams(**{**params.model_dump(), **reference})
                 ref, content, style, picture = measure_pair(
-                    engine, content_path, style_path, ref_params, "reference")
+                    engine, content_path, style_path, ref_params, "reference"
+                )
                 cells_row.append((picture, caption(ref)))
                 keep(pictures, ref, picture)
                 target = ref.metrics
                 yield ref
             row, content, style, picture = measure_pair(
-                engine, content_path, style_path, params, "tested", target)
+                engine, content_path, style_path, params, "tested", target
+            )
             cells_row.append((picture, caption(row)))
             keep(pictures, row, picture)
             cells.append(sheet_row(content, style, cells_row))
@@ -217,8 +230,10 @@ def keep(directory: Path | None, row: PairQuality, picture: np.ndarray) -> None:
 def caption(row: PairQuality) -> str:
     """The figures printed under a picture (two lines)."""
     m = row.metrics
-    return (f"{row.config}: {row.seconds:.0f} s, content {m.content_ratio:.3f}\n"
-            f"gram geo {m.gram_geo:.3f}, sw geo {m.sw_geo:.3f}")  # fmt: skip
+    return (
+        f"{row.config}: {row.seconds:.0f} s, content {m.content_ratio:.3f}\n"
+        f"gram geo {m.gram_geo:.3f}, sw geo {m.sw_geo:.3f}"
+    )
 
 
 def sheet_row(
@@ -233,8 +248,16 @@ def sheet_row(
         column = np.full((ROW_HEIGHT + CAPTION_HEIGHT, cell.shape[1], 3), 255, np.uint8)
         column[:ROW_HEIGHT] = cell
         for line, words in enumerate(text.splitlines()):
-            cv2.putText(column, words, (2, ROW_HEIGHT + 13 + 14 * line),
-                        cv2.FONT_HERSHEY_SIMPLEX, 0.38, (0, 0, 0), 1, cv2.LINE_AA)  # fmt: skip
+            cv2.putText(
+                column,
+                words,
+                (2, ROW_HEIGHT + 13 + 14 * line),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.38,
+                (0, 0, 0),
+                1,
+                cv2.LINE_AA,
+            )
         columns += [column, gap]
     return np.concatenate(columns[:-1], axis=1)
 
@@ -242,8 +265,10 @@ def sheet_row(
 def stack_rows(rows: list[np.ndarray]) -> np.ndarray:
     """Rows one under the other, padded white on the right to the widest."""
     width = max(row.shape[1] for row in rows)
-    padded = [np.pad(row, ((0, 6), (0, width - row.shape[1]), (0, 0)), constant_values=255)
-              for row in rows]  # fmt: skip
+    padded = [
+        np.pad(row, ((0, 6), (0, width - row.shape[1]), (0, 0)), constant_values=255)
+        for row in rows
+    ]
     return np.concatenate(padded, axis=0)
 
 

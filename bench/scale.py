@@ -46,14 +46,18 @@ def projection(
         capped = hub_jobs_per_min is not None and linear > hub_jobs_per_min
         shown = hub_jobs_per_min if capped and hub_jobs_per_min is not None else linear
         rows.append(
-            {"hosts": count, "jobs_per_min": round(shown, 1),
-             "limited_by": "hub" if capped else "gpus"}
-        )  # fmt: skip
+            {
+                "hosts": count,
+                "jobs_per_min": round(shown, 1),
+                "limited_by": "hub" if capped else "gpus",
+            }
+        )
     return rows
 
 
-def run_batch(stack: BenchStack, api_url: str, jobs: int, params: dict[str, object],
-              seed: int) -> dict[str, float]:  # fmt: skip
+def run_batch(
+    stack: BenchStack, api_url: str, jobs: int, params: dict[str, object], seed: int
+) -> dict[str, float]:
     """Send ``jobs`` jobs at once; seconds from the first submit to the last end."""
     sessions = session_factory(stack.settings.database_url)
     events = EndEvents(stack.settings.broker_url)
@@ -66,8 +70,13 @@ def run_batch(stack: BenchStack, api_url: str, jobs: int, params: dict[str, obje
                     ("content", ("c.png", tiny_png(seed + n, 96), "image/png")),
                     ("style", ("s.png", tiny_png(seed + n + 100_000, 96), "image/png")),
                 ]
-                response = http.post(f"{api_url}/v1/jobs", headers=stack.headers, files=files,
-                                     data={"params": json.dumps(params)}, timeout=30)  # fmt: skip
+                response = http.post(
+                    f"{api_url}/v1/jobs",
+                    headers=stack.headers,
+                    files=files,
+                    data={"params": json.dumps(params)},
+                    timeout=30,
+                )
                 if response.status_code != 202:
                     raise RuntimeError(f"submit answered {response.status_code}: {response.text}")
                 ids.append(response.json()["id"])

@@ -111,8 +111,9 @@ def revision_checkout(revision: str, workdir: Path) -> Iterator[Path]:
     try:
         archive = subprocess.run(
             ["git", "-C", str(CHECKOUT), "archive", revision],
-            capture_output=True, check=True,
-        )  # fmt: skip
+            capture_output=True,
+            check=True,
+        )
     except (OSError, subprocess.CalledProcessError) as exc:
         stderr = getattr(exc, "stderr", b"") or b""
         raise StackError(

@@ -118,24 +118,29 @@ class Yardstick:
         self.content_edges = _edge_figures(self.content_lab[..., 0])
 
     def _gram_losses(self, features: list[np.ndarray]) -> list[float]:
-        return [float(np.mean((gram(f) - g) ** 2)) for f, g in zip(features, self.style_grams,
-                                                                     strict=True)]  # fmt: skip
+        return [
+            float(np.mean((gram(f) - g) ** 2))
+            for f, g in zip(features, self.style_grams, strict=True)
+        ]
 
     def _sw(self, features: list[np.ndarray]) -> list[float]:
         rng = np.random.default_rng(1)
-        return [sliced_wasserstein(_sample(f, rng), s, d)
-                for f, s, d in zip(features, self.style_samples, self.directions,
-                                   strict=True)]  # fmt: skip
+        return [
+            sliced_wasserstein(_sample(f, rng), s, d)
+            for f, s, d in zip(features, self.style_samples, self.directions, strict=True)
+        ]
 
     def measure(self, picture: np.ndarray) -> StyleMetrics:
         """The figures of ``picture`` (RGB, the output size; uint8 as saved, or float)."""
         picture = np.asarray(picture, np.float32)
         *features, content_map = self.engine.features(picture, MEASURED_LAYERS)
-        gram_ratios = tuple(p / max(c, 1e-12) for p, c in zip(self._gram_losses(features),
-                                                               self.content_gram_losses,
-                                                               strict=True))  # fmt: skip
-        sw_ratios = tuple(p / max(c, 1e-12) for p, c in zip(self._sw(features), self.content_sw,
-                                                            strict=True))  # fmt: skip
+        gram_ratios = tuple(
+            p / max(c, 1e-12)
+            for p, c in zip(self._gram_losses(features), self.content_gram_losses, strict=True)
+        )
+        sw_ratios = tuple(
+            p / max(c, 1e-12) for p, c in zip(self._sw(features), self.content_sw, strict=True)
+        )
         content_loss = float(np.mean((content_map - self.content_map) ** 2))
         lab = _lab(picture)
         dark, detail = _edge_figures(lab[..., 0])
@@ -189,18 +194,17 @@ def _edge_figures(lightness: np.ndarray) -> tuple[float, float]:
     outer = np.zeros((h, w), bool)
     outer[:band], outer[-band:], outer[:, :band], outer[:, -band:] = True, True, True, True
     inner = np.zeros((h, w), bool)
-    inner[band:3 * band, band:w - band] = True
-    inner[h - 3 * band:h - band, band:w - band] = True
-    inner[band:h - band, band:3 * band] = True
-    inner[band:h - band, w - 3 * band:w - band] = True
+    inner[band : 3 * band, band : w - band] = True
+    inner[h - 3 * band : h - band, band : w - band] = True
+    inner[band : h - band, band : 3 * band] = True
+    inner[band : h - band, w - 3 * band : w - band] = True
     gy, gx = np.gradient(lightness.astype(np.float64))
     energy = gx**2 + gy**2
     dark = float(lightness[outer].mean() - lightness[inner].mean())
     return dark, float(energy[outer].mean() / max(float(energy[inner].mean()), 1e-12))
 
 
-def seam_ratio(picture: np.ndarray, corners: list[tuple[int, int]],
-               tile: tuple[int, int]) -> float:  # fmt: skip
+def seam_ratio(picture: np.ndarray, corners: list[tuple[int, int]], tile: tuple[int, int]) -> float:
     """Gradient energy across the tiles' edges ÷ across every other row and column boundary
     (1 = no seam; a visible seam is a line of higher energy). Each boundary's energy is the mean
     squared difference between the two pixel lines it separates."""
@@ -211,8 +215,9 @@ def seam_ratio(picture: np.ndarray, corners: list[tuple[int, int]],
     rows = {edge - 1 for y, _ in corners for edge in (y, y + tile[0]) if 0 < edge < height}
     columns = {edge - 1 for _, x in corners for edge in (x, x + tile[1]) if 0 < edge < width}
     seams = [across_rows[i] for i in rows] + [across_columns[i] for i in columns]
-    others = ([e for i, e in enumerate(across_rows) if i not in rows]
-              + [e for i, e in enumerate(across_columns) if i not in columns])  # fmt: skip
+    others = [e for i, e in enumerate(across_rows) if i not in rows] + [
+        e for i, e in enumerate(across_columns) if i not in columns
+    ]
     if not seams:
         return 1.0
     return float(np.mean(seams) / max(float(np.mean(others)), 1e-12))

@@ -125,9 +125,13 @@ def run_wrk(
         env = {"STYLIZE_WRK_BODY_FILE": str(body_file), "STYLIZE_WRK_CONTENT_TYPE": body[1]}
     argv = wrk_command(url, connections, seconds, script, headers)
     completed = subprocess.run(
-        argv, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", **env},
-        timeout=seconds + 60, check=False,
-    )  # fmt: skip
+        argv,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", **env},
+        timeout=seconds + 60,
+        check=False,
+    )
     if completed.returncode != 0:
         raise WrkError(f"wrk failed ({completed.returncode}): {completed.stderr[-2000:]}")
     return parse_report(completed.stdout)

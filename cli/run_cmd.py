@@ -87,16 +87,33 @@ def job_params(options: dict[str, Any], output_format: str) -> JobParams:
 @click.command()
 @click.argument("content", type=click.Path(dir_okay=False))
 @click.argument("styles", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="Result file: .png, .jpg or .jpeg.")  # fmt: skip
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Result file: .png, .jpg or .jpeg.",
+)
 @click.option("--weights", default=None, help="auto | imagenet | hed | PATH (default: settings).")
 @click.option("--json", "as_json", is_flag=True, help="Print the final metrics as one JSON line.")
-@click.option("--preview", "preview_path", default=None, type=click.Path(dir_okay=False),
-              help="Write each preview (every --preview-every iterations) to this .png or .jpg "
-                   "as the run goes; the first comes from the coarsest level.")  # fmt: skip
+@click.option(
+    "--preview",
+    "preview_path",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Write each preview (every --preview-every iterations) to this .png or .jpg "
+    "as the run goes; the first comes from the coarsest level.",
+)
 @param_options()
-def run(content: str, styles: tuple[str, ...], output: str, weights: str | None, as_json: bool,
-        preview_path: str | None, **options: Any) -> None:  # fmt: skip
+def run(
+    content: str,
+    styles: tuple[str, ...],
+    output: str,
+    weights: str | None,
+    as_json: bool,
+    preview_path: str | None,
+    **options: Any,
+) -> None:
     """Stylise CONTENT with one or more STYLE images and write the result to OUT."""
     output_format = format_for_path(output)
     if output_format is None:
@@ -116,8 +133,9 @@ def run(content: str, styles: tuple[str, ...], output: str, weights: str | None,
     if preview_path is not None:
         preview_format = format_for_path(preview_path)
         if preview_format is None:
-            raise click.BadParameter("end the file name in .png, .jpg or .jpeg",
-                                     param_hint="--preview")  # fmt: skip
+            raise click.BadParameter(
+                "end the file name in .png, .jpg or .jpeg", param_hint="--preview"
+            )
 
     from tqdm import tqdm
 
@@ -139,8 +157,13 @@ def run(content: str, styles: tuple[str, ...], output: str, weights: str | None,
                 Path(preview_path).write_bytes(encode_image(image, preview_format.name))
                 bar.set_description(f"preview {image.shape[1]}x{image.shape[0]}", refresh=False)
 
-            result = engine.run(content_image, style_images, params, on_progress=on_progress,
-                                on_preview=on_preview if preview_path else None)  # fmt: skip
+            result = engine.run(
+                content_image,
+                style_images,
+                params,
+                on_progress=on_progress,
+                on_preview=on_preview if preview_path else None,
+            )
     except (EngineInputError, WeightsError) as exc:
         raise click.ClickException(str(exc)) from None
     Path(output).write_bytes(encode_image(result.image, output_format.name))
@@ -155,15 +178,19 @@ def run(content: str, styles: tuple[str, ...], output: str, weights: str | None,
             "losses": result.losses,
             "initial_losses": result.initial_losses,
             "weights_source": result.weights_source,
-            "first_preview_s": (None if result.first_preview_s is None
-                                else round(result.first_preview_s, 3)),
+            "first_preview_s": (
+                None if result.first_preview_s is None else round(result.first_preview_s, 3)
+            ),
             "quality": result.quality.as_dict(),
         }
         click.echo(json.dumps(metrics))
     else:
         start, end = result.initial_losses["total"], result.losses["total"]
-        first = ("" if result.first_preview_s is None
-                 else f", first preview after {result.first_preview_s:.1f} s")  # fmt: skip
+        first = (
+            ""
+            if result.first_preview_s is None
+            else f", first preview after {result.first_preview_s:.1f} s"
+        )
         click.echo(
             f"{output}: {result.iterations} iterations in {result.seconds:.1f} s, "
             f"loss {start:.4g} -> {end:.4g}{first}"

@@ -16,9 +16,15 @@ from playwright.sync_api import sync_playwright
 OUT = Path(__file__).resolve().parent / "flower.png"
 CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright's own browser download is not used
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PAGES = ("/", "/tasks")
 
 

@@ -47,8 +47,10 @@ def create_key(
     name = name.strip()
     if not name or len(name) > 100:
         raise ApiKeyError("a key name must be 1-100 characters")
-    for label, limit in (("max active jobs", max_active_jobs),
-                         ("rate limit per minute", rate_limit_per_minute)):  # fmt: skip
+    for label, limit in (
+        ("max active jobs", max_active_jobs),
+        ("rate limit per minute", rate_limit_per_minute),
+    ):
         if limit is not None and limit < 1:
             raise ApiKeyError(f"the {label} must be at least 1 (leave it out for the default)")
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)

@@ -11,8 +11,14 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 # Input formats, as Pillow names them when it sniffs the bytes -> the stored file's extension.
-INPUT_EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "BMP": "bmp", "TIFF": "tif",
-                    "GIF": "gif"}  # fmt: skip
+INPUT_EXTENSIONS = {
+    "JPEG": "jpg",
+    "PNG": "png",
+    "WEBP": "webp",
+    "BMP": "bmp",
+    "TIFF": "tif",
+    "GIF": "gif",
+}
 ACCEPTED_FORMATS = tuple(INPUT_EXTENSIONS)  # Pillow tries no other format's parser
 DEFAULT_MAX_PIXELS = 40_000_000
 # Decoding work is bounded by what the file says before a pixel is decompressed: its pixels

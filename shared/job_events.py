@@ -66,11 +66,13 @@ def progress_event(
 ) -> dict[str, Any]:
     """``{type: progress, ...progress, at?}`` for one iteration of a running job; ``at`` (Unix
     seconds) is when the figures were true, so a later reader can age the ETA."""
-    event = {"type": "progress",
-             **progress(iteration, total, losses, ms_per_iter, running=True, eta_s=eta_s)}
+    event = {
+        "type": "progress",
+        **progress(iteration, total, losses, ms_per_iter, running=True, eta_s=eta_s),
+    }
     if at is not None:
         event["at"] = round(at, 3)
-    return event  # fmt: skip
+    return event
 
 
 def preview_event(iteration: int) -> dict[str, Any]:

@@ -22,8 +22,11 @@ def output_size(content_hw: tuple[int, int], params: JobParams) -> tuple[int, in
     return fit_size(*content_hw, min(params.max_size, max(content_hw)))
 
 
-def style_size(style_hw: tuple[int, int], level_hw: tuple[int, int], params: JobParams,
-               ) -> tuple[int, int]:  # fmt: skip
+def style_size(
+    style_hw: tuple[int, int],
+    level_hw: tuple[int, int],
+    params: JobParams,
+) -> tuple[int, int]:
     """A style image's (H, W) at a level: its aspect, longest side style_scale x the level's."""
     return fit_size(*style_hw, max(MIN_SIDE, round(params.style_scale * max(level_hw))))
 
@@ -35,8 +38,9 @@ def level_sides(longest: int, params: JobParams) -> list[int]:
     ``scales=n``: n levels, each half the next (the old pyramid).
     """
     if params.scales != "auto":
-        return [max(MIN_SIDE, longest >> (params.scales - 1 - level))
-                for level in range(params.scales)]  # fmt: skip
+        return [
+            max(MIN_SIDE, longest >> (params.scales - 1 - level)) for level in range(params.scales)
+        ]
     sides, k = [longest], 1
     while round(longest / 2 ** (k / 2)) >= params.min_scale:
         sides.append(round(longest / 2 ** (k / 2)))
@@ -64,13 +68,17 @@ def levels(content_hw: tuple[int, int], params: JobParams) -> list[tuple[tuple[i
     sides = level_sides(max(height, width), params)
     exponent = AUTO_SPLIT_EXPONENT if params.scales == "auto" else 0.0
     budgets = split_iterations(params.iterations, sides, exponent)
-    return [(fit_size(height, width, side), budget)
-            for side, budget in zip(sides, budgets, strict=True) if budget]  # fmt: skip
+    return [
+        (fit_size(height, width, side), budget)
+        for side, budget in zip(sides, budgets, strict=True)
+        if budget
+    ]
 
 
 def work(params: JobParams, content_hw: tuple[int, int] | None = None) -> float:
     """Iterations x pixels / 256² over the levels: what a job costs (a content of
     max_size x max_size when ``content_hw`` is not given)."""
     content_hw = content_hw or (params.max_size, params.max_size)
-    return sum(iterations * size[0] * size[1] / 256**2
-               for size, iterations in levels(content_hw, params))  # fmt: skip
+    return sum(
+        iterations * size[0] * size[1] / 256**2 for size, iterations in levels(content_hw, params)
+    )

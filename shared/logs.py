@@ -56,8 +56,9 @@ class ContextFilter(logging.Filter):
         for name in CONTEXT_FIELDS:
             if name in bound and not hasattr(record, name):
                 setattr(record, name, bound[name])
-        shown = [f"{name}={getattr(record, name)}" for name in CONTEXT_FIELDS
-                 if hasattr(record, name)]  # fmt: skip
+        shown = [
+            f"{name}={getattr(record, name)}" for name in CONTEXT_FIELDS if hasattr(record, name)
+        ]
         record.context = f" [{' '.join(shown)}]" if shown else ""
         return True
 
@@ -65,8 +66,14 @@ class ContextFilter(logging.Filter):
 class JsonLineFormatter(JsonFormatter):
     """One JSON object per line; gunicorn's access lines also get their fields by name."""
 
-    ACCESS_FIELDS = {"method": "m", "path": "U", "status": "s", "duration_ms": "M",
-                     "remote": "h", "request_id": "{x-request-id}o"}  # fmt: skip
+    ACCESS_FIELDS = {
+        "method": "m",
+        "path": "U",
+        "status": "s",
+        "duration_ms": "M",
+        "remote": "h",
+        "request_id": "{x-request-id}o",
+    }
 
     def __init__(self) -> None:
         super().__init__(

@@ -96,7 +96,7 @@ def activation_units(layers: Sequence[str]) -> float:
     pooling output, its channels over the pixels it spans."""
     deepest = max(VGG16_LAYERS.index(name) for name in layers)
     units, block = 6.0, 1  # the RGB input and its preprocessed copy
-    for name in VGG16_LAYERS[:deepest + 1]:
+    for name in VGG16_LAYERS[: deepest + 1]:
         this_block = int(name[5])
         if this_block != block:  # the pooling output of the previous block
             units += BLOCK_CHANNELS[block - 1] / 4.0**block
@@ -132,8 +132,9 @@ def tile_count(length: int, side: int) -> int:
     return math.ceil((length - overlap(side)) / (side - overlap(side)))
 
 
-def _tile_for(size: tuple[int, int], room_mb: float, pass_bytes: float,
-              kept_bytes: float) -> tuple[tuple[int, int] | None, float]:  # fmt: skip
+def _tile_for(
+    size: tuple[int, int], room_mb: float, pass_bytes: float, kept_bytes: float
+) -> tuple[tuple[int, int] | None, float]:
     """The largest square-ish tile whose pass (``pass_bytes`` per pixel), with every tile's
     cached content targets (``kept_bytes`` per tile pixel), fits ``room_mb``; and their MB.
     (None, the one-pass MB) when even MIN_TILE does not fit."""
@@ -178,8 +179,9 @@ def plan(
             tile = tile if params.optimizer == "adam" else None
         peak = max(peak, c.base_mb + host + level_mb)
         planned.append(LevelPlan(size, iterations, tile))
-        largest_style = max([largest_style, *(math.prod(style_size(hw, size, params))
-                                             for hw in style_hws)])  # fmt: skip
+        largest_style = max(
+            [largest_style, *(math.prod(style_size(hw, size, params)) for hw in style_hws)]
+        )
     output_px = output[0] * output[1]
     host = c.host * output_px / MB
     if budget_mb is None:

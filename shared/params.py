@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
+# One row per block: a table the formatter leaves as it is.
 VGG16_LAYERS: tuple[str, ...] = (
     "block1_conv1", "block1_conv2",
     "block2_conv1", "block2_conv2",
@@ -68,24 +69,36 @@ def _cross_field_rules(schema: dict[str, Any]) -> None:
     adam_only = {"properties": {"optimizer": {"const": "adam"}}}
     if schema["properties"]["optimizer"].get("default") != "adam":
         adam_only["required"] = ["optimizer"]
-    schema["allOf"].append({
-        "if": {"properties": {"precision": {"const": "bfloat16"}}, "required": ["precision"]},
-        "then": adam_only,
-    })  # fmt: skip
+    schema["allOf"].append(
+        {
+            "if": {"properties": {"precision": {"const": "bfloat16"}}, "required": ["precision"]},
+            "then": adam_only,
+        }
+    )
     for (smaller, _), (_, most) in itertools.pairwise(ITERATIONS_BY_SIZE):
-        schema["allOf"].append({
-            "if": {"properties": {"max_size": {"minimum": smaller + 1}}, "required": ["max_size"]},
-            "then": {"properties": {"iterations": {"maximum": most}}},
-        })  # fmt: skip
+        schema["allOf"].append(
+            {
+                "if": {
+                    "properties": {"max_size": {"minimum": smaller + 1}},
+                    "required": ["max_size"],
+                },
+                "then": {"properties": {"iterations": {"maximum": most}}},
+            }
+        )
     for count in range(1, len(VGG16_LAYERS) + 1):
         same_count = {"anyOf": [{"type": "null"}, {"minItems": count, "maxItems": count}]}
-        given = {"properties": {"style_layers": {"minItems": count, "maxItems": count}},
-                 "required": ["style_layers"]}  # fmt: skip
+        given = {
+            "properties": {"style_layers": {"minItems": count, "maxItems": count}},
+            "required": ["style_layers"],
+        }
         if count == DEFAULT_STYLE_LAYER_COUNT:  # omitted style_layers: the default five
             given = {"anyOf": [given, {"not": {"required": ["style_layers"]}}]}
-        schema["allOf"].append({
-            "if": given, "then": {"properties": {"style_layer_weights": same_count}},
-        })  # fmt: skip
+        schema["allOf"].append(
+            {
+                "if": given,
+                "then": {"properties": {"style_layer_weights": same_count}},
+            }
+        )
 
 
 class JobParams(BaseModel):

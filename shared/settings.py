@@ -13,9 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shared.webhooks.address import AllowList
 
 ENV_PREFIX = "STYLIZE_"
-SECRET_FIELDS = frozenset(
-    {"s3_secret_key", "s3_access_key", "flower_basic_auth", "metrics_token"}
-)
+SECRET_FIELDS = frozenset({"s3_secret_key", "s3_access_key", "flower_basic_auth", "metrics_token"})
 _QUERY_SECRET = re.compile(r"((?:^|&)[^=&]*(?:password|secret|token)[^=&]*=)[^&]*", re.IGNORECASE)
 
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -166,7 +164,9 @@ class Settings(BaseSettings):
             ) from None
         backend = url.get_backend_name()
         if backend not in ("sqlite", "postgresql"):
-            raise ValueError(f"{backend!r} is not supported; use sqlite:/// or postgresql+psycopg://")
+            raise ValueError(
+                f"{backend!r} is not supported; use sqlite:/// or postgresql+psycopg://"
+            )
         if backend == "postgresql" and url.drivername != "postgresql+psycopg":
             raise ValueError(
                 f"driver {url.drivername!r} is not installed; use postgresql+psycopg://"

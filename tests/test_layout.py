@@ -23,8 +23,17 @@ FORBIDDEN = {
     "migrations": ("api", "worker", "cli", "bench"),
     # the client speaks HTTP only: installable and importable without the service's stack
     "client": (
-        "flask", "celery", "redis", "sqlalchemy", *FRAMEWORKS,
-        "api", "worker", "shared", "cli", "bench", "migrations",
+        "flask",
+        "celery",
+        "redis",
+        "sqlalchemy",
+        *FRAMEWORKS,
+        "api",
+        "worker",
+        "shared",
+        "cli",
+        "bench",
+        "migrations",
     ),
 }
 

@@ -73,7 +73,10 @@ def gpu_memory_mb() -> float | None:
         return None
     done = subprocess.run(
         ["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
-        capture_output=True, text=True, check=False, timeout=10,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=10,
+    )
     first = done.stdout.strip().splitlines()[:1]
     return float(first[0]) if done.returncode == 0 and first else None

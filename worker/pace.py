@@ -56,5 +56,7 @@ class Pace:
         rate = self.seconds_per_iter
         if rate is None:
             return None
-        return (progress.iterations_left * rate
-                + (previews_left(progress, preview_every) + 1) * preview_s)  # fmt: skip
+        return (
+            progress.iterations_left * rate
+            + (previews_left(progress, preview_every) + 1) * preview_s
+        )

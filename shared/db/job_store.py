@@ -105,9 +105,7 @@ def get_job(session: Session, job_id: uuid.UUID, owner_id: uuid.UUID | None = No
 
 def find_by_idempotency_key(session: Session, owner_id: uuid.UUID, key: str) -> Job | None:
     """The owner's job created with ``Idempotency-Key: key``, if any."""
-    return session.scalar(
-        select(Job).where(Job.owner_id == owner_id, Job.idempotency_key == key)
-    )
+    return session.scalar(select(Job).where(Job.owner_id == owner_id, Job.idempotency_key == key))
 
 
 # A position in newest-first order: the created_at (µs since the epoch) and id of the last job
@@ -158,9 +156,7 @@ def list_jobs(
     return page[:limit], next_cursor
 
 
-def move_and_announce(
-    session: Session, job_id: uuid.UUID, move: Update, event: str
-) -> Job | None:
+def move_and_announce(session: Session, job_id: uuid.UUID, move: Update, event: str) -> Job | None:
     """Run ``move`` (a compare-and-set update of one job row) and, if it won, put the job's
     ``event`` webhook in the outbox in the same transaction; the moved job, or None."""
     try:
@@ -297,9 +293,7 @@ def record_progress(
     return cancel
 
 
-def set_preview(
-    session: Session, job_id: uuid.UUID, attempt: int, key: str, size: int
-) -> bool:
+def set_preview(session: Session, job_id: uuid.UUID, attempt: int, key: str, size: int) -> bool:
     """Record the storage key and size of the latest preview of ``attempt``; False if not its
     run."""
     return _update_run(session, job_id, attempt, preview_key=key, preview_bytes=size)

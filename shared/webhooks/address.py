@@ -52,8 +52,9 @@ class AllowList:
                 pass
             name = entry.lower().rstrip(".")
             labels = name.split(".")
-            if not all(label and len(label) <= 63 and label.replace("-", "").isalnum()
-                       for label in labels):  # fmt: skip
+            if not all(
+                label and len(label) <= 63 and label.replace("-", "").isalnum() for label in labels
+            ):
                 raise ValueError(
                     f"{entry!r} is neither an IP address, a network (10.0.0.0/8) nor a host name"
                 )

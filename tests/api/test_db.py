@@ -70,8 +70,11 @@ def test_connections_cut_are_survived(
         )
     response = client.get("/v1/jobs", headers=headers)
     assert response.status_code in (200, 503), response.get_data(as_text=True)
-    wait_until(lambda: client.get("/v1/jobs", headers=headers).status_code == 200, 60,
-               "the API answering again")  # fmt: skip
+    wait_until(
+        lambda: client.get("/v1/jobs", headers=headers).status_code == 200,
+        60,
+        "the API answering again",
+    )
     assert len(client.get("/v1/jobs", headers=headers).get_json()["jobs"]) == 1
 
 
@@ -94,6 +97,9 @@ def test_server_down_is_503_and_it_recovers_by_itself(
     ready = client.get("/readyz")
     assert ready.status_code == 503 and "database" in ready.get_json()["detail"]
     proxy.start()
-    wait_until(lambda: client.get("/v1/jobs", headers=headers).status_code == 200, 60,
-               "the API answering again")  # fmt: skip
+    wait_until(
+        lambda: client.get("/v1/jobs", headers=headers).status_code == 200,
+        60,
+        "the API answering again",
+    )
     assert submit(client, headers) == 202

@@ -59,8 +59,13 @@ def test_no_body_names_a_server_path(
             raise AssertionError(f"teach this test the parameter of {rule.rule}")
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             urls.add((method, path))
-    urls |= {("GET", "/v1/jobs/not-a-uuid"), ("GET", "/nowhere"), ("DELETE", "/v1/jobs"),
-             ("GET", "/v1/jobs?limit=0"), ("POST", "/v1/jobs")}  # fmt: skip
+    urls |= {
+        ("GET", "/v1/jobs/not-a-uuid"),
+        ("GET", "/nowhere"),
+        ("DELETE", "/v1/jobs"),
+        ("GET", "/v1/jobs?limit=0"),
+        ("POST", "/v1/jobs"),
+    }
     forbidden = server_paths(settings)
     checked = 0
     for method, path in sorted(urls, key=lambda url: (url[0] == "DELETE", url)):  # DELETE last

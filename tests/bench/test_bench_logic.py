@@ -87,10 +87,12 @@ def test_missing_wrk_says_how_to_install_it_in_one_line(monkeypatch: pytest.Monk
 
 def test_multipart_body_parses_back_into_files_and_fields() -> None:
     body, content_type = multipart_body(
-        [("content", "c.jpg", b"\xff\xd8jpeg", "image/jpeg"),
-         ("style", "s.png", b"\x89PNG", "image/png"),
-         ("params", "", json.dumps({"iterations": 2}).encode(), "")]
-    )  # fmt: skip
+        [
+            ("content", "c.jpg", b"\xff\xd8jpeg", "image/jpeg"),
+            ("style", "s.png", b"\x89PNG", "image/png"),
+            ("params", "", json.dumps({"iterations": 2}).encode(), ""),
+        ]
+    )
     environ = EnvironBuilder(method="POST", data=body, content_type=content_type).get_environ()
     _, form, files = parse_form_data(environ)
     assert files["content"].read() == b"\xff\xd8jpeg" and files["content"].filename == "c.jpg"
@@ -110,10 +112,12 @@ def test_against_adds_the_prefix_and_labels_the_configuration() -> None:
 def test_job_timing_splits_the_overhead_from_the_engine() -> None:
     sent = datetime(2026, 1, 1, tzinfo=UTC)
     job = SimpleNamespace(
-        id=uuid.uuid4(), status="succeeded",
+        id=uuid.uuid4(),
+        status="succeeded",
         started_at=(sent + timedelta(milliseconds=12)).replace(tzinfo=None),  # SQLite: naive
-        finished_at=sent + timedelta(milliseconds=512), metrics={"seconds": 0.49},
-    )  # fmt: skip
+        finished_at=sent + timedelta(milliseconds=512),
+        metrics={"seconds": 0.49},
+    )
     timing = job_timing(sent, sent + timedelta(milliseconds=10), job)  # type: ignore[arg-type]
     assert timing.submit_http == pytest.approx(10)
     assert timing.submit_to_running == pytest.approx(12)
@@ -123,8 +127,9 @@ def test_job_timing_splits_the_overhead_from_the_engine() -> None:
 
 def test_a_job_that_never_ran_has_no_timing() -> None:
     sent = datetime(2026, 1, 1, tzinfo=UTC)
-    job = SimpleNamespace(id=uuid.uuid4(), status="failed", started_at=None, finished_at=sent,
-                          metrics=None)  # fmt: skip
+    job = SimpleNamespace(
+        id=uuid.uuid4(), status="failed", started_at=None, finished_at=sent, metrics=None
+    )
     with pytest.raises(RuntimeError, match="without running"):
         job_timing(sent, sent, job)  # type: ignore[arg-type]
 

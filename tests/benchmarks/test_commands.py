@@ -35,10 +35,20 @@ def test_bench_queue_measures_every_job_and_one_overhead_figure() -> None:
 
 def test_bench_api_loads_every_endpoint_of_both_configurations() -> None:
     assert shutil.which("wrk"), "needs wrk: apt-get install -y wrk (the test fails, never skips)"
-    numbers = run_json("api", "--seconds", "1", "--warmup", "0", "--connections", "2",
-                       "--against", "STYLIZE_AUTH_CACHE_S=0")  # fmt: skip
+    numbers = run_json(
+        "api",
+        "--seconds",
+        "1",
+        "--warmup",
+        "0",
+        "--connections",
+        "2",
+        "--against",
+        "STYLIZE_AUTH_CACHE_S=0",
+    )
     assert [row["label"] for row in numbers["configs"]] == [
-        "this checkout", "STYLIZE_AUTH_CACHE_S=0"
+        "this checkout",
+        "STYLIZE_AUTH_CACHE_S=0",
     ]
     for row in numbers["configs"]:
         for endpoint in ("poll", "list", "submit"):
@@ -49,13 +59,15 @@ def test_bench_api_loads_every_endpoint_of_both_configurations() -> None:
 
 @pytest.mark.slow
 def test_bench_scale_runs_the_same_jobs_with_one_then_two_workers() -> None:
-    numbers = run_json("scale", "--jobs", "2", "--iterations", "2", "--size", "32",
-                       "--gpu-hosts", "1,3")  # fmt: skip
+    numbers = run_json(
+        "scale", "--jobs", "2", "--iterations", "2", "--size", "32", "--gpu-hosts", "1,3"
+    )
     assert [run["workers"] for run in numbers["runs"]] == [1, 2]
     assert all(run["jobs"] == 2 and run["jobs_per_min"] > 0 for run in numbers["runs"])
     per_host = numbers["projection_per_host_jobs_per_min"]
     assert [row["jobs_per_min"] for row in numbers["projection"]] == [
-        round(per_host, 1), round(3 * per_host, 1)
+        round(per_host, 1),
+        round(3 * per_host, 1),
     ]
 
 

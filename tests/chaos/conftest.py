@@ -52,9 +52,11 @@ def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
         for n in (1, 2):  # two reapers at once, as several copies may run in production
             with (tmp / f"reaper-{n}.log").open("wb") as log:
                 reaper = subprocess.Popen(
-                    [sys.executable, "-m", "cli", "reaper"], env=env, stdout=log,
+                    [sys.executable, "-m", "cli", "reaper"],
+                    env=env,
+                    stdout=log,
                     stderr=subprocess.STDOUT,
-                )  # fmt: skip
+                )
             cleanup.callback(reaper.wait, 30)
             cleanup.callback(reaper.terminate)
         workers = Workers(env, tmp)
@@ -63,6 +65,10 @@ def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
             _, secret = create_key(session, "chaos")
         app = create_app(settings)
         yield Chaos(
-            settings, app.test_client(), {"Authorization": f"Bearer {secret}"}, workers,
-            own_redis, tmp / "storage",
-        )  # fmt: skip
+            settings,
+            app.test_client(),
+            {"Authorization": f"Bearer {secret}"},
+            workers,
+            own_redis,
+            tmp / "storage",
+        )

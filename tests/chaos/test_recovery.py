@@ -50,8 +50,10 @@ def test_a_job_whose_workers_keep_dying_ends_worker_lost(chaos: Chaos) -> None:
     final = chaos.wait(job_id, lambda b: b["status"] in ENDED, 120, "its end")
     measured("last kill -> failed worker_lost", time.monotonic() - killed)
     assert (final["status"], final["error"]["code"], final["attempts"]) == (
-        "failed", "worker_lost", 2,
-    )  # fmt: skip
+        "failed",
+        "worker_lost",
+        2,
+    )
     assert "submit it again" in final["error"]["message"]
     assert chaos.results(job_id) == []
 
@@ -68,8 +70,10 @@ def test_redis_killed_and_restarted_empty_loses_no_queued_job(chaos: Chaos) -> N
         final = chaos.wait(job_id, lambda b: b["status"] in ENDED, 180, "its end")
         assert (final["status"], final["attempts"]) == ("succeeded", 1), final
         assert len(chaos.results(job_id)) == 1
-    measured("Redis restarted empty -> 5 of 5 succeeded (incl. worker start)",
-             time.monotonic() - restarted)  # fmt: skip
+    measured(
+        "Redis restarted empty -> 5 of 5 succeeded (incl. worker start)",
+        time.monotonic() - restarted,
+    )
 
 
 def test_sigterm_mid_job_hands_it_back_and_it_still_succeeds(chaos: Chaos) -> None:
@@ -110,5 +114,7 @@ def test_postgres_connections_cut_while_a_job_runs(chaos: Chaos) -> None:
     final = chaos.wait(job_id, lambda b: b["status"] in ENDED, 180, "its end")
     assert final["status"] == "succeeded", final
     assert len(chaos.results(job_id)) == 1
-    print(f"\nrecovery: connections cut 3 times mid-job: succeeded on attempt {final['attempts']}",
-          file=sys.stderr)  # fmt: skip
+    print(
+        f"\nrecovery: connections cut 3 times mid-job: succeeded on attempt {final['attempts']}",
+        file=sys.stderr,
+    )

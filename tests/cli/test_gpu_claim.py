@@ -28,12 +28,17 @@ def test_claims_are_exclusive_and_released_with_the_file(tmp_path: Path) -> None
 
 def test_a_claim_held_by_another_process_is_respected(tmp_path: Path) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from pathlib import Path; from cli.gpu_claim import claim_gpu;"
-         f"c = claim_gpu({GPUS[:1]!r}, Path({str(tmp_path)!r})); print(c[0], flush=True);"
-         "sys.stdin.read()"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from cli.gpu_claim import claim_gpu;"
+            f"c = claim_gpu({GPUS[:1]!r}, Path({str(tmp_path)!r})); print(c[0], flush=True);"
+            "sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == GPUS[0]
         claimed = claim_gpu(GPUS, tmp_path)
@@ -48,8 +53,9 @@ def test_a_claim_held_by_another_process_is_respected(tmp_path: Path) -> None:
 
 def test_worker_refuses_a_gpu_that_is_not_an_index() -> None:
     stylize = Path(sys.executable).with_name("stylize")
-    result = subprocess.run([str(stylize), "worker", "--gpu", "first"], capture_output=True,
-                            text=True, timeout=120)  # fmt: skip
+    result = subprocess.run(
+        [str(stylize), "worker", "--gpu", "first"], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 2 and "use a GPU index" in result.stderr
     assert "Traceback" not in result.stderr
 

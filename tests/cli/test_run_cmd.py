@@ -29,9 +29,22 @@ def small_pair(tmp_path: Path) -> tuple[str, str]:
 
 def test_run_writes_the_picture_and_prints_metrics(tmp_path: Path, small_pair) -> None:
     out = tmp_path / "out.jpg"
-    args = ["run", *small_pair, "-o", str(out), "--max-size", "40", "--iterations", "4",
-            "--style-layers", "block1_conv1,block2_conv1", "--preserve-color", "--weights",
-            "hed", "--json"]  # fmt: skip
+    args = [
+        "run",
+        *small_pair,
+        "-o",
+        str(out),
+        "--max-size",
+        "40",
+        "--iterations",
+        "4",
+        "--style-layers",
+        "block1_conv1,block2_conv1",
+        "--preserve-color",
+        "--weights",
+        "hed",
+        "--json",
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.output.strip().splitlines()[-1])
@@ -74,8 +87,19 @@ def test_weights_info_says_what_auto_picks(tmp_path: Path, monkeypatch) -> None:
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="baseline is eager TF")
 def test_bench_engine_reports_every_variant_side_by_side() -> None:
-    args = ["bench", "engine", "--size", "32", "--iterations", "3", "--legacy-iterations", "10",
-            "--weights", "hed", "--json"]  # fmt: skip
+    args = [
+        "bench",
+        "engine",
+        "--size",
+        "32",
+        "--iterations",
+        "3",
+        "--legacy-iterations",
+        "10",
+        "--weights",
+        "hed",
+        "--json",
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     numbers = json.loads(result.output.strip().splitlines()[-1])
@@ -94,9 +118,27 @@ def test_bench_engine_reports_every_variant_side_by_side() -> None:
 def test_bench_quality_measures_every_layer_against_a_reference(tmp_path: Path, small_pair) -> None:
     """Per-layer Gram and sliced Wasserstein ratios, chroma and frame figures for the tested
     configuration and the legacy reference, and the seconds to the reference's quality."""
-    args = ["bench", "quality", "--only", "--pair", *small_pair, "--size", "48", "--param",
-            "iterations=8", "--param", "min_scale=32", "--against-legacy", "--sheet-dir",
-            str(tmp_path), "--pictures", str(tmp_path / "full"), "--weights", "hed", "--json"]
+    args = [
+        "bench",
+        "quality",
+        "--only",
+        "--pair",
+        *small_pair,
+        "--size",
+        "48",
+        "--param",
+        "iterations=8",
+        "--param",
+        "min_scale=32",
+        "--against-legacy",
+        "--sheet-dir",
+        str(tmp_path),
+        "--pictures",
+        str(tmp_path / "full"),
+        "--weights",
+        "hed",
+        "--json",
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
@@ -110,7 +152,9 @@ def test_bench_quality_measures_every_layer_against_a_reference(tmp_path: Path, 
     assert tested["first_preview_s"] is not None
     assert (tmp_path / "quality-48.png").exists()
     assert sorted(f.name for f in (tmp_path / "full").iterdir()) == [
-        "content-chelsea-48-reference.png", "content-chelsea-48-tested.png"]
+        "content-chelsea-48-reference.png",
+        "content-chelsea-48-tested.png",
+    ]
 
 
 def test_memory_probe_reports_a_jobs_peak_above_the_engine() -> None:

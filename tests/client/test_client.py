@@ -136,9 +136,18 @@ def test_no_api_and_a_silent_api_raise_api_unreachable(serve: Serve) -> None:
 
 def test_sse_framing_skips_comments_and_joins_data_lines() -> None:
     lines = [
-        ": keepalive", "", "id: 1", "event: status", 'data: {"status": "running"}', "",
-        "event: progress", 'data: {"iteration":', 'data: 2}', "", "data: {}",
-    ]  # fmt: skip
+        ": keepalive",
+        "",
+        "id: 1",
+        "event: status",
+        'data: {"status": "running"}',
+        "",
+        "event: progress",
+        'data: {"iteration":',
+        "data: 2}",
+        "",
+        "data: {}",
+    ]
     assert list(sse_events(lines)) == [
         Event("status", {"status": "running"}, "1"),
         Event("progress", {"iteration": 2}, "1"),

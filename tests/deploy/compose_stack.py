@@ -53,17 +53,33 @@ class ComposeStack:
         self.variables = variables
         env_file.write_text("".join(f"{key}={value}\n" for key, value in variables.items()))
         files = [item for path in FILES for item in ("-f", str(path))]
-        self._command = [*compose_command(), "--env-file", str(env_file), *files, "-p", name,
-                         "--profile", "cpu"]  # fmt: skip
+        self._command = [
+            *compose_command(),
+            "--env-file",
+            str(env_file),
+            *files,
+            "-p",
+            name,
+            "--profile",
+            "cpu",
+        ]
         self._env = {key: os.environ[key] for key in PASSED_ON if key in os.environ}
 
     def compose(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
         """Run a compose command on the project; fail the test (with the logs) unless it exits 0."""
-        result = subprocess.run([*self._command, *args], cwd=ROOT, env=self._env,
-                                capture_output=True, text=True, timeout=timeout)  # fmt: skip
+        result = subprocess.run(
+            [*self._command, *args],
+            cwd=ROOT,
+            env=self._env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if result.returncode != 0:
-            pytest.fail(f"compose {' '.join(args)} exited {result.returncode}:\n"
-                        f"{result.stderr[-4000:]}\n{self.logs()}")  # fmt: skip
+            pytest.fail(
+                f"compose {' '.join(args)} exited {result.returncode}:\n"
+                f"{result.stderr[-4000:]}\n{self.logs()}"
+            )
         return result
 
     def long_running_services(self) -> list[str]:
@@ -74,13 +90,20 @@ class ComposeStack:
 
     def up(self, cpu_workers: int) -> None:
         """``up -d`` the CPU path with ``cpu_workers`` workers, as docs/operations.md says."""
-        self.compose("up", "-d", "--no-build", "--scale", "worker=0",
-                     "--scale", f"worker-cpu={cpu_workers}")  # fmt: skip
+        self.compose(
+            "up", "-d", "--no-build", "--scale", "worker=0", "--scale", f"worker-cpu={cpu_workers}"
+        )
 
     def containers(self, service: str) -> list[Container]:
         """The service's containers, running or not."""
-        ids = docker("ps", "-aq", "--filter", f"label=com.docker.compose.project={self.name}",
-                     "--filter", f"label=com.docker.compose.service={service}").stdout.split()
+        ids = docker(
+            "ps",
+            "-aq",
+            "--filter",
+            f"label=com.docker.compose.project={self.name}",
+            "--filter",
+            f"label=com.docker.compose.service={service}",
+        ).stdout.split()
         if not ids:
             return []
         found = json.loads(docker("inspect", *ids).stdout)
@@ -123,12 +146,22 @@ class ComposeStack:
 
     def logs(self, tail: int = 40) -> str:
         """The last lines each service logged (for failure messages)."""
-        result = subprocess.run([*self._command, "logs", "--no-color", f"--tail={tail}"],
-                                cwd=ROOT, env=self._env, capture_output=True, text=True,
-                                timeout=120)  # fmt: skip
+        result = subprocess.run(
+            [*self._command, "logs", "--no-color", f"--tail={tail}"],
+            cwd=ROOT,
+            env=self._env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         return result.stdout[-12000:]
 
     def down(self) -> None:
         """Remove the containers, network and volumes; never fails the test itself."""
-        subprocess.run([*self._command, "down", "-v", "--remove-orphans", "--timeout", "5"],
-                       cwd=ROOT, env=self._env, capture_output=True, timeout=300)  # fmt: skip
+        subprocess.run(
+            [*self._command, "down", "-v", "--remove-orphans", "--timeout", "5"],
+            cwd=ROOT,
+            env=self._env,
+            capture_output=True,
+            timeout=300,
+        )

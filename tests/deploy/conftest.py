@@ -89,8 +89,9 @@ def images(
 
     def one(name: str) -> Build:
         dockerfile, build_args = wanted[name]
-        return build(dockerfile, f"stylize-{name}:boot-{RUN}", f"stylize-{name}:boot-cache",
-                     build_args, logs)  # fmt: skip
+        return build(
+            dockerfile, f"stylize-{name}:boot-{RUN}", f"stylize-{name}:boot-cache", build_args, logs
+        )
 
     started = time.monotonic()
     try:
@@ -157,17 +158,25 @@ def fleet(
         "API_WORKERS": "2",
         "FLOWER_PORT": str(flower_port),
     }
-    stack = ComposeStack(f"stylize-boot-{RUN}", variables,
-                         tmp_path_factory.mktemp("compose") / "boot.env")  # fmt: skip
+    stack = ComposeStack(
+        f"stylize-boot-{RUN}", variables, tmp_path_factory.mktemp("compose") / "boot.env"
+    )
     services = stack.long_running_services()
     try:
         started = time.monotonic()
         stack.up(cpu_workers=1)
         stack.wait_ready(services, timeout=600)
-        figures.add("boot to ready (up -d to every health check healthy, one worker)",
-                    f"{time.monotonic() - started:.0f} s")  # fmt: skip
-        yield Fleet(stack, f"http://{address}:8000", f"http://127.0.0.1:{flower_port}",
-                    ("admin", flower_password), services)  # fmt: skip
+        figures.add(
+            "boot to ready (up -d to every health check healthy, one worker)",
+            f"{time.monotonic() - started:.0f} s",
+        )
+        yield Fleet(
+            stack,
+            f"http://{address}:8000",
+            f"http://127.0.0.1:{flower_port}",
+            ("admin", flower_password),
+            services,
+        )
     finally:
         started = time.monotonic()
         stack.down()

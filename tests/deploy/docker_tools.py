@@ -24,8 +24,10 @@ def docker(*args: str, timeout: float = 300, check: bool = True) -> subprocess.C
     """Run ``docker ARGS``; with ``check``, fail the test unless it exits 0."""
     result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
-        pytest.fail(f"docker {' '.join(args)} exited {result.returncode}:\n"
-                    f"{result.stdout[-3000:]}{result.stderr[-3000:]}")  # fmt: skip
+        pytest.fail(
+            f"docker {' '.join(args)} exited {result.returncode}:\n"
+            f"{result.stdout[-3000:]}{result.stderr[-3000:]}"
+        )
     return result
 
 
@@ -55,8 +57,9 @@ class Build:
     def reused(self, instruction: str) -> bool:
         """Whether the step that starts with ``instruction`` came from the cache (the step did
         not run, so the log has none of its output)."""
-        step = re.search(rf"^Step \d+/\d+ : {re.escape(instruction)}.*\n(.*)\n", self.log,
-                         re.MULTILINE)  # fmt: skip
+        step = re.search(
+            rf"^Step \d+/\d+ : {re.escape(instruction)}.*\n(.*)\n", self.log, re.MULTILINE
+        )
         assert step, f"{self.tag}: no step {instruction!r} in the build log"
         return step.group(1).strip() == "---> Using cache"
 
@@ -76,10 +79,23 @@ def build(
     started = time.monotonic()
     with log_path.open("w") as log:
         result = subprocess.run(
-            ["docker", "build", *args, f"--label={LABEL}", "-f", dockerfile, "-t", tag,
-             "-t", cache_tag, str(ROOT)],
-            stdout=log, stderr=subprocess.STDOUT, timeout=1800,
-        )  # fmt: skip
+            [
+                "docker",
+                "build",
+                *args,
+                f"--label={LABEL}",
+                "-f",
+                dockerfile,
+                "-t",
+                tag,
+                "-t",
+                cache_tag,
+                str(ROOT),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=1800,
+        )
     text = log_path.read_text()
     assert result.returncode == 0, f"docker build -f {dockerfile} failed:\n{text[-5000:]}"
     return Build(tag, time.monotonic() - started, text)

@@ -32,8 +32,13 @@ KILL_JOB_RUN_S = 8  # the killed job is sized to run about this long on one work
 
 def submit(api: Client, iterations: int) -> Job:
     """A tiny job (64 px) with random pictures."""
-    return api.submit(noise_png(96, 72, 1), noise_png(48, 48, 2), iterations=iterations,
-                      max_size=64, preview_every=0)  # fmt: skip
+    return api.submit(
+        noise_png(96, 72, 1),
+        noise_png(48, 48, 2),
+        iterations=iterations,
+        max_size=64,
+        preview_every=0,
+    )
 
 
 def attempts(job: Job) -> int:
@@ -87,10 +92,17 @@ def test_only_the_gpu_worker_image_carries_cuda_and_the_api_image_no_tensorflow(
     assert not any(name.startswith("nvidia-") for name in worker_cpu)
 
 
-
 def test_every_service_is_healthy_and_the_api_ready(fleet: Fleet) -> None:
-    assert set(fleet.services) >= {"redis", "postgres", "minio", "api", "worker-cpu", "flower",
-                                   "reaper", "webhooks"}  # fmt: skip
+    assert set(fleet.services) >= {
+        "redis",
+        "postgres",
+        "minio",
+        "api",
+        "worker-cpu",
+        "flower",
+        "reaper",
+        "webhooks",
+    }
     assert fleet.stack.wait_ready(fleet.services, timeout=60) < 60
     ready = requests.get(f"{fleet.api_url}/readyz", timeout=30)
     assert ready.status_code == 200, ready.text
@@ -104,8 +116,10 @@ def test_a_job_runs_through_the_api(api: Client, images: Images, figures: Figure
     assert max(result.size) == 64
     label = {kind: label for label, kind in SOURCE_KIND.items()}[baked(images.worker_cpu.tag)]
     assert done.weights_source == label  # type: ignore[attr-defined]
-    figures.add("first job (64 px, 30 iterations): submit to succeeded",
-                f"{done.timings.queue_s + done.timings.run_s:.1f} s")  # fmt: skip
+    figures.add(
+        "first job (64 px, 30 iterations): submit to succeeded",
+        f"{done.timings.queue_s + done.timings.run_s:.1f} s",
+    )
 
 
 def test_two_cpu_workers_and_flower_sees_both(fleet: Fleet, figures: Figures) -> None:
@@ -117,8 +131,12 @@ def test_two_cpu_workers_and_flower_sees_both(fleet: Fleet, figures: Figures) ->
     assert len(names) == 2
 
     def flower_workers() -> set[str]:
-        answer = requests.get(f"{fleet.flower_url}/api/workers", auth=fleet.flower_auth,
-                              params={"refresh": "1"}, timeout=30)  # fmt: skip
+        answer = requests.get(
+            f"{fleet.flower_url}/api/workers",
+            auth=fleet.flower_auth,
+            params={"refresh": "1"},
+            timeout=30,
+        )
         return names <= set(answer.json()) and names
 
     wait_until(flower_workers, 120, "Flower listing both CPU workers")
@@ -132,8 +150,10 @@ def test_a_killed_workers_job_is_requeued_and_succeeds(
     job = submit(api, iterations=iterations)
     running = wait_until(
         lambda: (now := api.get(job)).status == "running" and now.progress.iteration >= 2 and now,
-        300, "the job running on a worker", interval=0.5,
-    )  # fmt: skip
+        300,
+        "the job running on a worker",
+        interval=0.5,
+    )
     node = running.worker  # type: ignore[attr-defined]
     victim = next(c for c in fleet.stack.containers("worker-cpu") if node == f"worker@{c.hostname}")
     docker("kill", victim.id)
@@ -144,10 +164,14 @@ def test_a_killed_workers_job_is_requeued_and_succeeds(
     recovered = time.monotonic() - killed
     assert done.status == "succeeded", done
     assert attempts(done) == 2 and done.worker != node, done  # type: ignore[attr-defined]
-    figures.add("worker killed under a job: kill -> requeued and claimed again",
-                f"{requeued:.1f} s (heartbeat timeout 6 s, reaper pass 1 s)")  # fmt: skip
-    figures.add(f"worker killed under a job: kill -> succeeded ({iterations} iterations)",
-                f"{recovered:.1f} s")  # fmt: skip
+    figures.add(
+        "worker killed under a job: kill -> requeued and claimed again",
+        f"{requeued:.1f} s (heartbeat timeout 6 s, reaper pass 1 s)",
+    )
+    figures.add(
+        f"worker killed under a job: kill -> succeeded ({iterations} iterations)",
+        f"{recovered:.1f} s",
+    )
     reaper_log = fleet.stack.compose("logs", "--no-color", "reaper").stdout
     assert f"job {job.id}: worker {node} silent" in reaper_log
 

@@ -23,16 +23,22 @@ from tests.support import REPO
 ROOT = REPO
 ONE_SHOT = {"migrate", "minio-bucket"}
 HADOLINT = Path(sys.executable).with_name("hadolint")
-SECRETS = ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "MINIO_ROOT_PASSWORD", "MINIO_ROOT_USER",
-           "STYLIZE_FLOWER_BASIC_AUTH")  # fmt: skip
+SECRETS = (
+    "POSTGRES_PASSWORD",
+    "REDIS_PASSWORD",
+    "MINIO_ROOT_PASSWORD",
+    "MINIO_ROOT_USER",
+    "STYLIZE_FLOWER_BASIC_AUTH",
+)
 
 
 @cache
 def compose_command() -> tuple[str, ...]:
     """``docker compose`` when the plugin answers, else ``docker-compose``; fail if neither."""
-    if shutil.which("docker") and subprocess.run(
-        ["docker", "compose", "version"], capture_output=True
-    ).returncode == 0:
+    if (
+        shutil.which("docker")
+        and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+    ):
         return ("docker", "compose")
     if shutil.which("docker-compose"):
         return ("docker-compose",)
@@ -44,8 +50,12 @@ def run_compose(*args: str, env_file: Path = ROOT / ".env.example") -> subproces
     env = {key: value for key, value in os.environ.items() if not key.startswith(SECRETS)}
     return subprocess.run(
         [*compose_command(), "--env-file", str(env_file), *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +81,18 @@ def test_a_missing_secret_is_named_by_compose(tmp_path: Path) -> None:
 
 def test_services_and_start_order(config: dict) -> None:
     services = config["services"]
-    assert set(services) >= {"redis", "postgres", "minio", "minio-bucket", "migrate", "api",
-                             "worker", "flower", "reaper", "webhooks"}  # fmt: skip
+    assert set(services) >= {
+        "redis",
+        "postgres",
+        "minio",
+        "minio-bucket",
+        "migrate",
+        "api",
+        "worker",
+        "flower",
+        "reaper",
+        "webhooks",
+    }
     for name in ("api", "worker", "reaper", "webhooks"):
         depends = services[name]["depends_on"]
         assert depends["migrate"]["condition"] == "service_completed_successfully", name
@@ -128,15 +148,24 @@ def test_cpu_workers_come_from_the_cpu_profile_and_reserve_no_device(config: dic
 def test_service_images_and_the_base_are_substitutable_with_official_defaults(
     config: dict, tmp_path: Path
 ) -> None:
-    defaults = {"redis": "redis:7.4", "postgres": "postgres:16", "minio": "minio/minio:latest",
-                "minio-bucket": "minio/mc:latest"}  # fmt: skip
+    defaults = {
+        "redis": "redis:7.4",
+        "postgres": "postgres:16",
+        "minio": "minio/minio:latest",
+        "minio-bucket": "minio/mc:latest",
+    }
     for name, image in defaults.items():
         assert config["services"][name]["image"] == image, name
     for name in ("api", "worker", "worker-cpu"):
         assert config["services"][name]["build"]["args"]["BASE_IMAGE"] == "python:3.11-slim"
     env_file = tmp_path / "standins.env"
-    variables = {"REDIS_IMAGE": "r:1", "POSTGRES_IMAGE": "p:1", "MINIO_IMAGE": "m:1",
-                 "MINIO_MC_IMAGE": "mc:1", "STYLIZE_BASE_IMAGE": "base:1"}  # fmt: skip
+    variables = {
+        "REDIS_IMAGE": "r:1",
+        "POSTGRES_IMAGE": "p:1",
+        "MINIO_IMAGE": "m:1",
+        "MINIO_MC_IMAGE": "mc:1",
+        "STYLIZE_BASE_IMAGE": "base:1",
+    }
     lines = "".join(f"{key}={value}\n" for key, value in variables.items())
     env_file.write_text((ROOT / ".env.example").read_text() + lines)
     result = run_compose("config", env_file=env_file)
@@ -169,8 +198,12 @@ def test_no_secret_is_written_in_the_compose_file() -> None:
 
 def dockerfiles() -> list[Path]:
     """The images' Dockerfiles and the boot test's stand-ins."""
-    return sorted([*(ROOT / "docker").glob("*.Dockerfile"),
-                   *(ROOT / "tests" / "deploy" / "standins").glob("*.Dockerfile")])  # fmt: skip
+    return sorted(
+        [
+            *(ROOT / "docker").glob("*.Dockerfile"),
+            *(ROOT / "tests" / "deploy" / "standins").glob("*.Dockerfile"),
+        ]
+    )
 
 
 def image_dockerfiles() -> list[Path]:

@@ -17,12 +17,14 @@ def test_without_an_engine_or_the_right_to_start_one_prepare_says_docker_cannot_
     can neither install nor start Docker: exit 3 and the reason, and nothing built."""
     command = [str(PREPARE)]
     if os.geteuid() == 0:
-        command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-                   *command]  # fmt: skip
+        command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *command]
     with tempfile.TemporaryDirectory() as scratch:  # pytest's own is closed to nobody
         os.chmod(scratch, 0o777)
-        env = {"PATH": os.environ["PATH"], "TMPDIR": scratch,
-               "DOCKER_HOST": f"unix://{scratch}/no-engine.sock"}  # fmt: skip
+        env = {
+            "PATH": os.environ["PATH"],
+            "TMPDIR": scratch,
+            "DOCKER_HOST": f"unix://{scratch}/no-engine.sock",
+        }
         result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == CANNOT_RUN, result.stderr
     last = result.stderr.strip().splitlines()[-1]

@@ -104,9 +104,7 @@ def test_python_client_submits_follows_and_downloads(
 
 
 @SQLITE_ONLY
-def test_wait_falls_back_to_polling_when_live_events_are_down(
-    stack: Stack, api_url: str
-) -> None:
+def test_wait_falls_back_to_polling_when_live_events_are_down(stack: Stack, api_url: str) -> None:
     """A second API on the same DB whose Redis is gone: no event stream, polling still works."""
     key = stack.headers["Authorization"].removeprefix("Bearer ")
     no_redis = stack.settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"})
@@ -132,9 +130,19 @@ def test_without_a_terminal_submit_prints_a_progress_line_per_tenth(
     content.write_bytes(noise_png(32, 24, 7))
     style.write_bytes(noise_png(24, 24, 8))
     done = stylize(
-        "submit", str(content), str(style), "--wait", "--iterations", "20", "--max-size", "32",
-        "--url", api_url, "--key", key,
-    )  # fmt: skip
+        "submit",
+        str(content),
+        str(style),
+        "--wait",
+        "--iterations",
+        "20",
+        "--max-size",
+        "32",
+        "--url",
+        api_url,
+        "--key",
+        key,
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stderr.strip().splitlines()
     matches = [PROGRESS_LINE.fullmatch(line) for line in lines]
@@ -156,18 +164,38 @@ def test_ctrl_c_while_waiting_asks_and_cancels_the_job(
     with err.open("w") as stderr:
         waiting = subprocess.Popen(
             [
-                sys.executable, "-m", "cli", "submit", str(content), str(style), "--wait",
-                "--iterations", "3000", "--max-size", "64", "--url", api_url, "--key", key,
+                sys.executable,
+                "-m",
+                "cli",
+                "submit",
+                str(content),
+                str(style),
+                "--wait",
+                "--iterations",
+                "3000",
+                "--max-size",
+                "64",
+                "--url",
+                api_url,
+                "--key",
+                key,
             ],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
             env={**os.environ, "PYTHONFAULTHANDLER": "1"},
             # as from a terminal: a suite started in the background (CI, `cmd &`) has SIGINT
             # ignored, children inherit that, and Python then installs no Ctrl-C handler
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        )  # fmt: skip
+        )
     try:
-        wait_until(lambda: PROGRESS_LINE.search(err.read_text()), 240, "a progress line",
-                   diagnostics=lambda: err.read_text())  # fmt: skip
+        wait_until(
+            lambda: PROGRESS_LINE.search(err.read_text()),
+            240,
+            "a progress line",
+            diagnostics=lambda: err.read_text(),
+        )
         waiting.send_signal(signal.SIGINT)
         try:
             waiting.communicate("y\n", timeout=120)

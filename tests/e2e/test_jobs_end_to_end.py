@@ -113,10 +113,12 @@ def test_cancel_running_and_queued_jobs(stack: Stack) -> None:
 def wait_for_iteration(stack: Stack, job_id: str, iteration: int) -> None:
     """Wait until the job reports at least ``iteration``."""
     wait_until(
-        lambda: stack.client.get(f"/v1/jobs/{job_id}", headers=stack.headers).get_json()[
-            "progress"
-        ]["iteration"]
-        >= iteration,
+        lambda: (
+            stack.client.get(f"/v1/jobs/{job_id}", headers=stack.headers).get_json()["progress"][
+                "iteration"
+            ]
+            >= iteration
+        ),
         180,
         f"job {job_id} reaching iteration {iteration}",
         interval=0.05,

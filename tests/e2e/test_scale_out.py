@@ -41,9 +41,12 @@ def s3_endpoint() -> Iterator[str]:
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
     boto3.client(
-        "s3", endpoint_url=endpoint, region_name="us-east-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
-    ).create_bucket(Bucket="stylize")  # fmt: skip
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    ).create_bucket(Bucket="stylize")
     yield endpoint
     server.stop()
 
@@ -92,8 +95,10 @@ def test_two_workers_share_the_jobs_and_the_metrics_add_up(
         api_log = (tmp_path / "api.log").open("wb")
         api = subprocess.Popen(
             [sys.executable, "-m", "cli", "api", "--port", str(api_port), "--workers", "2"],
-            env=env, stdout=api_log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            env=env,
+            stdout=api_log,
+            stderr=subprocess.STDOUT,
+        )
         workers = []
         try:
             for name, port in metrics_ports.items():
@@ -116,25 +121,34 @@ def run_jobs_and_check(
     def log_tails() -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-2000:]}" for p in logs.glob("*.log"))
 
-    wait_until(lambda: requests.get(f"{base}/readyz", timeout=HTTP_TIMEOUT_S).ok, 180,
-               "the API", diagnostics=log_tails)  # fmt: skip
+    wait_until(
+        lambda: requests.get(f"{base}/readyz", timeout=HTTP_TIMEOUT_S).ok,
+        180,
+        "the API",
+        diagnostics=log_tails,
+    )
     with session_factory(database_url)() as session:
         _, secret = create_key(session, "scale")
     headers = {"Authorization": f"Bearer {secret}"}
     job_urls = []
     for n in range(JOBS):
         response = requests.post(
-            f"{base}/v1/jobs", headers=headers, timeout=HTTP_TIMEOUT_S,
-            files=[("content", ("c.png", noise_png(32, 24, n))),
-                   ("style", ("s.png", noise_png(24, 24, 100 + n)))],
+            f"{base}/v1/jobs",
+            headers=headers,
+            timeout=HTTP_TIMEOUT_S,
+            files=[
+                ("content", ("c.png", noise_png(32, 24, n))),
+                ("style", ("s.png", noise_png(24, 24, 100 + n))),
+            ],
             data={"iterations": "2", "max_size": "32", "preview_every": "0"},
-        )  # fmt: skip
+        )
         assert response.status_code == 202, response.text
         job_urls.append(f"{base}{response.headers['Location']}")
 
     def all_ended() -> list[dict] | None:
-        bodies = [requests.get(url, headers=headers, timeout=HTTP_TIMEOUT_S).json()
-                  for url in job_urls]  # fmt: skip
+        bodies = [
+            requests.get(url, headers=headers, timeout=HTTP_TIMEOUT_S).json() for url in job_urls
+        ]
         return bodies if all(b["status"] not in ("queued", "running") for b in bodies) else None
 
     bodies = wait_until(all_ended, 600, "ten jobs' ends", interval=1, diagnostics=log_tails)
@@ -145,8 +159,9 @@ def run_jobs_and_check(
 
     for name, port in metrics_ports.items():
         scraped = samples(f"http://127.0.0.1:{port}/metrics")
-        finished = value(scraped, "stylize_jobs_finished_total", status="succeeded",
-                         failure_code="")  # fmt: skip
+        finished = value(
+            scraped, "stylize_jobs_finished_total", status="succeeded", failure_code=""
+        )
         assert finished == ran[name], (name, finished, ran)
         assert value(scraped, "stylize_job_duration_seconds_count", status="succeeded") == ran[name]
         assert value(scraped, "stylize_job_queue_wait_seconds_count") == ran[name]
@@ -154,7 +169,15 @@ def run_jobs_and_check(
         assert value(scraped, "stylize_model_load_seconds") > 0
     api_scraped = samples(f"{base}/metrics")
     assert value(api_scraped, "stylize_jobs_submitted_total") == JOBS
-    assert value(api_scraped, "stylize_http_requests_total", route="/v1/jobs", method="POST",
-                 status="202") == JOBS  # fmt: skip
+    assert (
+        value(
+            api_scraped,
+            "stylize_http_requests_total",
+            route="/v1/jobs",
+            method="POST",
+            status="202",
+        )
+        == JOBS
+    )
     assert value(api_scraped, "stylize_jobs", status="succeeded") == JOBS, "counted once"
     assert value(api_scraped, "stylize_jobs", status="queued") == 0

@@ -108,16 +108,23 @@ def test_up_starts_clean_runs_jobs_and_stops_cleanly_on_sigint(tmp_path: Path) -
     with log_path.open("wb") as out:
         up = subprocess.Popen(
             [*STYLIZE, "up", "--port", str(api_port)],
-            env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            env=env,
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
     def log() -> str:
         return log_path.read_text()
 
     base = f"http://127.0.0.1:{api_port}"
     try:
-        wait_until(lambda: up.poll() is not None or "Ctrl-C" in log(), 600, "the ready block",
-                   diagnostics=lambda: log()[-4000:])  # fmt: skip
+        wait_until(
+            lambda: up.poll() is not None or "Ctrl-C" in log(),
+            600,
+            "the ready block",
+            diagnostics=lambda: log()[-4000:],
+        )
         assert up.poll() is None, log()[-4000:]
         shown = ready_block(log())
         assert (shown["API"], shown["docs"]) == (base, f"{base}/docs")
@@ -126,18 +133,29 @@ def test_up_starts_clean_runs_jobs_and_stops_cleanly_on_sigint(tmp_path: Path) -
         assert requests.get(f"{shown['Flower']}/healthcheck", timeout=HTTP_TIMEOUT_S).ok
         headers = {"Authorization": f"Bearer {shown['key'].split()[0]}"}
 
-        second = subprocess.run([*STYLIZE, "up", "--port", str(api_port)], env=env, cwd=tmp_path,
-                                capture_output=True, text=True, timeout=120)  # fmt: skip
+        second = subprocess.run(
+            [*STYLIZE, "up", "--port", str(api_port)],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert second.returncode == 1 and second.stderr.strip().splitlines() == [
             f"Error: stylize is already running at {base}; stop it first, or pass --port"
         ]
 
         job_url = submit(base, headers, iterations=4, max_size=40)
         body = wait_until(
-            lambda: (b := requests.get(job_url, headers=headers, timeout=HTTP_TIMEOUT_S).json())
-            and b["status"] not in ("queued", "running") and b,
-            300, "the job's end", diagnostics=lambda: log()[-4000:],
-        )  # fmt: skip
+            lambda: (
+                (b := requests.get(job_url, headers=headers, timeout=HTTP_TIMEOUT_S).json())
+                and b["status"] not in ("queued", "running")
+                and b
+            ),
+            300,
+            "the job's end",
+            diagnostics=lambda: log()[-4000:],
+        )
         assert body["status"] == "succeeded", (body, log()[-4000:])
         result = requests.get(f"{job_url}/result", headers=headers, timeout=HTTP_TIMEOUT_S)
         assert result.status_code == 200 and result.content[:8] == b"\x89PNG\r\n\x1a\n"
@@ -152,14 +170,26 @@ def test_up_starts_clean_runs_jobs_and_stops_cleanly_on_sigint(tmp_path: Path) -
 
             wait_until(running, 300, "the long job's start", diagnostics=lambda: log()[-4000:])
             started = time.monotonic()
+
             def beats_while_running() -> bool:
                 return running() and sum(t > started for t in heartbeats) >= HEARTBEATS
-            wait_until(beats_while_running, 120, "worker heartbeats while a job runs",
-                       diagnostics=lambda: log()[-4000:])  # fmt: skip
+
+            wait_until(
+                beats_while_running,
+                120,
+                "worker heartbeats while a job runs",
+                diagnostics=lambda: log()[-4000:],
+            )
         canceled = requests.post(f"{long_job}/cancel", headers=headers, timeout=HTTP_TIMEOUT_S)
         assert canceled.status_code == 202
-        wait_until(lambda: requests.get(long_job, headers=headers, timeout=HTTP_TIMEOUT_S)
-                   .json()["status"] == "canceled", 120, "the cancel")  # fmt: skip
+        wait_until(
+            lambda: (
+                requests.get(long_job, headers=headers, timeout=HTTP_TIMEOUT_S).json()["status"]
+                == "canceled"
+            ),
+            120,
+            "the cancel",
+        )
         assert "reaper: every" in log(), "stylize up runs the reaper"
     finally:
         up.send_signal(signal.SIGINT)
@@ -170,8 +200,9 @@ def test_up_starts_clean_runs_jobs_and_stops_cleanly_on_sigint(tmp_path: Path) -
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{base}/healthz", timeout=5)
     assert not redis_answers(shown["broker"].split()[0]), "the embedded Redis stops with the stack"
-    keys = subprocess.run([*STYLIZE, "keys", "list"], env=env, capture_output=True, text=True,
-                          timeout=120, check=True)  # fmt: skip
+    keys = subprocess.run(
+        [*STYLIZE, "keys", "list"], env=env, capture_output=True, text=True, timeout=120, check=True
+    )
     assert [line.split()[2] for line in keys.stdout.splitlines()] == ["first"]
 
 
@@ -219,8 +250,9 @@ def test_bad_configuration_is_one_line_and_starts_nothing(
             "flower_open": {"STYLIZE_FLOWER_HOST": "0.0.0.0"},
         }[case]
         env = clean_env(tmp_path, **overrides, STYLIZE_TEST_MARKER=marker.split("=")[1])
-        result = subprocess.run([*STYLIZE, "up"], env=env, cwd=tmp_path, capture_output=True,
-                                text=True, timeout=300)  # fmt: skip
+        result = subprocess.run(
+            [*STYLIZE, "up"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300
+        )
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 1, result.stderr
     assert len(lines) == 1 and expected in lines[0], result.stderr

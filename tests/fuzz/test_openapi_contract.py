@@ -218,7 +218,16 @@ def test_links_reach_every_job_route(fuzz_app: Flask) -> None:
             phases=[Phase.generate],  # the server's state changes: a replay is not the same run
         )
     )
-    job_routes = {f"{method} /v1/jobs/{{job_id}}{tail}" for method, tail in (
-        ("GET", ""), ("GET", "/result"), ("GET", "/preview"), ("GET", "/events"),
-        ("POST", "/cancel"), ("DELETE", ""), ("GET", "/deliveries"))}  # fmt: skip
+    job_routes = {
+        f"{method} /v1/jobs/{{job_id}}{tail}"
+        for method, tail in (
+            ("GET", ""),
+            ("GET", "/result"),
+            ("GET", "/preview"),
+            ("GET", "/events"),
+            ("POST", "/cancel"),
+            ("DELETE", ""),
+            ("GET", "/deliveries"),
+        )
+    }
     assert job_routes <= reached, f"never reached: {sorted(job_routes - reached)}"

@@ -122,8 +122,14 @@ def test_an_animated_gif_gives_its_first_frame() -> None:
 
 @pytest.mark.parametrize(
     ("fmt", "extension"),
-    [("PNG", "png"), ("JPEG", "jpg"), ("WEBP", "webp"), ("GIF", "gif"), ("BMP", "bmp"),
-     ("TIFF", "tif")],
+    [
+        ("PNG", "png"),
+        ("JPEG", "jpg"),
+        ("WEBP", "webp"),
+        ("GIF", "gif"),
+        ("BMP", "bmp"),
+        ("TIFF", "tif"),
+    ],
 )
 def test_the_stored_extension_is_sniffed_from_the_bytes(fmt: str, extension: str) -> None:
     assert input_extension(encoded(Image.new("RGB", (3, 3)), fmt)) == extension

@@ -84,12 +84,21 @@ def test_auto_is_text_on_a_terminal_and_json_elsewhere(logger: logging.Logger) -
 
 def test_gunicorn_access_lines_get_their_fields(access_logger: logging.Logger) -> None:
     out = capture(access_logger, "json", io.StringIO())
-    atoms = {"m": "GET", "U": "/v1/jobs", "s": "200", "M": "12", "h": "127.0.0.1",
-             "{x-request-id}o": "abc"}  # fmt: skip
+    atoms = {
+        "m": "GET",
+        "U": "/v1/jobs",
+        "s": "200",
+        "M": "12",
+        "h": "127.0.0.1",
+        "{x-request-id}o": "abc",
+    }
     access_logger.info('%(h)s "%(m)s %(U)s" %(s)s', atoms)
     line = json.loads(out.getvalue())
     assert line["message"] == '127.0.0.1 "GET /v1/jobs" 200'
     assert (line["method"], line["path"], line["status"], line["duration_ms"]) == (
-        "GET", "/v1/jobs", 200, 12,
-    )  # fmt: skip
+        "GET",
+        "/v1/jobs",
+        200,
+        12,
+    )
     assert line["request_id"] == "abc"

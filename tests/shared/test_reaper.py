@@ -109,9 +109,7 @@ def later(seconds: float) -> datetime:
 
 def backdate_heartbeat(sessions: sessionmaker[Session], job_id: uuid.UUID, seconds: float) -> None:
     with sessions() as session:
-        session.execute(
-            update(Job).where(Job.id == job_id).values(heartbeat_at=later(-seconds))
-        )
+        session.execute(update(Job).where(Job.id == job_id).values(heartbeat_at=later(-seconds)))
         session.commit()
 
 
@@ -280,13 +278,20 @@ def test_stylize_reaper_once_sends_what_the_broker_never_got(
     with sessions() as session:
         job_store.mark_unsent(session, job_id)
     queue = f"gpu-reaper-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "STYLIZE_DATABASE_URL": settings.database_url,
-           "STYLIZE_BROKER_URL": REAPER_REDIS_URL, "STYLIZE_GPU_QUEUE": queue}  # fmt: skip
+    env = {
+        **os.environ,
+        "STYLIZE_DATABASE_URL": settings.database_url,
+        "STYLIZE_BROKER_URL": REAPER_REDIS_URL,
+        "STYLIZE_GPU_QUEUE": queue,
+    }
     try:
         result = subprocess.run(
             [sys.executable, "-m", "cli", "reaper", "--once"],
-            env=env, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stderr
         message = json.loads(redis.Redis.from_url(REAPER_REDIS_URL).lpop(queue))
     finally:

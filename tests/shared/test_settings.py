@@ -92,8 +92,12 @@ def test_load_settings_raises_settings_error(monkeypatch: pytest.MonkeyPatch) ->
 def test_every_setting_is_read_by_the_code() -> None:
     """A setting exists because a line of code reads it: ``settings.<name>`` appears."""
     root = REPO
-    sources = [path for folder in ("api", "worker", "shared", "cli") for path in
-               (root / folder).rglob("*.py") if path.name != "settings.py"]  # fmt: skip
+    sources = [
+        path
+        for folder in ("api", "worker", "shared", "cli")
+        for path in (root / folder).rglob("*.py")
+        if path.name != "settings.py"
+    ]
     code = "".join(path.read_text() for path in sources)
     unread = [name for name in Settings.model_fields if f".{name}" not in code]
     assert unread == []

@@ -58,8 +58,9 @@ def wait_until(
         except (requests.RequestException, OSError) as exc:  # slow start: not yet
             last_error = exc
         if time.monotonic() > deadline:
-            pytest.fail(f"{what} not within {timeout:.0f} s (last error: {last_error})\n"
-                        f"{diagnostics()}")
+            pytest.fail(
+                f"{what} not within {timeout:.0f} s (last error: {last_error})\n{diagnostics()}"
+            )
         time.sleep(interval)
 
 

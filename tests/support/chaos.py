@@ -77,13 +77,18 @@ class Workers:
             name = f"chaos-{uuid.uuid4().hex[:6]}"  # the node name jobs record (name@host)
             command = ("worker", "--loglevel", "INFO", "--hostname", f"{name}@%h")
             try:
-                process = start_worker_process(self.env, self.logs / f"{name}.log",
-                                               WORKER_START_TIMEOUT_S, command, new_session=True)
+                process = start_worker_process(
+                    self.env,
+                    self.logs / f"{name}.log",
+                    WORKER_START_TIMEOUT_S,
+                    command,
+                    new_session=True,
+                )
             except WorkerStartError as exc:
                 errors.append(str(exc))
                 return
             self.names[name] = process
-            ready.append(process)  # fmt: skip
+            ready.append(process)
 
         threads = [threading.Thread(target=one) for _ in range(count)]
         for thread in threads:
@@ -169,9 +174,11 @@ class Chaos:
         """Wait until ``attempt`` of the job is past ``iteration``."""
         return self.wait(
             job_id,
-            lambda body: body["status"] == "running"
-            and body["attempts"] == attempt
-            and body["progress"]["iteration"] >= iteration,
+            lambda body: (
+                body["status"] == "running"
+                and body["attempts"] == attempt
+                and body["progress"]["iteration"] >= iteration
+            ),
             240,
             f"attempt {attempt} running past iteration {iteration}",
         )
@@ -183,5 +190,3 @@ class Chaos:
 def measured(what: str, seconds: float) -> None:
     """Print a recovery time (shown with ``pytest -s``; the numbers in docs/jobs.md)."""
     print(f"\nrecovery: {what}: {seconds:.1f} s", file=sys.stderr)
-
-

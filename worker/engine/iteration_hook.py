@@ -87,8 +87,9 @@ class IterationHook:
         left = float(self.budgets[self.level] - self.done_in_level)
         h, w = self.sizes[-1]
         left += self.finish_iterations * (h * w) / (height * width)
-        for budget, (h, w) in zip(self.budgets[self.level + 1:], self.sizes[self.level + 1:],
-                                  strict=True):  # fmt: skip
+        for budget, (h, w) in zip(
+            self.budgets[self.level + 1 :], self.sizes[self.level + 1 :], strict=True
+        ):
             left += budget * (h * w) / (height * width)
         return left
 
@@ -109,8 +110,10 @@ class IterationHook:
         if self.on_progress is not None:
             progress = Progress(self.done, self.total, values, ms, warmup, self.work_left())
             stop = self.on_progress(progress)
-        if self.on_preview is not None and self.preview_every and (
-            self.done % self.preview_every == 0
+        if (
+            self.on_preview is not None
+            and self.preview_every
+            and (self.done % self.preview_every == 0)
         ):
             started = time.perf_counter()
             picture = self.finish(get_image()[0])

@@ -104,8 +104,14 @@ def total_variation_loss(image):  # type: ignore[no-untyped-def]
 STYLE_LOSSES = {"gram": style_loss, "wasserstein": wasserstein_style_loss}
 
 
-def objective(outputs: Sequence, image, targets, weights, n_content: int,  # type: ignore[no-untyped-def]
-              kind: str = "gram"):  # fmt: skip
+def objective(
+    outputs: Sequence,
+    image,
+    targets,
+    weights,
+    n_content: int,  # type: ignore[no-untyped-def]
+    kind: str = "gram",
+):
     """Weighted total and its parts for one evaluation.
 
     ``outputs``: feature maps, content layers first, then style layers.

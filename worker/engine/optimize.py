@@ -107,8 +107,18 @@ def adam_step(backend: Backend, value_and_grad: ValueAndGrad) -> CompiledStep:
     """
     beta1, beta2 = ADAM_BETAS
 
-    def step(state: Any, image: Any, m: Any, v: Any, t: Any, average: Any, targets: Any,
-             weights: Any, hyper: Any, limits: Any) -> Any:  # fmt: skip
+    def step(
+        state: Any,
+        image: Any,
+        m: Any,
+        v: Any,
+        t: Any,
+        average: Any,
+        targets: Any,
+        weights: Any,
+        hyper: Any,
+        limits: Any,
+    ) -> Any:
         total, parts, grad = value_and_grad(state, image, targets, weights)
         t = t + 1.0
         m = beta1 * m + (1.0 - beta1) * grad
@@ -124,9 +134,14 @@ def adam_step(backend: Backend, value_and_grad: ValueAndGrad) -> CompiledStep:
 
 
 def run_lbfgs(
-    step: CompiledStep, state: Any, image: np.ndarray, targets: Any, weights: Any,
-    iterations: int, hook: Hook,
-) -> LevelResult:  # fmt: skip
+    step: CompiledStep,
+    state: Any,
+    image: np.ndarray,
+    targets: Any,
+    weights: Any,
+    iterations: int,
+    hook: Hook,
+) -> LevelResult:
     """Up to ``iterations`` L-BFGS iterations from ``image`` (float64 round trip per call).
 
     The iterate may leave [0, 255] a little (the step's penalty pulls it back); the caller
@@ -160,9 +175,14 @@ def run_lbfgs(
             jac=True,
             method="L-BFGS-B",
             callback=callback,
-            options={"maxiter": iterations - before, "maxfun": 4 * (iterations - before) + 20,
-                     "maxcor": LBFGS_HISTORY, "ftol": 0.0, "gtol": 0.0},
-        ).x  # fmt: skip
+            options={
+                "maxiter": iterations - before,
+                "maxfun": 4 * (iterations - before) + 20,
+                "maxcor": LBFGS_HISTORY,
+                "ftol": 0.0,
+                "gtol": 0.0,
+            },
+        ).x
         if seen["iterations"] == before:
             break
     return LevelResult(
@@ -202,10 +222,18 @@ def resized_adam(adam: AdamState, size: tuple[int, int]) -> AdamState:
 
 
 def run_adam(
-    step: CompiledStep, state: Any, image: np.ndarray, targets: Any, weights: Any,
-    iterations: int, learning_rate: float, hook: Hook, average_decay: float = 0.0,
-    adam: AdamState | None = None, limits: tuple[np.ndarray, ...] | None = None,
-) -> tuple[LevelResult, AdamState]:  # fmt: skip
+    step: CompiledStep,
+    state: Any,
+    image: np.ndarray,
+    targets: Any,
+    weights: Any,
+    iterations: int,
+    learning_rate: float,
+    hook: Hook,
+    average_decay: float = 0.0,
+    adam: AdamState | None = None,
+    limits: tuple[np.ndarray, ...] | None = None,
+) -> tuple[LevelResult, AdamState]:
     """``iterations`` Adam steps from ``image`` (and ``adam``'s moments, when carried over),
     each pixel's chroma kept in the gamut ``limits`` (None: any); losses reported are those
     before each step. The level's picture (result and previews) is the bias-corrected moving
@@ -226,8 +254,9 @@ def run_adam(
         return ops.convert_to_numpy(average) / np.float32(1.0 - average_decay**steps)
 
     while done < iterations and stopped is None:
-        total, parts, x, m, v, t, average = step(state, x, m, v, t, average, targets, weights,
-                                                 hyper, limits)  # fmt: skip
+        total, parts, x, m, v, t, average = step(
+            state, x, m, v, t, average, targets, weights, hyper, limits
+        )
         done += 1
         losses = (total, parts)
         initial = initial or losses

@@ -43,8 +43,12 @@ def _cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
         text = cpuinfo.read_text()
     except OSError:
         return set()
-    return {flag for line in text.splitlines() if line.startswith("flags")
-            for flag in line.split(":", 1)[1].split()}  # fmt: skip
+    return {
+        flag
+        for line in text.splitlines()
+        if line.startswith("flags")
+        for flag in line.split(":", 1)[1].split()
+    }
 
 
 def _gpu_compute_capability() -> tuple[int, int] | None:

@@ -24,8 +24,9 @@ def layer_losses(
     """Unweighted mean (content, style) losses of ``image`` (H, W, 3) against ``targets``."""
     features = model(np.asarray(image, np.float32)[None])
     content_targets, style_targets = targets
-    content = [content_loss(f, t) for f, t in zip(features[:n_content], content_targets,
-                                                  strict=True)]  # fmt: skip
+    content = [
+        content_loss(f, t) for f, t in zip(features[:n_content], content_targets, strict=True)
+    ]
     style = [style_loss(f, t) for f, t in zip(features[n_content:], style_targets, strict=True)]
     return float(np.mean([float(v) for v in content])), float(np.mean([float(v) for v in style]))
 
@@ -53,10 +54,10 @@ def references(
     _, style_of_content = layer_losses(model, n_content, targets, content)
     _, style_of_start = layer_losses(model, n_content, targets, start)
     content_of_styles = sum(
-        float(share) * layer_losses(model, n_content, targets,
-                                    imaging.resize(style, content.shape[:2]))[0]
+        float(share)
+        * layer_losses(model, n_content, targets, imaging.resize(style, content.shape[:2]))[0]
         for share, style in zip(blend, styles, strict=True)
-    )  # fmt: skip
+    )
     return References(style_of_content, style_of_start, content_of_styles)
 
 

@@ -88,8 +88,9 @@ class StyleEngine:
         """Trace the step of ``params``' layers, loss and arithmetic (the default job's) on two
         small shapes, so that it becomes shape-generic: a later job, whatever its size, starts
         without tracing (on a GPU, XLA still compiles each new shape once)."""
-        params = (params or JobParams()).model_copy(update={
-            "iterations": 1, "preview_every": 0, "max_size": 48, "scales": 1})  # fmt: skip
+        params = (params or JobParams()).model_copy(
+            update={"iterations": 1, "preview_every": 0, "max_size": 48, "scales": 1}
+        )
         rng = np.random.default_rng(0)
         style = rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)
         for shape in ((40, 48, 3), (48, 40, 3)):
@@ -106,15 +107,24 @@ class StyleEngine:
         """How the job runs within ``memory_budget_mb`` (tiles where one pass would not fit);
         JobTooLarge, naming what would fit, when it cannot."""
         style_hws = [style.shape[:2] for style in styles]
-        plan = memory_plan(params, content.shape[:2], style_hws, arithmetic,
-                           self.memory_budget_mb, self.backend.name)  # fmt: skip
+        plan = memory_plan(
+            params,
+            content.shape[:2],
+            style_hws,
+            arithmetic,
+            self.memory_budget_mb,
+            self.backend.name,
+        )
         if plan.fits:
             return plan
         assert self.memory_budget_mb is not None
         fit = largest_fit(params, content.shape[:2], style_hws, self.memory_budget_mb, arithmetic)
-        advice = ("no max_size or style_scale fits it" if fit is None else
-                  f"the largest that fits is max_size={fit.max_size} with "
-                  f"style_scale={fit.style_scale:g}")  # fmt: skip
+        advice = (
+            "no max_size or style_scale fits it"
+            if fit is None
+            else f"the largest that fits is max_size={fit.max_size} with "
+            f"style_scale={fit.style_scale:g}"
+        )
         if params.optimizer != "adam":
             advice += "; optimizer=adam can refine large pictures in tiles"
         raise JobTooLarge(
@@ -143,19 +153,33 @@ class StyleEngine:
         if params.limit_chroma:
             content_o, styles_o = self._optimised_space(content, styles, params)
             limits = gamut([content_o, *styles_o])
-        job = Job(content, styles, params, arithmetic, self._feature_model(params, arithmetic),
-                  plan.forward_pixels, limits)  # fmt: skip
-        hook = IterationHook([lv.iterations for lv in plan.levels],
-                             [lv.size for lv in plan.levels], params.preview_every,
-                             on_progress, on_preview, arithmetic, started)  # fmt: skip
+        job = Job(
+            content,
+            styles,
+            params,
+            arithmetic,
+            self._feature_model(params, arithmetic),
+            plan.forward_pixels,
+            limits,
+        )
+        hook = IterationHook(
+            [lv.iterations for lv in plan.levels],
+            [lv.size for lv in plan.levels],
+            params.preview_every,
+            on_progress,
+            on_preview,
+            arithmetic,
+            started,
+        )
         meter: Callable[[np.ndarray], Quality] | None = None
         level: LevelResult | None = None
         adam: AdamState | None = None
         initial: dict[str, float] = {}
         for number, planned in enumerate(plan.levels):
             if number == len(plan.levels) - 1:  # float32, whatever runs; measured before, so
-                meter = self.quality_meter(content, styles, params, plan.measure_size,
-                                           plan.forward_pixels)  # that the end waits less
+                meter = self.quality_meter(
+                    content, styles, params, plan.measure_size, plan.forward_pixels
+                )  # that the end waits less
             level, adam = self._level(job, planned, hook, level, adam)
             release_memory()  # what the level's pass freed goes back to the system
             initial = initial or loss_dict(level.initial_losses)
@@ -165,8 +189,11 @@ class StyleEngine:
         assert level is not None
         final = imaging.to_uint8(hook.finish(level.image[0]))
         if meter is not None and level.stopped is None:
-            measured = final if final.shape[:2] == plan.measure_size else imaging.to_uint8(
-                imaging.resize(final, plan.measure_size))
+            measured = (
+                final
+                if final.shape[:2] == plan.measure_size
+                else imaging.to_uint8(imaging.resize(final, plan.measure_size))
+            )
             quality = meter(measured)
         else:  # a run stopped early: measured at its own size
             quality = self.quality(content, styles, params, final)
@@ -188,9 +215,13 @@ class StyleEngine:
         )
 
     def _level(
-        self, job: Job, planned: LevelPlan, hook: IterationHook, previous: LevelResult | None,
+        self,
+        job: Job,
+        planned: LevelPlan,
+        hook: IterationHook,
+        previous: LevelResult | None,
         adam: AdamState | None,
-    ) -> tuple[LevelResult, AdamState | None]:  # fmt: skip
+    ) -> tuple[LevelResult, AdamState | None]:
         """One level of the run: in one pass, or in tiles when the plan says so."""
         params, size = job.params, planned.size
         content_l, styles_l = self.level_inputs(job.content, job.styles, params, size)
@@ -199,63 +230,101 @@ class StyleEngine:
             image = self._start_image(content_l, styles_l, params)
         else:
             image = imaging.resize(previous.image[0], size)
-        stats = blended_statistics(job.model, styles_o, params, job.arithmetic, self.grams,
-                                   job.forward_pixels)  # fmt: skip
+        stats = blended_statistics(
+            job.model, styles_o, params, job.arithmetic, self.grams, job.forward_pixels
+        )
         style_targets, layer_weights = loss_targets(stats, params)
         hook.start_level(functools.partial(self._finish, content=content_l, params=params))
         n_content = len(params.content_layers)
         state = self.backend.model_state(job.model)
         if params.optimizer == "lbfgs":
-            targets = (content_features(job.model, content_o, n_content), style_targets,
-                       layer_weights)  # fmt: skip
+            targets = (
+                content_features(job.model, content_o, n_content),
+                style_targets,
+                layer_weights,
+            )
             step = self._step(params, job.model, job.arithmetic)
-            return run_lbfgs(step, state, image[None], targets, job.weights, planned.iterations,
-                             hook), None  # fmt: skip
+            return run_lbfgs(
+                step, state, image[None], targets, job.weights, planned.iterations, hook
+            ), None
         adam = resized_adam(adam, size) if adam is not None and params.scales == "auto" else None
         if planned.tile is None:
-            targets = (content_features(job.model, content_o, n_content), style_targets,
-                       layer_weights)  # fmt: skip
+            targets = (
+                content_features(job.model, content_o, n_content),
+                style_targets,
+                layer_weights,
+            )
             return run_adam(
-                self._step(params, job.model, job.arithmetic), state, image[None], targets,
-                job.weights, planned.iterations, params.learning_rate, hook,
-                params.iterate_average, adam, job.gamut,
-            )  # fmt: skip
+                self._step(params, job.model, job.arithmetic),
+                state,
+                image[None],
+                targets,
+                job.weights,
+                planned.iterations,
+                params.learning_rate,
+                hook,
+                params.iterate_average,
+                adam,
+                job.gamut,
+            )
         tile_h, tile_w = planned.tile
 
         def tile_targets(y: int, x: int) -> Any:
-            region = content_o[y:y + tile_h, x:x + tile_w]
+            region = content_o[y : y + tile_h, x : x + tile_w]
             return (content_features(job.model, region, n_content), style_targets, layer_weights)
 
         return run_tiled_adam(
-            self._gradient(params, job.model, job.arithmetic), state, image[None], planned.tile,
-            tile_targets, job.weights, planned.iterations, params.learning_rate, hook,
-            params.iterate_average, adam, job.gamut,
-        )  # fmt: skip
+            self._gradient(params, job.model, job.arithmetic),
+            state,
+            image[None],
+            planned.tile,
+            tile_targets,
+            job.weights,
+            planned.iterations,
+            params.learning_rate,
+            hook,
+            params.iterate_average,
+            adam,
+            job.gamut,
+        )
 
     def quality(
-        self, content: np.ndarray, styles: list[np.ndarray], params: JobParams,
+        self,
+        content: np.ndarray,
+        styles: list[np.ndarray],
+        params: JobParams,
         picture: np.ndarray,
-    ) -> Quality:  # fmt: skip
+    ) -> Quality:
         """The ratios of ``picture`` (RGB uint8, e.g. a saved result) for this job's inputs,
         measured in float32."""
         return self.quality_meter(content, styles, params, picture.shape[:2])(picture)
 
     def quality_meter(
-        self, content: np.ndarray, styles: list[np.ndarray], params: JobParams,
-        size: tuple[int, int], forward_pixels: int | None = None,
-    ) -> Callable[[np.ndarray], Quality]:  # fmt: skip
+        self,
+        content: np.ndarray,
+        styles: list[np.ndarray],
+        params: JobParams,
+        size: tuple[int, int],
+        forward_pixels: int | None = None,
+    ) -> Callable[[np.ndarray], Quality]:
         """The float32 yardstick for this job's pictures of ``size``: its references are
         measured now, each picture then costs one forward pass (a job's end waits for no more).
         Styles larger than ``forward_pixels`` are measured in tiles."""
         content, styles, params = check_job(content, styles, params)
-        model, targets, content_l, styles_l = self._float32_view(content, styles, params, size,
-                                                                 forward_pixels)  # fmt: skip
+        model, targets, content_l, styles_l = self._float32_view(
+            content, styles, params, size, forward_pixels
+        )
         content_o, styles_o = self._optimised_space(content_l, styles_l, params)
         n_content = len(params.content_layers)
         refs = references(
-            model, n_content, targets, content_o, styles_o, blend(params, len(styles)),
+            model,
+            n_content,
+            targets,
+            content_o,
+            styles_o,
+            blend(params, len(styles)),
             self._start_image(content_l, styles_l, params),
-        )  # fmt: skip
+        )
 
         def measure(picture: np.ndarray) -> Quality:
             picture = check_job(picture, styles, params)[0]
@@ -265,9 +334,12 @@ class StyleEngine:
         return measure
 
     def loss(
-        self, content: np.ndarray, styles: list[np.ndarray], params: JobParams,
+        self,
+        content: np.ndarray,
+        styles: list[np.ndarray],
+        params: JobParams,
         picture: np.ndarray,
-    ) -> dict[str, float]:  # fmt: skip
+    ) -> dict[str, float]:
         """The job's weighted losses of ``picture`` (RGB uint8), computed in float32: the
         yardstick for comparing runs made in other arithmetic."""
         content, styles, params = check_job(content, styles, params)
@@ -276,28 +348,36 @@ class StyleEngine:
         content_l, styles_l = self.level_inputs(content, styles, params, picture.shape[:2])
         content_o, styles_o = self._optimised_space(content_l, styles_l, params)
         stats = blended_statistics(model, styles_o, params, "float32", self.grams)
-        targets = (content_features(model, content_o, len(params.content_layers)),
-                   *loss_targets(stats, params))  # fmt: skip
+        targets = (
+            content_features(model, content_o, len(params.content_layers)),
+            *loss_targets(stats, params),
+        )
         seen = imaging.luminance(picture) if params.preserve_color else picture
         image = ops.convert_to_tensor(seen.astype(np.float32)[None])
         weights = ops.convert_to_tensor(
             np.array([params.content_weight, params.style_weight, params.tv_weight], np.float32)
         )
-        total, parts = objective(model(image), image, targets, weights,
-                                 len(params.content_layers), params.style_loss)  # fmt: skip
+        total, parts = objective(
+            model(image), image, targets, weights, len(params.content_layers), params.style_loss
+        )
         return loss_dict((total, parts))
 
     def features(self, image: np.ndarray, layers: tuple[str, ...]) -> list[np.ndarray]:
         """``image``'s (H, W, 3, RGB 0-255) feature maps (H', W', C) at ``layers``, float32."""
-        params = JobParams(content_layers=[layers[0]], style_layers=list(layers),
-                           edge_padding="zero")  # VGG16 as it is: a fixed yardstick
+        params = JobParams(
+            content_layers=[layers[0]], style_layers=list(layers), edge_padding="zero"
+        )  # VGG16 as it is: a fixed yardstick
         model = self._feature_model(params, "float32")
         outputs = model(np.asarray(image, np.float32)[None])[1:]
         return [ops.convert_to_numpy(f)[0] for f in outputs]
 
     def _float32_view(
-        self, content: np.ndarray, styles: list[np.ndarray], params: JobParams,
-        size: tuple[int, int], forward_pixels: int | None = None,
+        self,
+        content: np.ndarray,
+        styles: list[np.ndarray],
+        params: JobParams,
+        size: tuple[int, int],
+        forward_pixels: int | None = None,
     ) -> tuple[keras.Model, tuple[list[Any], list[Any]], np.ndarray, list[np.ndarray]]:
         """A checked job's float32 model, its Gram targets and inputs at ``size``."""
         model = self._feature_model(params, "float32")
@@ -313,19 +393,27 @@ class StyleEngine:
         outputs = (*params.content_layers, *params.style_layers)
         network = (arithmetic, params.edge_padding)
         if network not in self._vggs:
-            self._vggs[network] = variant(self.vgg, precision.DTYPE_POLICIES[arithmetic],
-                                          params.edge_padding)  # fmt: skip
+            self._vggs[network] = variant(
+                self.vgg, precision.DTYPE_POLICIES[arithmetic], params.edge_padding
+            )
         if (*network, *outputs) not in self._models:
             self._models[(*network, *outputs)] = feature_model(self._vggs[network], outputs)
         return self._models[(*network, *outputs)]
 
-    def _step(self, params: JobParams, model: keras.Model, arithmetic: str,
-              kind_of: str | None = None) -> CompiledStep:  # fmt: skip
+    def _step(
+        self, params: JobParams, model: keras.Model, arithmetic: str, kind_of: str | None = None
+    ) -> CompiledStep:
         """The compiled step of ``kind_of`` (the job's optimiser by default) for this layer set,
         arithmetic and style loss."""
         kind_of = kind_of or params.optimizer
-        key = (kind_of, arithmetic, params.style_loss, params.edge_padding,
-               tuple(params.content_layers), tuple(params.style_layers))  # fmt: skip
+        key = (
+            kind_of,
+            arithmetic,
+            params.style_loss,
+            params.edge_padding,
+            tuple(params.content_layers),
+            tuple(params.style_layers),
+        )
         if key not in self._steps:
             n_content, kind = len(params.content_layers), params.style_loss
 
@@ -347,8 +435,9 @@ class StyleEngine:
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Content at ``size``; styles keep their aspect, longest side style_scale x ours."""
         content_l = imaging.resize(content, size)
-        styles_l = [imaging.resize(style, style_size(style.shape[:2], size, params))
-                    for style in styles]  # fmt: skip
+        styles_l = [
+            imaging.resize(style, style_size(style.shape[:2], size, params)) for style in styles
+        ]
         return content_l, styles_l
 
     @staticmethod
@@ -392,7 +481,14 @@ class Job:
     def weights(self) -> Any:
         """[content, style, tv, range penalty] weights as a tensor."""
         params = self.params
-        return ops.convert_to_tensor(np.array(
-            [params.content_weight, params.style_weight, params.tv_weight,
-             range_penalty_weight(params)], np.float32,
-        ))  # fmt: skip
+        return ops.convert_to_tensor(
+            np.array(
+                [
+                    params.content_weight,
+                    params.style_weight,
+                    params.tv_weight,
+                    range_penalty_weight(params),
+                ],
+                np.float32,
+            )
+        )

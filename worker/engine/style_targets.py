@@ -49,32 +49,48 @@ def blend(params: JobParams, count: int) -> np.ndarray:
 
 
 def blended_statistics(
-    model: keras.Model, styles: Sequence[np.ndarray], params: JobParams, arithmetic: str,
-    cache: GramCache, max_pixels: int | None = None,
-) -> Statistics:  # fmt: skip
+    model: keras.Model,
+    styles: Sequence[np.ndarray],
+    params: JobParams,
+    arithmetic: str,
+    cache: GramCache,
+    max_pixels: int | None = None,
+) -> Statistics:
     """Per style layer the blend of the styles' (mean, Gram); each style's from ``cache`` when
     a job used it before, measured in tiles when it has more than ``max_pixels``."""
     n_content = len(params.content_layers)
 
     def measure(style: np.ndarray) -> Statistics:
         if max_pixels is None or style.shape[0] * style.shape[1] <= max_pixels:
-            return [style_statistics(ops.cast(f, "float32"))
-                    for f in model(style[None])[n_content:]]  # fmt: skip
+            return [
+                style_statistics(ops.cast(f, "float32")) for f in model(style[None])[n_content:]
+            ]
         stats = tiled_statistics(
-            lambda batch: [ops.convert_to_numpy(ops.cast(f, "float32"))
-                           for f in model(batch)[n_content:]],
-            style, params.style_layers, max_pixels,
-        )  # fmt: skip
-        return [(ops.convert_to_tensor(m.astype(np.float32)),
-                 ops.convert_to_tensor(g.astype(np.float32))) for m, g in stats]  # fmt: skip
+            lambda batch: [
+                ops.convert_to_numpy(ops.cast(f, "float32")) for f in model(batch)[n_content:]
+            ],
+            style,
+            params.style_layers,
+            max_pixels,
+        )
+        return [
+            (
+                ops.convert_to_tensor(m.astype(np.float32)),
+                ops.convert_to_tensor(g.astype(np.float32)),
+            )
+            for m, g in stats
+        ]
 
     blended: Statistics = [(0.0, 0.0)] * len(params.style_layers)
     for share, style in zip(blend(params, len(styles)), styles, strict=True):
-        key = GramCache.key(style, tuple(params.style_layers),
-                            f"{arithmetic}/{params.edge_padding}")
+        key = GramCache.key(
+            style, tuple(params.style_layers), f"{arithmetic}/{params.edge_padding}"
+        )
         stats = cache.get(key, lambda style=style: measure(style))
-        blended = [(mean + float(share) * m, gram + float(share) * g)
-                   for (mean, gram), (m, g) in zip(blended, stats, strict=True)]  # fmt: skip
+        blended = [
+            (mean + float(share) * m, gram + float(share) * g)
+            for (mean, gram), (m, g) in zip(blended, stats, strict=True)
+        ]
     return blended
 
 

@@ -28,8 +28,9 @@ LAYER_STRIDES = {1: 1, 2: 2, 3: 4, 4: 8, 5: 16}
 GAMUT_ROWS = 256
 
 
-def windows(size: tuple[int, int], tile: tuple[int, int],
-            corners: Sequence[tuple[int, int]]) -> list[np.ndarray]:  # fmt: skip
+def windows(
+    size: tuple[int, int], tile: tuple[int, int], corners: Sequence[tuple[int, int]]
+) -> list[np.ndarray]:
     """Each tile's (h, w, 1) blending weights: a linear ramp over the overlap at every edge
     that is not the picture's, normalised so that the tiles' weights sum to 1 at each pixel."""
     raw = []
@@ -47,17 +48,27 @@ def windows(size: tuple[int, int], tile: tuple[int, int],
         raw.append(np.outer(*ramps)[..., None])
     total = np.zeros((*size, 1), np.float32)
     for (y, x), weight in zip(corners, raw, strict=True):
-        total[y:y + tile[0], x:x + tile[1]] += weight
-    return [weight / total[y:y + tile[0], x:x + tile[1]]
-            for (y, x), weight in zip(corners, raw, strict=True)]  # fmt: skip
+        total[y : y + tile[0], x : x + tile[1]] += weight
+    return [
+        weight / total[y : y + tile[0], x : x + tile[1]]
+        for (y, x), weight in zip(corners, raw, strict=True)
+    ]
 
 
 def run_tiled_adam(
-    gradient: Callable[..., Any], state: Any, image: np.ndarray, tile: tuple[int, int],
-    tile_targets: Callable[[int, int], Any], weights: Any, iterations: int,
-    learning_rate: float, hook: Hook, average_decay: float, adam: AdamState | None,
+    gradient: Callable[..., Any],
+    state: Any,
+    image: np.ndarray,
+    tile: tuple[int, int],
+    tile_targets: Callable[[int, int], Any],
+    weights: Any,
+    iterations: int,
+    learning_rate: float,
+    hook: Hook,
+    average_decay: float,
+    adam: AdamState | None,
     limits: tuple[np.ndarray, ...] | None = None,
-) -> tuple[LevelResult, AdamState]:  # fmt: skip
+) -> tuple[LevelResult, AdamState]:
     """``iterations`` Adam steps on ``image`` (1, H, W, 3), each from the blended gradients of
     its tiles, each pixel's chroma kept in the gamut ``limits`` (None: any);
     ``tile_targets(y, x)`` is the loss's
@@ -86,7 +97,7 @@ def run_tiled_adam(
         adam_update(picture, field, m, v, t, learning_rate, scratch)
         del field
         for top in range(0, size[0], GAMUT_ROWS):  # in bands: the projection's temporaries
-            band = picture[top:top + GAMUT_ROWS]  # are a band's, not the picture's
+            band = picture[top : top + GAMUT_ROWS]  # are a band's, not the picture's
             band[...] = np.clip(ops.convert_to_numpy(keep_in_gamut(band, limits)), 0.0, 255.0)
         average *= average_decay
         np.multiply(picture, 1.0 - average_decay, out=scratch)
@@ -98,12 +109,18 @@ def run_tiled_adam(
         stopped = hook(losses, lambda average=average, scale=scale: (average / scale)[None])
     result = (average / np.float32(1.0 - average_decay**done))[None]
     assert initial is not None
-    return (LevelResult(result, losses, initial, done, stopped),
-            AdamState(m[None], v[None], t))  # fmt: skip
+    return (LevelResult(result, losses, initial, done, stopped), AdamState(m[None], v[None], t))
 
 
-def adam_update(picture: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, t: float,
-                learning_rate: float, scratch: np.ndarray) -> None:  # fmt: skip
+def adam_update(
+    picture: np.ndarray,
+    grad: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    t: float,
+    learning_rate: float,
+    scratch: np.ndarray,
+) -> None:
     """One bias-corrected Adam step on ``picture`` in place (the compiled step's, on the host),
     with ``scratch`` as the only temporary."""
     beta1, beta2 = ADAM_BETAS
@@ -128,9 +145,11 @@ def layer_stride(name: str) -> int:
 
 
 def tiled_statistics(
-    features: Callable[[np.ndarray], Sequence[Any]], image: np.ndarray, layers: Sequence[str],
+    features: Callable[[np.ndarray], Sequence[Any]],
+    image: np.ndarray,
+    layers: Sequence[str],
     max_pixels: int,
-) -> list[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per layer (mean, Gram matrix) of ``image``'s (H, W, 3) features, ``features(batch)``
     returning float32 maps at ``layers``; in tiles of at most ``max_pixels`` (a HALO of context
     around each core, cropped away) when the whole image would not fit."""
@@ -155,4 +174,3 @@ def tiled_statistics(
                 sums[n] = add if sums[n] is None else (sums[n][0] + add[0], sums[n][1] + add[1])
                 counts[n] += flat.shape[0]
     return [(total[0] / count, total[1] / count) for total, count in zip(sums, counts, strict=True)]
-

@@ -36,9 +36,7 @@ class Heartbeat:
         self.interval_s = interval_s
         self.lost = lost
         self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"heartbeat-{job_id}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id}", daemon=True)
 
     @classmethod
     def for_timeout(

@@ -64,7 +64,10 @@ def test_the_target_keeps_every_checked_address_path_and_port() -> None:
         "https://hooks.example.com:8443/in?x=1", AllowList(), fixed("8.8.8.8")
     )
     assert (target.scheme, target.host, target.port, target.path) == (
-        "https", "hooks.example.com", 8443, "/in?x=1",
+        "https",
+        "hooks.example.com",
+        8443,
+        "/in?x=1",
     )
     assert target.addresses == ("8.8.8.8",)
 

@@ -56,8 +56,9 @@ def test_wasserstein_style_loss_is_the_gaussian_w2_distance() -> None:
     mu, mu_s = f.mean(axis=0), s.mean(axis=0)
     cov, cov_s = np.cov(f.T, bias=True), np.cov(s.T, bias=True)
     root = sqrtm(cov_s).real
-    expected = np.mean((mu - mu_s) ** 2) + np.trace(
-        cov + cov_s - 2 * sqrtm(root @ cov @ root).real) / 4
+    expected = (
+        np.mean((mu - mu_s) ** 2) + np.trace(cov + cov_s - 2 * sqrtm(root @ cov @ root).real) / 4
+    )
     np.testing.assert_allclose(loss, expected, rtol=1e-3)
     at_target = float(wasserstein_style_loss(style, gaussian_target(mean, gram)))
     assert abs(at_target) < 1e-3 * expected
@@ -73,8 +74,9 @@ def test_trace_sqrtm_gradient_is_half_the_inverse_root() -> None:
 
     grad = ops.convert_to_numpy(gradient_of_trace_sqrtm(m.astype(np.float32)))
     eigenvalues, vectors = np.linalg.eigh(m)
-    np.testing.assert_allclose(grad, (vectors / (2 * np.sqrt(eigenvalues))) @ vectors.T,
-                               rtol=1e-3, atol=1e-4)  # fmt: skip
+    np.testing.assert_allclose(
+        grad, (vectors / (2 * np.sqrt(eigenvalues))) @ vectors.T, rtol=1e-3, atol=1e-4
+    )
     step = np.zeros_like(m)
     step[1, 2] = step[2, 1] = 1e-3
     numeric = (value(m + step) - value(m - step)) / 2e-3
@@ -104,8 +106,9 @@ def test_layer_weights_weigh_the_style_layers() -> None:
     b = RNG.normal(size=(1, 4, 4, 3)).astype(np.float32)
     grams = [ops.convert_to_numpy(gram_matrix(b))] * 2
     weights = np.array([0.0, 1.0, 0.0], np.float32)
-    _, parts = objective([a, a, b], a, ([a], grams, np.array([0.25, 0.75], np.float32)),
-                         weights, n_content=1)  # fmt: skip
+    _, parts = objective(
+        [a, a, b], a, ([a], grams, np.array([0.25, 0.75], np.float32)), weights, n_content=1
+    )
     np.testing.assert_allclose(float(parts[1]), 0.25 * float(style_loss(a, grams[0])), rtol=1e-5)
 
 

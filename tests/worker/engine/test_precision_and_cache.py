@@ -16,10 +16,12 @@ from worker.engine.gram_cache import GramCache
 def test_bfloat16_runs_the_network_and_keeps_float32_losses(
     hed_engine: StyleEngine, content: np.ndarray, style: np.ndarray
 ) -> None:
-    f32 = hed_engine.run(content, [style], quick(iterations=6, optimizer="adam",
-                                                 precision="float32"))  # fmt: skip
-    bf16 = hed_engine.run(content, [style], quick(iterations=6, optimizer="adam",
-                                                  precision="bfloat16"))  # fmt: skip
+    f32 = hed_engine.run(
+        content, [style], quick(iterations=6, optimizer="adam", precision="float32")
+    )
+    bf16 = hed_engine.run(
+        content, [style], quick(iterations=6, optimizer="adam", precision="bfloat16")
+    )
     assert (f32.precision, bf16.precision) == ("float32", "bfloat16")
     assert bf16.image.dtype == np.uint8 and bf16.image.shape == f32.image.shape
     assert isinstance(bf16.losses["total"], float)

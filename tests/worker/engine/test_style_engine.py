@@ -115,14 +115,21 @@ def test_blend_of_styles_and_other_inits(hed_engine: StyleEngine, content, style
         (None, [], quick(), "at least one style"),
         (None, [np.zeros((8, 8, 3), np.float32)], quick(), "style image 1 must be RGB uint8"),
         (None, None, quick(style_blend=[1.0, 2.0]), "style_blend has 2 weight"),
-        (None, None, JobParams.model_construct(**{**quick().__dict__, "style_layers": ["fc7"]}),
-         "unknown VGG16 layer fc7"),
-        (None, None, JobParams.model_construct(**{**quick().__dict__, "iterations": 0}),
-         "iterations"),
-        (None, None, JobParams.model_construct(**{**quick().__dict__, "max_size": -4}),
-         "max_size"),
+        (
+            None,
+            None,
+            JobParams.model_construct(**{**quick().__dict__, "style_layers": ["fc7"]}),
+            "unknown VGG16 layer fc7",
+        ),
+        (
+            None,
+            None,
+            JobParams.model_construct(**{**quick().__dict__, "iterations": 0}),
+            "iterations",
+        ),
+        (None, None, JobParams.model_construct(**{**quick().__dict__, "max_size": -4}), "max_size"),
     ],
-)  # fmt: skip
+)
 def test_bad_input_is_refused_before_any_model_work(
     content: np.ndarray | None, styles: list | None, params: JobParams, message: str
 ) -> None:
@@ -142,10 +149,18 @@ def test_auto_levels_carry_adams_state_and_count_every_iteration(
     """scales=auto runs every √2 level from min_scale up; previews come from each level."""
     previews: list[tuple[int, tuple[int, ...]]] = []
     result = random_engine.run(
-        content, [style], quick(iterations=6, scales="auto", min_scale=32, max_size=64,
-                                preview_every=2, iterate_average=0.5),
+        content,
+        [style],
+        quick(
+            iterations=6,
+            scales="auto",
+            min_scale=32,
+            max_size=64,
+            preview_every=2,
+            iterate_average=0.5,
+        ),
         on_preview=lambda i, image: previews.append((i, image.shape)),
-    )  # fmt: skip
+    )
     # 48 px content: levels of 34 and 48 px (32 x 48 output), 3 iterations each
     assert previews == [(2, (23, 34, 3)), (4, (32, 48, 3)), (6, (32, 48, 3))]
     assert result.iterations == 6 and result.image.shape == (32, 48, 3)
@@ -155,8 +170,9 @@ def test_auto_levels_carry_adams_state_and_count_every_iteration(
 def test_carried_moments_are_rescaled_to_the_new_levels_gradients() -> None:
     from worker.engine.optimize import AdamState, resized_adam
 
-    adam = AdamState(np.full((1, 10, 10, 3), 2.0, np.float32), np.full((1, 10, 10, 3), 4.0,
-                     np.float32), 7.0)  # fmt: skip
+    adam = AdamState(
+        np.full((1, 10, 10, 3), 2.0, np.float32), np.full((1, 10, 10, 3), 4.0, np.float32), 7.0
+    )
     bigger = resized_adam(adam, (20, 20))  # 4x the pixels: 1/4 the gradient per pixel
     np.testing.assert_allclose(bigger.m, 0.5, rtol=1e-5)
     np.testing.assert_allclose(bigger.v, 0.25, rtol=1e-5)
@@ -165,10 +181,12 @@ def test_carried_moments_are_rescaled_to_the_new_levels_gradients() -> None:
 
 def test_the_average_is_what_the_run_returns(hed_engine: StyleEngine, content, style) -> None:
     """With iterate_average the picture is the iterates' mean, smoother than the last one."""
-    last = hed_engine.run(content, [style], quick(iterations=12, learning_rate=20.0,
-                                                  iterate_average=0.0))  # fmt: skip
-    averaged = hed_engine.run(content, [style], quick(iterations=12, learning_rate=20.0,
-                                                      iterate_average=0.8))  # fmt: skip
+    last = hed_engine.run(
+        content, [style], quick(iterations=12, learning_rate=20.0, iterate_average=0.0)
+    )
+    averaged = hed_engine.run(
+        content, [style], quick(iterations=12, learning_rate=20.0, iterate_average=0.8)
+    )
 
     def roughness(image: np.ndarray) -> float:
         return float(np.mean(np.abs(np.diff(image.astype(np.float32), axis=1))))
@@ -180,8 +198,11 @@ def test_the_average_is_what_the_run_returns(hed_engine: StyleEngine, content, s
 def test_wasserstein_runs_and_lowers_its_loss(
     hed_engine: StyleEngine, content, style, edge: str
 ) -> None:
-    result = hed_engine.run(content, [style], quick(style_loss="wasserstein", style_weight=0.3,
-                                                    iterations=8, edge_padding=edge))  # fmt: skip
+    result = hed_engine.run(
+        content,
+        [style],
+        quick(style_loss="wasserstein", style_weight=0.3, iterations=8, edge_padding=edge),
+    )
     assert result.losses["total"] < 0.8 * result.initial_losses["total"]
     assert np.isfinite(result.losses["style"]) and result.quality.style_drop > 0
 
@@ -202,6 +223,7 @@ def test_colours_stay_in_the_inputs_gamut(hed_engine: StyleEngine, content) -> N
     grey = np.repeat(content[..., :1], 3, axis=-1)
     spots = np.repeat(sample("style-spots.png", (40, 40))[..., :1], 3, axis=-1)
     kept = hed_engine.run(grey, [spots], quick(iterations=10, learning_rate=30.0))
-    free = hed_engine.run(grey, [spots], quick(iterations=10, learning_rate=30.0,
-                                               limit_chroma=False))  # fmt: skip
+    free = hed_engine.run(
+        grey, [spots], quick(iterations=10, learning_rate=30.0, limit_chroma=False)
+    )
     assert chroma(kept.image).max() <= 2.0 < 10.0 < chroma(free.image).max()

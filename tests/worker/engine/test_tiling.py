@@ -20,7 +20,7 @@ def test_windows_sum_to_one_and_fade_at_inner_tile_edges() -> None:
     blend = windows(size, tile, corners)
     total = np.zeros((*size, 1), np.float32)
     for (y, x), weight in zip(corners, blend, strict=True):
-        total[y:y + tile[0], x:x + tile[1]] += weight
+        total[y : y + tile[0], x : x + tile[1]] += weight
     np.testing.assert_allclose(total, 1.0, rtol=1e-6)
     (y, x), weight = corners[0], blend[0]
     assert (y, x) == (0, 0) and weight[0, 0, 0] == 1.0, "the picture's own edge keeps full weight"

@@ -37,9 +37,13 @@ def test_a_tiled_job_stays_under_its_budget_without_seams(tmp_path: Path) -> Non
     picture = tmp_path / "tiled.png"
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run(
-        [sys.executable, "-m", "bench.memory_probe", json.dumps(JOB), str(BUDGET_MB),
-         str(picture)], capture_output=True, text=True, env=env, check=False, timeout=600,
-    )  # fmt: skip
+        [sys.executable, "-m", "bench.memory_probe", json.dumps(JOB), str(BUDGET_MB), str(picture)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["job_mb"] <= BUDGET_MB, report

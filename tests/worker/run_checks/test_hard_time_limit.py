@@ -12,9 +12,7 @@ from worker.run_checks.hard_time_limit import STUCK_EXIT_CODE, HardTimeLimit
 def test_a_run_that_returns_in_time_is_left_alone() -> None:
     ended: list[bool] = []
     exits: list[int] = []
-    with HardTimeLimit(
-        5, lambda: ended.append(True), exit_process=exits.append
-    ) as limit:
+    with HardTimeLimit(5, lambda: ended.append(True), exit_process=exits.append) as limit:
         time.sleep(0.05)
     assert not limit.fired.is_set() and ended == [] and exits == []
 
@@ -22,9 +20,7 @@ def test_a_run_that_returns_in_time_is_left_alone() -> None:
 def test_a_stuck_run_is_ended_then_the_process_exits() -> None:
     ended = threading.Event()
     exits: list[int] = []
-    limit = HardTimeLimit(
-        0.1, ended.set, exit_after_s=0.2, exit_process=exits.append
-    )
+    limit = HardTimeLimit(0.1, ended.set, exit_after_s=0.2, exit_process=exits.append)
     with limit:
         assert ended.wait(5), "the job was ended at the deadline"
         deadline = time.monotonic() + 5
@@ -36,8 +32,6 @@ def test_a_stuck_run_is_ended_then_the_process_exits() -> None:
 def test_a_run_that_returns_after_the_deadline_is_not_killed() -> None:
     ended = threading.Event()
     exits: list[int] = []
-    with HardTimeLimit(
-        0.05, ended.set, exit_after_s=5, exit_process=exits.append
-    ):
+    with HardTimeLimit(0.05, ended.set, exit_after_s=5, exit_process=exits.append):
         assert ended.wait(5)
     assert exits == []

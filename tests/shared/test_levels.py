@@ -1,0 +1,22 @@
+"""The coarse-to-fine levels of a job: sizes and iterations."""
+
+from __future__ import annotations
+
+from shared.levels import level_sides, levels, output_size
+from shared.params import JobParams
+
+
+def test_auto_levels_grow_by_root_two_from_min_scale_to_the_output() -> None:
+    assert level_sides(512, JobParams(scales="auto")) == [128, 181, 256, 362, 512]
+    assert level_sides(1000, JobParams(scales="auto", min_scale=300)) == [354, 500, 707, 1000]
+    assert level_sides(100, JobParams(scales="auto")) == [100], "no larger than min_scale: one"
+    assert level_sides(512, JobParams(scales=3)) == [128, 256, 512], "the old pyramid"
+    assert level_sides(512, JobParams(scales=1)) == [512]
+
+
+def test_iterations_are_shared_by_the_levels_and_the_output_is_never_enlarged() -> None:
+    planned = levels((300, 451), JobParams(scales="auto", iterations=200, max_size=1024))
+    assert [size for size, _ in planned][-1] == (300, 451) == output_size((300, 451), JobParams())
+    assert sum(its for _, its in planned) == 200 and len(planned) == 4  # 159, 226, 319, 451
+    few = levels((512, 512), JobParams(scales="auto", iterations=2))
+    assert few == [((512, 512), 2)], "levels with no iteration are skipped"

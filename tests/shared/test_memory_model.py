@@ -1,0 +1,65 @@
+"""The memory model: activation units, tiles, plans under a budget, the largest fit."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from shared.memory_model import (
+    MIN_TILE,
+    activation_units,
+    estimate_job_mb,
+    largest_fit,
+    plan,
+    tile_grid,
+)
+from shared.params import JobParams
+
+
+def test_activation_units_count_what_the_cut_network_holds() -> None:
+    assert activation_units(["block1_conv1"]) == 6 + 64
+    assert activation_units(["block2_conv1"]) == 6 + 128 + 16 + 32
+    assert activation_units(["block4_conv2", "block5_conv1"]) == pytest.approx(302.0)
+
+
+def test_tiles_cover_the_level_with_overlap() -> None:
+    corners = tile_grid((300, 700), (256, 256))
+    ys, xs = sorted({y for y, _ in corners}), sorted({x for _, x in corners})
+    assert ys[0] == xs[0] == 0 and ys[-1] + 256 == 300 and xs[-1] + 256 == 700
+    assert all(b - a <= 256 - 64 for a, b in itertools.pairwise(xs)), "overlap >= 1/4"
+
+
+def test_a_job_too_large_for_one_pass_is_planned_into_tiles_under_the_budget() -> None:
+    params = JobParams(max_size=4096, scales="auto")
+    unbounded = estimate_job_mb(params, (4096, 3072), [(512, 512)])
+    tiled = plan(params, (4096, 3072), [(512, 512)], budget_mb=4000)
+    assert tiled.fits and tiled.peak_mb <= 4000 < unbounded
+    final = tiled.levels[-1]
+    assert final.size == (4096, 3072) and final.tile is not None
+    assert min(final.tile) >= MIN_TILE and tiled.levels[0].tile is None, "coarse: one pass"
+    assert estimate_job_mb(params, (4096, 3072), [(512, 512)], budget_mb=4000) == tiled.peak_mb
+    assert (
+        plan(
+            params.model_copy(update={"optimizer": "lbfgs"}),
+            (4096, 3072),
+            [(512, 512)],
+            budget_mb=4000,
+        ).fits
+        is False
+    ), "L-BFGS runs in one pass only"
+
+
+def test_largest_fit_is_the_edge_of_what_fits() -> None:
+    params = JobParams(max_size=4096, style_scale=2.0)
+    content, styles, budget = (4096, 4096), [(4096, 4096)], 1500.0
+    fit = largest_fit(params, content, styles, budget)
+    assert fit is not None and fit.style_scale == 2.0
+    fits = plan(
+        params.model_copy(update={"max_size": fit.max_size}), content, styles, budget_mb=budget
+    ).fits
+    over = plan(
+        params.model_copy(update={"max_size": fit.max_size + 1}), content, styles, budget_mb=budget
+    ).fits
+    assert fits and not over
+    assert largest_fit(params, content, styles, budget_mb=50.0) is None, "below the fixed part"
