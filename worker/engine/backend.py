@@ -10,9 +10,9 @@ from typing import Any, Protocol
 
 import keras
 
-# (features, image, targets, weights) -> (total loss, auxiliary outputs such as its parts)
+# (features, image, targets, loss_weights) -> (total loss, auxiliary outputs such as its parts)
 LossFn = Callable[[Any, Any, Any, Any], tuple[Any, Any]]
-# (model_state, image, targets, weights) -> (total, auxiliary, d total / d image)
+# (model_state, image, targets, loss_weights) -> (total, auxiliary, d total / d image)
 ValueAndGrad = Callable[[Any, Any, Any, Any], tuple[Any, Any, Any]]
 
 
@@ -25,7 +25,7 @@ class Backend(Protocol):
         """What ``value_and_grad``'s first argument must be for ``model``."""
 
     def value_and_grad(self, model: keras.Model, loss_fn: LossFn) -> ValueAndGrad:
-        """``loss_fn(model(image), image, targets, weights)`` and d total / d image."""
+        """``loss_fn(model(image), image, targets, loss_weights)`` and d total / d image."""
 
     def compile(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """``fn`` compiled; traced again only for new input shapes."""

@@ -23,14 +23,14 @@ class JaxBackend:
         )
 
     def value_and_grad(self, model: keras.Model, loss_fn: LossFn) -> ValueAndGrad:
-        def loss(image: Any, state: Any, targets: Any, weights: Any) -> Any:
+        def loss(image: Any, state: Any, targets: Any, loss_weights: Any) -> Any:
             features, _ = model.stateless_call(*state, image)
-            return loss_fn(features, image, targets, weights)
+            return loss_fn(features, image, targets, loss_weights)
 
         grad_fn = jax.value_and_grad(loss, has_aux=True)
 
-        def value_and_grad(state: Any, image: Any, targets: Any, weights: Any) -> Any:
-            (total, aux), grad = grad_fn(image, state, targets, weights)
+        def value_and_grad(state: Any, image: Any, targets: Any, loss_weights: Any) -> Any:
+            (total, aux), grad = grad_fn(image, state, targets, loss_weights)
             return total, aux, grad
 
         return value_and_grad

@@ -23,10 +23,10 @@ class TensorFlowBackend:
         return ()  # the model reads its own variables
 
     def value_and_grad(self, model: keras.Model, loss_fn: LossFn) -> ValueAndGrad:
-        def value_and_grad(state: Any, image: Any, targets: Any, weights: Any) -> Any:
+        def value_and_grad(state: Any, image: Any, targets: Any, loss_weights: Any) -> Any:
             with tf.GradientTape() as tape:
                 tape.watch(image)
-                total, aux = loss_fn(model(image), image, targets, weights)
+                total, aux = loss_fn(model(image), image, targets, loss_weights)
             return total, aux, tape.gradient(total, image)
 
         return value_and_grad

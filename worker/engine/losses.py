@@ -108,7 +108,7 @@ def objective(
     outputs: Sequence,
     image,
     targets,
-    weights,
+    loss_weights,
     n_content: int,  # type: ignore[no-untyped-def]
     kind: str = "gram",
 ):
@@ -118,7 +118,7 @@ def objective(
     ``targets``: (content feature maps, per-layer style targets, style layer weights summing
     to 1), computed once per job and level; a style target is a Gram matrix (``kind="gram"``)
     or (mean, covariance, its square root) (``kind="wasserstein"``).
-    ``weights``: vector [content_weight, style_weight, tv_weight, ...] (further entries are
+    ``loss_weights``: vector [content_weight, style_weight, tv_weight, ...] (further entries are
     the optimiser's).
     """
     content_targets, style_targets, layer_weights = targets
@@ -132,5 +132,7 @@ def objective(
         for n, (f, t) in enumerate(zip(outputs[n_content:], style_targets, strict=True))
     )
     tv = total_variation_loss(image)
-    total = weights[0] * content + weights[1] * style + weights[2] * tv
-    return total, ops.stack([weights[0] * content, weights[1] * style, weights[2] * tv])
+    total = loss_weights[0] * content + loss_weights[1] * style + loss_weights[2] * tv
+    return total, ops.stack(
+        [loss_weights[0] * content, loss_weights[1] * style, loss_weights[2] * tv]
+    )

@@ -77,15 +77,15 @@ def range_penalty_weight(params: JobParams) -> float:
 
 
 def lbfgs_step(backend: Backend, value_and_grad: ValueAndGrad) -> CompiledStep:
-    """(state, image, targets, weights) -> (total + range penalty, parts, its gradient).
+    """(state, image, targets, loss_weights) -> (total + range penalty, parts, its gradient).
 
-    ``weights`` is [content, style, tv, range penalty] (see ``range_penalty_weight``).
+    ``loss_weights`` is [content, style, tv, range penalty] (see ``range_penalty_weight``).
     """
 
-    def step(state: Any, image: Any, targets: Any, weights: Any) -> Any:
-        total, parts, grad = value_and_grad(state, image, targets, weights)
+    def step(state: Any, image: Any, targets: Any, loss_weights: Any) -> Any:
+        total, parts, grad = value_and_grad(state, image, targets, loss_weights)
         excess = ops.minimum(image, 0.0) + ops.maximum(image - 255.0, 0.0)
-        scale = weights[3] / ops.cast(ops.size(image), image.dtype)
+        scale = loss_weights[3] / ops.cast(ops.size(image), image.dtype)
         penalty = scale * ops.sum(ops.square(excess))
         return total + penalty, parts, grad + 2.0 * scale * excess
 
@@ -93,13 +93,13 @@ def lbfgs_step(backend: Backend, value_and_grad: ValueAndGrad) -> CompiledStep:
 
 
 def gradient_step(backend: Backend, value_and_grad: ValueAndGrad) -> CompiledStep:
-    """(state, image, targets, weights) -> (total, parts, d total / d image), compiled."""
+    """(state, image, targets, loss_weights) -> (total, parts, d total / d image), compiled."""
     return CompiledStep(backend, value_and_grad)
 
 
 def adam_step(backend: Backend, value_and_grad: ValueAndGrad) -> CompiledStep:
-    """(state, image, m, v, t, average, targets, weights, hyper, limits) -> (total, parts, image,
-    m, v, t, average); ``hyper`` is [learning rate, averaging decay], ``limits`` the chroma
+    """(state, image, m, v, t, average, targets, loss_weights, hyper, limits) -> (total, parts,
+    image, m, v, t, average); ``hyper`` is [learning rate, averaging decay], ``limits`` the chroma
     gamut every iterate is kept in (worker/engine/gamut.py).
 
     ``average`` accumulates the iterates without bias correction (the caller divides by
@@ -115,11 +115,11 @@ def adam_step(backend: Backend, value_and_grad: ValueAndGrad) -> CompiledStep:
         t: Any,
         average: Any,
         targets: Any,
-        weights: Any,
+        loss_weights: Any,
         hyper: Any,
         limits: Any,
     ) -> Any:
-        total, parts, grad = value_and_grad(state, image, targets, weights)
+        total, parts, grad = value_and_grad(state, image, targets, loss_weights)
         t = t + 1.0
         m = beta1 * m + (1.0 - beta1) * grad
         v = beta2 * v + (1.0 - beta2) * ops.square(grad)
@@ -138,7 +138,7 @@ def run_lbfgs(
     state: Any,
     image: np.ndarray,
     targets: Any,
-    weights: Any,
+    loss_weights: Any,
     iterations: int,
     hook: Hook,
 ) -> LevelResult:
@@ -151,7 +151,7 @@ def run_lbfgs(
     seen: dict[str, Any] = {"iterations": 0, "stopped": None}
 
     def value_and_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
-        total, parts, grad = step(state, x.reshape(shape).astype(np.float32), targets, weights)
+        total, parts, grad = step(state, x.reshape(shape).astype(np.float32), targets, loss_weights)
         seen["losses"] = (total, parts)
         seen.setdefault("initial", (total, parts))
         return float(total), np.asarray(grad, dtype=np.float64).ravel()
@@ -226,7 +226,7 @@ def run_adam(
     state: Any,
     image: np.ndarray,
     targets: Any,
-    weights: Any,
+    loss_weights: Any,
     iterations: int,
     learning_rate: float,
     hook: Hook,
@@ -255,7 +255,7 @@ def run_adam(
 
     while done < iterations and stopped is None:
         total, parts, x, m, v, t, average = step(
-            state, x, m, v, t, average, targets, weights, hyper, limits
+            state, x, m, v, t, average, targets, loss_weights, hyper, limits
         )
         done += 1
         losses = (total, parts)

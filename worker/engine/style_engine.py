@@ -245,7 +245,7 @@ class StyleEngine:
             )
             step = self._step(params, job.model, job.arithmetic)
             return run_lbfgs(
-                step, state, image[None], targets, job.weights, planned.iterations, hook
+                step, state, image[None], targets, job.loss_weights, planned.iterations, hook
             ), None
         adam = resized_adam(adam, size) if adam is not None and params.scales == "auto" else None
         if planned.tile is None:
@@ -259,7 +259,7 @@ class StyleEngine:
                 state,
                 image[None],
                 targets,
-                job.weights,
+                job.loss_weights,
                 planned.iterations,
                 params.learning_rate,
                 hook,
@@ -279,7 +279,7 @@ class StyleEngine:
             image[None],
             planned.tile,
             tile_targets,
-            job.weights,
+            job.loss_weights,
             planned.iterations,
             params.learning_rate,
             hook,
@@ -354,11 +354,16 @@ class StyleEngine:
         )
         seen = imaging.luminance(picture) if params.preserve_color else picture
         image = ops.convert_to_tensor(seen.astype(np.float32)[None])
-        weights = ops.convert_to_tensor(
+        loss_weights = ops.convert_to_tensor(
             np.array([params.content_weight, params.style_weight, params.tv_weight], np.float32)
         )
         total, parts = objective(
-            model(image), image, targets, weights, len(params.content_layers), params.style_loss
+            model(image),
+            image,
+            targets,
+            loss_weights,
+            len(params.content_layers),
+            params.style_loss,
         )
         return loss_dict((total, parts))
 
@@ -417,8 +422,8 @@ class StyleEngine:
         if key not in self._steps:
             n_content, kind = len(params.content_layers), params.style_loss
 
-            def loss(features: Any, image: Any, targets: Any, weights: Any) -> Any:
-                return objective(features, image, targets, weights, n_content, kind)
+            def loss(features: Any, image: Any, targets: Any, loss_weights: Any) -> Any:
+                return objective(features, image, targets, loss_weights, n_content, kind)
 
             value_and_grad = self.backend.value_and_grad(model, loss)
             make = {"adam": adam_step, "lbfgs": lbfgs_step, "gradient": gradient_step}[kind_of]
@@ -426,7 +431,8 @@ class StyleEngine:
         return self._steps[key]
 
     def _gradient(self, params: JobParams, model: keras.Model, arithmetic: str) -> CompiledStep:
-        """(state, tile, targets, weights) -> (total, parts, gradient): a tiled level's step."""
+        """(state, tile, targets, loss_weights) -> (total, parts, gradient): a tiled level's
+        step."""
         return self._step(params, model, arithmetic, "gradient")
 
     @staticmethod
@@ -478,8 +484,8 @@ class Job:
     gamut: tuple[np.ndarray, ...] | None  # every pixel's chroma is kept in it (gamut.py)
 
     @property
-    def weights(self) -> Any:
-        """[content, style, tv, range penalty] weights as a tensor."""
+    def loss_weights(self) -> Any:
+        """[content, style, tv, range penalty] weights of the loss terms as a tensor."""
         params = self.params
         return ops.convert_to_tensor(
             np.array(

@@ -61,7 +61,7 @@ def run_tiled_adam(
     image: np.ndarray,
     tile: tuple[int, int],
     tile_targets: Callable[[int, int], Any],
-    weights: Any,
+    loss_weights: Any,
     iterations: int,
     learning_rate: float,
     hook: Hook,
@@ -89,7 +89,7 @@ def run_tiled_adam(
         totals, parts = [], []
         for (y, x), weight, target in zip(corners, blend, targets, strict=True):
             region = (slice(y, y + tile[0]), slice(x, x + tile[1]))
-            total, part, grad = gradient(state, picture[region][None], target, weights)
+            total, part, grad = gradient(state, picture[region][None], target, loss_weights)
             field[region] += weight * ops.convert_to_numpy(grad)[0]
             totals.append(float(total))
             parts.append(ops.convert_to_numpy(part))
