@@ -1,5 +1,5 @@
-"""Liveness and readiness; readiness is checked at most once a second per process, so
-anyone polling it cannot turn it into load on the database, the broker and storage."""
+"""Liveness and readiness; readiness is checked at most once a second per app, so anyone
+polling it cannot turn it into load on the database, the broker and storage."""
 
 from __future__ import annotations
 
@@ -16,8 +16,15 @@ from api.errors import ApiProblem
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
 READY_CACHE_S = 1.0
-_lock = threading.Lock()
-_checked: tuple[float, dict[str, str]] = (float("-inf"), {})
+
+
+class ReadinessCache:
+    """The last readiness answer of one app and when it was taken."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.at = float("-inf")
+        self.results: dict[str, str] = {}
 
 
 @bp.get("/healthz")
@@ -44,11 +51,10 @@ def readyz() -> tuple[Response, int]:
 
 def readiness() -> dict[str, str]:
     """Each part's answer, checked again only when the last check is over a second old."""
-    global _checked
-    with _lock:
-        at, results = _checked
-        if time.monotonic() - at < READY_CACHE_S:
-            return results
+    cache = current_app.extensions.setdefault("stylize_readiness", ReadinessCache())
+    with cache.lock:
+        if time.monotonic() - cache.at < READY_CACHE_S:
+            return cache.results
         checks = {"database": _database, "broker": _broker, "storage": _storage}
         results = {}
         for name, check in checks.items():
@@ -57,7 +63,7 @@ def readiness() -> dict[str, str]:
             except Exception as exc:
                 log.warning("readiness check %s failed: %s", name, exc)
                 results[name] = "failed"
-        _checked = (time.monotonic(), results)
+        cache.at, cache.results = time.monotonic(), results
         return results
 
 

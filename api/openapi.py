@@ -82,8 +82,9 @@ PREFER_WAIT = {
     "name": "Prefer",
     "in": "header",
     "description": "wait=N: answer when the job ends or after N seconds (capped by "
-    "STYLIZE_MAX_WAIT_S), whichever is first; Preference-Applied says it was honoured.",
-    "schema": {"type": "string", "pattern": "wait=[0-9]+"},
+    "STYLIZE_MAX_WAIT_S), whichever is first; Preference-Applied says it was honoured. "
+    "Other preferences are ignored, as RFC 7240 asks.",
+    "schema": {"type": "string"},
 }
 DELIVERY_SCHEMA = {
     "type": "object",

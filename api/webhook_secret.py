@@ -20,7 +20,7 @@ protect(bp)
 class Rotation(BaseModel):
     """How long the old secret keeps signing deliveries beside the new one."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # a boolean is not a number
 
     overlap_hours: float = Field(24.0, ge=0, le=168)
 

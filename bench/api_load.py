@@ -29,6 +29,7 @@ from bench.wrk import multipart_body, run_wrk, wrk_path
 from shared.db import job_store
 from shared.db.session import session_factory
 from shared.job_events import progress_event
+from shared.job_moves import claim_job
 from shared.params import JobParams
 from shared.progress_channel import ProgressChannel
 
@@ -87,7 +88,7 @@ def seed_jobs(stack: BenchStack, jobs: int) -> uuid.UUID:
                 style_keys=[f"bench/{job_id}/s.png"],
                 max_attempts=1,
             )
-        job_store.claim_job(session, job_id, "bench@host", 1)
+        claim_job(session, job_id, "bench@host", 1)
     channel = ProgressChannel.from_url(stack.settings.broker_url)
     losses = {"content": 1.5, "style": 2.5, "tv": 0.1, "total": 4.1}
     channel.publish(str(job_id), progress_event(1, 2, losses, 120.0, 0.3))

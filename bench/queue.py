@@ -41,6 +41,7 @@ from shared.api_keys import create_key
 from shared.db import job_store
 from shared.db.job import Job, JobStatus
 from shared.db.session import session_factory
+from shared.job_moves import claim_job
 from shared.params import JobParams
 from shared.progress_channel import ProgressChannel
 from shared.settings import Settings, get_settings
@@ -233,7 +234,7 @@ def running_job(sessions: sessionmaker[Session], params: JobParams) -> uuid.UUID
             style_keys=["bench/style.png"],
             max_attempts=get_settings().job_max_attempts,
         )
-        job_store.claim_job(session, job.id, "bench", 1)
+        claim_job(session, job.id, "bench", 1)
         return job.id
 
 

@@ -7,7 +7,7 @@ import hashlib
 import secrets
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -118,13 +118,3 @@ def rotate_webhook_secret(
     key.webhook_secret = new_secret()
     session.commit()
     return key.webhook_secret
-
-
-def signing_secrets(key: ApiKey, now: datetime) -> list[str]:
-    """The secrets a delivery is signed with now: the current one, and the previous one until
-    its overlap ends."""
-    found = [key.webhook_secret] if key.webhook_secret else []
-    until = key.previous_webhook_secret_until
-    if key.previous_webhook_secret and until is not None and until > now:
-        found.append(key.previous_webhook_secret)
-    return found

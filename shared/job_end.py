@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from shared.db.base import utcnow
 from shared.db.job import ACTIVE_STATUSES, FailureCode, Job, JobStatus
-from shared.db.job_store import move_and_announce
 from shared.job_events import status_event
 from shared.job_metrics import record_job_end
+from shared.job_moves import move_and_announce
 from shared.progress_channel import ProgressChannel
 
 log = logging.getLogger(__name__)

@@ -17,6 +17,7 @@ from shared.images import OUTPUT_FORMATS, ImageError, decode_image, encode_image
 from shared.job_end import end_job, failure, run_is
 from shared.job_events import round_ms, status_event
 from shared.job_limits import hard_time_limit_s, soft_time_limit_s
+from shared.job_moves import claim_job
 from shared.logs import bind, unbind
 from shared.params import JobParams
 from shared.storage import Storage, StorageError
@@ -67,7 +68,7 @@ def execute_job(job_id: uuid.UUID, attempt: int, ctx: JobContext) -> RunOutcome:
         retried_write(ctx, lambda session: job_store.mark_unsent(session, job_id))
         return RunOutcome.REQUEUED
     weights = ctx.engine.weights_source
-    job = retried_write(ctx, lambda s: job_store.claim_job(s, job_id, ctx.worker, attempt, weights))
+    job = retried_write(ctx, lambda s: claim_job(s, job_id, ctx.worker, attempt, weights))
     if job is None:
         log.info("job %s attempt %d not due (missing, claimed or ended): skipped", job_id, attempt)
         return RunOutcome.SKIPPED

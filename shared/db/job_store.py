@@ -8,14 +8,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Update, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from shared.db.api_key import ApiKey
 from shared.db.base import utcnow
 from shared.db.job import ACTIVE_STATUSES, Job, JobStatus
 from shared.params import JobParams
-from shared.webhooks.outbox import queue_delivery
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -154,54 +153,6 @@ def list_jobs(
     page = list(jobs)
     next_cursor = encode_cursor(page[limit - 1]) if len(page) > limit else None
     return page[:limit], next_cursor
-
-
-def move_and_announce(session: Session, job_id: uuid.UUID, move: Update, event: str) -> Job | None:
-    """Run ``move`` (a compare-and-set update of one job row) and, if it won, put the job's
-    ``event`` webhook in the outbox in the same transaction; the moved job, or None."""
-    try:
-        if session.execute(move.execution_options(synchronize_session=False)).rowcount != 1:
-            session.rollback()
-            return None
-        job = session.get(Job, job_id, populate_existing=True)
-        assert job is not None  # moved a moment ago in this transaction
-        queue_delivery(session, job, event)
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
-    return job
-
-
-def claim_job(
-    session: Session,
-    job_id: uuid.UUID,
-    worker: str,
-    attempt: int,
-    weights_source: str | None = None,
-) -> Job | None:
-    """Start ``attempt`` (1-based) of a queued job for ``worker``, recording the weights it
-    will use, and queue its ``running`` webhook in the same transaction; the claimed job, or
-    None if it is not due.
-
-    The row must be ``queued`` with ``attempts == attempt - 1``: a duplicate, late or stale
-    message (a finished job, or an attempt the reaper has since replaced) claims nothing.
-    """
-    now = utcnow()
-    move = (
-        update(Job)
-        .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value, Job.attempts == attempt - 1)
-        .values(
-            status=JobStatus.RUNNING.value,
-            worker=worker,
-            weights_source=weights_source,
-            started_at=now,
-            heartbeat_at=now,
-            attempts=attempt,
-            updated_at=now,
-        )
-    )
-    return move_and_announce(session, job_id, move, "running")
 
 
 def _update_run(session: Session, job_id: uuid.UUID, attempt: int, **values: Any) -> bool:

@@ -23,7 +23,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.api_keys import signing_secrets
 from shared.db.api_key import ApiKey
 from shared.db.base import utcnow
 from shared.db.webhook_delivery import ATTEMPTS_KEPT, DeliveryStatus, WebhookDelivery
@@ -36,7 +35,7 @@ from shared.webhooks.address import (
     resolve,
 )
 from shared.webhooks.delivery import NoAnswer, post
-from shared.webhooks.signing import delivery_headers
+from shared.webhooks.signing import delivery_headers, signing_secrets
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,15 @@ from datetime import datetime
 
 from standardwebhooks.webhooks import Webhook
 
+from shared.db.api_key import ApiKey
+
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 24
 
 VERIFY_SNIPPET = """\
 # pip install standardwebhooks
 from standardwebhooks.webhooks import Webhook
+
 
 def verify(secret: str, headers, body: bytes) -> dict:
     # Raises WebhookVerificationError for a forged, altered or older-than-5-minutes delivery.
@@ -47,3 +50,13 @@ def delivery_headers(
         "webhook-timestamp": str(int(at.timestamp())),
         "webhook-signature": " ".join(signatures),
     }
+
+
+def signing_secrets(key: ApiKey, now: datetime) -> list[str]:
+    """The secrets a delivery is signed with now: the current one, and the previous one until
+    its overlap ends."""
+    found = [key.webhook_secret] if key.webhook_secret else []
+    until = key.previous_webhook_secret_until
+    if key.previous_webhook_secret and until is not None and until > now:
+        found.append(key.previous_webhook_secret)
+    return found

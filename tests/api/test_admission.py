@@ -9,8 +9,12 @@ import time
 import redis
 from flask.testing import FlaskClient
 
+from shared.memory_model import COEFFICIENTS
 from shared.worker_budgets import BUDGETS_KEY, TTL_S, advertise, largest_budget
 from tests.support.api import REDIS_URL, RecordingSender, submit
+
+# Less than the engine's fixed working memory: no job fits, whatever its size or tiles.
+TOO_SMALL_MB = COEFFICIENTS["tensorflow", "float32"].base_mb / 2
 
 
 def budgets() -> redis.Redis:
@@ -22,7 +26,7 @@ def budgets() -> redis.Redis:
 def test_a_job_that_fits_no_worker_is_refused_before_decoding(
     client: FlaskClient, auth: dict, sender: RecordingSender
 ) -> None:
-    advertise(budgets(), "small@host", 360)  # less than the engine's fixed working memory
+    advertise(budgets(), "small@host", TOO_SMALL_MB)
     response = submit(client, auth)
     assert response.status_code == 422
     assert "fits no worker's memory" in response.get_json()["detail"]
@@ -31,11 +35,11 @@ def test_a_job_that_fits_no_worker_is_refused_before_decoding(
 
 def test_the_largest_live_worker_decides(client: FlaskClient, auth: dict) -> None:
     redis_client = budgets()
-    advertise(redis_client, "small@host", 360)
+    advertise(redis_client, "small@host", TOO_SMALL_MB)
     advertise(redis_client, "big@host", 8000)
     assert submit(client, auth).status_code == 202
     advertise(redis_client, "big@host", 8000, now=time.time() - TTL_S - 1)  # it went away
-    assert largest_budget(redis_client) == 360
+    assert largest_budget(redis_client) == TOO_SMALL_MB
     assert redis_client.hkeys(BUDGETS_KEY) == [b"small@host"], "the lapsed entry is pruned"
     assert submit(client, auth).status_code == 422
 

@@ -9,11 +9,11 @@ from datetime import timedelta
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
-from shared.db import job_store
 from shared.db.base import utcnow
 from shared.db.job import Job, JobStatus
 from shared.db.session import session_factory
 from shared.job_end import end_job, run_is
+from shared.job_moves import claim_job
 from shared.job_objects import stored_bytes, sweep
 from shared.settings import Settings
 from shared.storage import open_storage
@@ -52,7 +52,7 @@ def test_deleting_a_running_job_stops_it_and_the_sweep_removes_the_rest(
     job_id = submit(client, auth).get_json()["id"]
     sessions = session_factory(settings.database_url)
     with sessions() as session:
-        assert job_store.claim_job(session, uuid.UUID(job_id), "w", 1)
+        assert claim_job(session, uuid.UUID(job_id), "w", 1)
     response = client.delete(f"/v1/jobs/{job_id}", headers=auth)
     assert response.status_code == 202
     assert client.get(f"/v1/jobs/{job_id}", headers=auth).status_code == 404
@@ -89,7 +89,7 @@ def test_retention_removes_old_inputs_then_old_results(
     storage = open_storage(settings)
     storage.put(f"jobs/{job_id}/result-1.png", b"picture")
     with sessions() as session:
-        job_store.claim_job(session, uuid.UUID(job_id), "w", 1)
+        claim_job(session, uuid.UUID(job_id), "w", 1)
         end_job(
             session,
             uuid.UUID(job_id),

@@ -10,12 +10,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 
 from api import create_app
-from shared.db import job_store
 from shared.db.api_key import ApiKey
 from shared.db.job import JobStatus
 from shared.db.session import session_factory
 from shared.db.webhook_delivery import WebhookDelivery
 from shared.job_end import end_job, run_is
+from shared.job_moves import claim_job
 from shared.settings import Settings
 from tests.support.api import RecordingSender, make_key, submit
 
@@ -33,7 +33,7 @@ def ended_with_webhooks(client: FlaskClient, auth: dict, settings: Settings) -> 
     """A job that ran and succeeded: its running and completed deliveries are in the outbox."""
     job_id = submit(client, auth, **HOOK).get_json()["id"]
     with session_factory(settings.database_url)() as session:
-        assert job_store.claim_job(session, uuid.UUID(job_id), "w", 1)
+        assert claim_job(session, uuid.UUID(job_id), "w", 1)
         assert end_job(session, uuid.UUID(job_id), JobStatus.SUCCEEDED, only_if=run_is(1))
     return job_id
 

@@ -14,10 +14,10 @@ from flask.testing import FlaskClient
 
 from api import create_app, events
 from api.event_hub import EventHub
-from shared.db import job_store
 from shared.db.job import FailureCode, Job, JobStatus
 from shared.db.session import session_factory
 from shared.job_end import end_job, failure, run_is
+from shared.job_moves import claim_job
 from shared.progress_channel import ProgressChannel
 from shared.settings import Settings
 from tests.support.api import REDIS_URL, RecordingSender, submit
@@ -48,7 +48,7 @@ def open_stream(
 
 def claim(settings: Settings, job_id: str) -> None:
     with session_factory(settings.database_url)() as session:
-        assert job_store.claim_job(session, uuid.UUID(job_id), "w", 1)
+        assert claim_job(session, uuid.UUID(job_id), "w", 1)
 
 
 def test_finished_job_sends_the_end_at_once_and_closes(client: FlaskClient, auth: dict) -> None:

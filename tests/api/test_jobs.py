@@ -17,6 +17,7 @@ from shared.db import job_store
 from shared.db.job import FailureCode, JobStatus
 from shared.db.session import session_factory
 from shared.job_end import end_job, run_is
+from shared.job_moves import claim_job
 from shared.progress_channel import ProgressChannel
 from shared.settings import Settings
 from shared.storage import StorageError, open_storage
@@ -118,7 +119,7 @@ def test_cancel_running_sets_the_redis_flag(
 ) -> None:
     job_id = submit(client, auth).get_json()["id"]
     with session_factory(settings.database_url)() as session:
-        job_store.claim_job(session, uuid.UUID(job_id), "w", 1)
+        claim_job(session, uuid.UUID(job_id), "w", 1)
     response = client.post(f"/v1/jobs/{job_id}/cancel", headers=auth)
     assert response.status_code == 202 and response.get_json()["status"] == "running"
     assert ProgressChannel.from_url(REDIS_URL).cancel_requested(job_id)
@@ -136,7 +137,7 @@ def test_live_progress_is_merged_and_never_behind(
 ) -> None:
     job_id = submit(client, auth, iterations="10").get_json()["id"]
     with session_factory(settings.database_url)() as session:
-        job_store.claim_job(session, uuid.UUID(job_id), "w", 1)
+        claim_job(session, uuid.UUID(job_id), "w", 1)
     channel = ProgressChannel.from_url(REDIS_URL)
     channel.publish(
         job_id,
@@ -160,7 +161,7 @@ def test_finished_job_shows_the_database_not_stale_live_progress(
 ) -> None:
     job_id = submit(client, auth, iterations="10").get_json()["id"]
     with session_factory(settings.database_url)() as session:
-        job_store.claim_job(session, uuid.UUID(job_id), "w", 1)
+        claim_job(session, uuid.UUID(job_id), "w", 1)
         end_job(
             session,
             uuid.UUID(job_id),
@@ -190,7 +191,7 @@ def test_result_and_preview_once_there(client: FlaskClient, auth: dict, settings
     storage.put(f"jobs/{job_id}/result.jpg", jpeg)
     storage.put(f"jobs/{job_id}/preview.png", png)
     with session_factory(settings.database_url)() as session:
-        job_store.claim_job(session, uuid.UUID(job_id), "w", 1)
+        claim_job(session, uuid.UUID(job_id), "w", 1)
         job_store.set_preview(session, uuid.UUID(job_id), 1, f"jobs/{job_id}/preview.png", 9)
         end_job(
             session,

@@ -10,10 +10,10 @@ import uuid
 from flask.testing import FlaskClient
 
 from api import create_app
-from shared.db import job_store
 from shared.db.job import JobStatus
 from shared.db.session import session_factory
 from shared.job_end import end_job, run_is
+from shared.job_moves import claim_job
 from shared.progress_channel import ProgressChannel
 from shared.settings import Settings
 from tests.support.api import REDIS_URL, RecordingSender, submit
@@ -22,7 +22,7 @@ from tests.support.api import REDIS_URL, RecordingSender, submit
 def end_later(settings: Settings, job_id: str, after_s: float) -> threading.Thread:
     """A worker that claims the job now and ends it ``succeeded`` after ``after_s``."""
     with session_factory(settings.database_url)() as session:
-        assert job_store.claim_job(session, uuid.UUID(job_id), "w", 1)
+        assert claim_job(session, uuid.UUID(job_id), "w", 1)
 
     def finish() -> None:
         time.sleep(after_s)

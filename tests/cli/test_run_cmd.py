@@ -141,8 +141,8 @@ def test_bench_quality_measures_every_layer_against_a_reference(tmp_path: Path, 
     ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    rows = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
-    reference, tested = rows
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    reference, tested = [row for row in lines if "config" in row]  # not log records
     assert (reference["config"], tested["config"]) == ("reference", "tested")
     for row in (reference, tested):
         assert len(row["gram_ratios"]) == len(row["sw_ratios"]) == 5

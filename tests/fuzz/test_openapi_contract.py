@@ -3,10 +3,20 @@ requests, then stateful runs that follow the submit response's links to the job'
 
 All checks run: no 5xx, only documented status codes and media types, responses that match
 their schemas, schema-valid requests accepted and invalid ones refused, auth enforced.
+
+The submission's cross-field rules (the parameters' ``allOf`` of if/then: levels and sizes,
+precision and optimizer, iterations by size, one weight per style layer; and the body's
+``anyOf``: one blend weight per style image) are more than schemathesis's generator can combine
+("does not support this part of it"), and its negative mutations of one branch of an ``anyOf``
+give requests that another branch still allows. Requests are generated from the served
+document without these rules, and ``cross_field_rules`` judges each submit by them instead: one
+that keeps every rule must be accepted, one that breaks any must get a 422. The rules are so
+tested both ways.
 """
 
 from __future__ import annotations
 
+import copy
 import io
 import re
 import threading
@@ -17,11 +27,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import schemathesis
-from flask import Flask
+from flask import Flask, jsonify
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 from PIL import Image
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 from schemathesis import GenerationMode
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 from werkzeug.serving import make_server
 
 from api import create_app
@@ -33,6 +47,7 @@ from shared.db.job import JobStatus
 from shared.db.session import session_factory
 from shared.images import OUTPUT_FORMATS, PREVIEW_FORMAT, encode_image
 from shared.job_end import end_job, run_is
+from shared.job_moves import claim_job
 from shared.params import WEBHOOK_URL_PATTERN, JobParams
 from shared.progress_channel import ProgressChannel
 from shared.settings import Settings
@@ -43,6 +58,55 @@ REDIS_URL = "redis://127.0.0.1:6379/12"  # rate counters and event keys expire b
 EXAMPLES_PER_OPERATION = 25
 STATEFUL_RUNS = 15
 PINNED_WEBHOOK = "http://127.0.0.1:9/hook"  # allowed by the fuzz app's STYLIZE_WEBHOOK_ALLOW
+SPEC = openapi_document(max_styles=4)
+PARAMS_SCHEMA = "urn:stylize:openapi#/components/schemas/JobParams"
+WHOLE_PARAMS = Draft202012Validator(
+    {"$ref": PARAMS_SCHEMA},
+    registry=Registry().with_resource(
+        "urn:stylize:openapi", Resource(contents=SPEC, specification=DRAFT202012)
+    ),
+)
+
+
+def without_cross_field_rules(spec: dict) -> dict:
+    """The document to generate from: the parameters' ``allOf`` and the body's ``anyOf`` left
+    out."""
+    spec = copy.deepcopy(spec)
+    spec["components"]["schemas"]["JobParams"].pop("allOf")
+    submit = spec["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]
+    submit["multipart/form-data"]["schema"].pop("anyOf")
+    return spec
+
+
+def broken_rules(body: dict) -> list[str]:
+    """The cross-field rules a generated submission breaks."""
+    params = body.get("params", {})
+    broken = [error.message for error in WHOLE_PARAMS.iter_errors(params)]
+    blend, styles = params.get("style_blend"), body.get("style")
+    if isinstance(blend, list) and isinstance(styles, list) and len(blend) != len(styles):
+        broken.append(f"{len(blend)} style_blend weights for {len(styles)} style images")
+    return broken
+
+
+def cross_field_rules(ctx: object, response: object, case: schemathesis.Case) -> None:
+    """A generated submit judged by the whole document: kept every rule -> accepted (the
+    positive check's verdict); broke one -> a 422 naming it."""
+    body = case.body
+    if (
+        case.operation.label != "POST /v1/jobs"
+        or not isinstance(body, dict)
+        or not isinstance(body.get("params", {}), dict)
+    ):
+        return positive_data_acceptance(ctx, response, case)
+    broken = broken_rules(body)
+    if not broken:
+        return positive_data_acceptance(ctx, response, case)
+    if case.meta.generation.mode.is_positive and response.status_code != 422:
+        raise AssertionError(
+            f"params that break a rule of the schema ({broken[0]}) were answered "
+            f"{response.status_code}, not 422"
+        )
+    return None
 
 
 def pin_webhook(case: schemathesis.Case) -> None:
@@ -95,7 +159,7 @@ class InstantWorker:
         self.storage.put(result, encode_image(pixels, output.name))
         self.storage.put(preview_key(job, PREVIEW_FORMAT.extension), encode_image(pixels))
         with self.sessions() as session:
-            assert job_store.claim_job(session, job, "instant", attempt)
+            assert claim_job(session, job, "instant", attempt)
             preview = preview_key(job, PREVIEW_FORMAT.extension)
             job_store.set_preview(session, job, attempt, preview, 100)
             end_job(
@@ -125,6 +189,8 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
         _, secret = create_key(session, "fuzzer", admin=True)
     app = create_app(settings, task_sender=InstantWorker(settings))
     app.config["FUZZ_HEADERS"] = {"Authorization": f"Bearer {secret}"}
+    generated_from = without_cross_field_rules(openapi_document(settings.max_styles))
+    app.add_url_rule("/fuzz/openapi.json", "fuzz_openapi", lambda: jsonify(generated_from))
     server = make_server("127.0.0.1", 0, app, threaded=True)  # served on loopback only
     app.config["FUZZ_BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -134,17 +200,23 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     thread.join()
 
 
-@pytest.fixture(scope="module")
-def api_schema(fuzz_app: Flask) -> schemathesis.BaseSchema:
-    """The app's own /openapi.json, served over HTTP on 127.0.0.1.
+def generation_schema(fuzz_app: Flask) -> schemathesis.BaseSchema:
+    """The app's own /openapi.json less the cross-field rules, served over HTTP on 127.0.0.1,
+    with ``cross_field_rules`` in place of the positive check.
 
     (Loaded in-process with ``from_wsgi``, schemathesis 4.32 generated bodies that break the
     schema they claim to follow, e.g. ``style`` as a number: over HTTP it does not.)
     """
-    return schemathesis.openapi.from_url(f"{fuzz_app.config['FUZZ_BASE_URL']}/openapi.json")
+    schema = schemathesis.openapi.from_url(f"{fuzz_app.config['FUZZ_BASE_URL']}/fuzz/openapi.json")
+    schema.config.checks.update(excluded_check_names=["positive_data_acceptance"])
+    return schema
 
 
-SPEC = openapi_document(max_styles=4)
+@pytest.fixture(scope="module")
+def api_schema(fuzz_app: Flask) -> schemathesis.BaseSchema:
+    return generation_schema(fuzz_app)
+
+
 CASES = [
     pytest.param(method.upper(), path, mode, id=f"{mode.value}-{method.upper()} {path}")
     for path, methods in SPEC["paths"].items()
@@ -174,7 +246,11 @@ def test_every_operation_keeps_its_contract(
     )
     def keeps_contract(case: schemathesis.Case) -> None:
         pin_webhook(case)
-        case.call_and_validate(headers=fuzz_app.config["FUZZ_HEADERS"])
+        case.call_and_validate(
+            headers=fuzz_app.config["FUZZ_HEADERS"],
+            additional_checks=[cross_field_rules],
+            excluded_checks=[positive_data_acceptance],
+        )
 
     keeps_contract()
 
@@ -187,7 +263,7 @@ def test_links_reach_every_job_route(fuzz_app: Flask) -> None:
     negative mutations of the schema's if/then rules (``scales``, ``precision``) produce
     requests that are still valid, which it then reports as wrongly accepted.
     """
-    schema = schemathesis.openapi.from_url(f"{fuzz_app.config['FUZZ_BASE_URL']}/openapi.json")
+    schema = generation_schema(fuzz_app)
     schema.config.generation.update(modes=[GenerationMode.POSITIVE])
     # Only the links the API declares (submit -> the job's routes): links schemathesis infers
     # from the job list point at whichever job is listed first, which changes as jobs are made,
@@ -208,6 +284,11 @@ def test_links_reach_every_job_route(fuzz_app: Flask) -> None:
 
         def after_call(self, response: object, case: schemathesis.Case) -> None:
             reached.add(case.operation.label)
+
+        def validate_response(
+            self, response: object, case: schemathesis.Case, **kwargs: object
+        ) -> None:
+            super().validate_response(response, case, additional_checks=[cross_field_rules])
 
     Workflow.run(
         settings=settings(

@@ -25,6 +25,7 @@ from shared.db.session import session_factory
 from shared.db.webhook_delivery import WebhookDelivery
 from shared.job_end import end_job, run_is
 from shared.job_limits import hard_time_limit_s
+from shared.job_moves import claim_job
 from shared.params import JobParams
 from shared.reaper import reap
 from shared.settings import Settings
@@ -92,7 +93,7 @@ def running_job(sessions: sessionmaker[Session], owner: uuid.UUID, attempt: int 
         for n in range(1, attempt + 1):
             if n > 1:
                 job_store.requeue_run(session, job_id, n - 1)
-            assert job_store.claim_job(session, job_id, f"worker-{n}", n)
+            assert claim_job(session, job_id, f"worker-{n}", n)
     return job_id
 
 
@@ -157,7 +158,7 @@ def test_past_its_hard_limit_while_its_heartbeat_still_beats_ends_time_limit(
     limit fails it all the same, and its completed webhook is in the outbox."""
     job_id = new_job(sessions, owner, webhook_url="https://hooks.example/x")
     with sessions() as session:
-        assert job_store.claim_job(session, job_id, "worker-1", 1)
+        assert claim_job(session, job_id, "worker-1", 1)
     limit = hard_time_limit_s(JobParams(iterations=5, max_size=64))
     with sessions() as session:
         session.execute(update(Job).where(Job.id == job_id).values(started_at=later(-limit - 5)))
@@ -192,7 +193,7 @@ def test_a_slow_worker_that_comes_back_changes_nothing(
     job_id = running_job(sessions, owner)
     reap(sessions, Sender(), settings, now=later(TIMEOUT_S + 1))  # it looked dead: requeued
     with sessions() as session:
-        assert job_store.claim_job(session, job_id, "worker-2", 2)
+        assert claim_job(session, job_id, "worker-2", 2)
         # the first worker wakes up: its heartbeat, progress and ending all miss
         assert job_store.beat(session, job_id, 1) is False
         assert end_job(session, job_id, JobStatus.SUCCEEDED, only_if=run_is(1)) is None

@@ -20,6 +20,7 @@ from shared.db import job_store
 from shared.db.job import Job, JobStatus
 from shared.db.session import session_factory
 from shared.db.webhook_delivery import WebhookDelivery
+from shared.job_moves import claim_job
 from shared.params import JobParams
 from shared.settings import Settings
 from shared.storage.keys import content_key, preview_key, result_key, style_key
@@ -356,7 +357,7 @@ class TakenOverAtIteration(RecordingChannel):
         if event.get("iteration") == self.iteration:
             with self.sessions() as session:
                 assert job_store.requeue_run(session, uuid.UUID(job_id), 1)
-                assert job_store.claim_job(session, uuid.UUID(job_id), "other-worker", 2)
+                assert claim_job(session, uuid.UUID(job_id), "other-worker", 2)
         return super().publish(job_id, event)
 
 

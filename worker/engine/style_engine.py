@@ -181,7 +181,8 @@ class StyleEngine:
                     content, styles, params, plan.measure_size, plan.forward_pixels
                 )  # that the end waits less
             level, adam = self._level(job, planned, hook, level, adam)
-            release_memory()  # what the level's pass freed goes back to the system
+            if number < len(plan.levels) - 1:  # what the pass freed goes back before the next;
+                release_memory()  # after the last, the job's end would wait ~0.2 s for it
             initial = initial or loss_dict(level.initial_losses)
             if level.stopped is not None:
                 break

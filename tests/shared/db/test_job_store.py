@@ -15,6 +15,7 @@ from shared.db import job_store
 from shared.db.base import utcnow
 from shared.db.job import Job, JobStatus
 from shared.job_end import end_job, run_is
+from shared.job_moves import claim_job
 from shared.params import JobParams
 
 
@@ -34,7 +35,7 @@ def make_job(session: Session, owner_id: uuid.UUID, **fields: object) -> Job:
 
 def claim(session: Session, job_id: uuid.UUID, worker: str, attempt: int) -> bool:
     """Whether the claim won."""
-    return job_store.claim_job(session, job_id, worker, attempt) is not None
+    return claim_job(session, job_id, worker, attempt) is not None
 
 
 def finish(
@@ -86,7 +87,7 @@ def test_concurrent_claims_have_one_winner(session: Session, owner: uuid.UUID) -
 
 def test_timestamps_come_back_aware_utc(session: Session, owner: uuid.UUID) -> None:
     job = make_job(session, owner)
-    job_store.claim_job(session, job.id, "w", 1)
+    claim_job(session, job.id, "w", 1)
     with Session(session.get_bind()) as fresh:
         loaded = fresh.get(Job, job.id)
         assert loaded is not None and loaded.started_at is not None
@@ -97,7 +98,7 @@ def test_timestamps_come_back_aware_utc(session: Session, owner: uuid.UUID) -> N
 def test_finish_only_from_running(session: Session, owner: uuid.UUID) -> None:
     job = make_job(session, owner)
     assert finish(session, job.id, 1, JobStatus.SUCCEEDED) is False
-    job_store.claim_job(session, job.id, "w", 1)
+    claim_job(session, job.id, "w", 1)
     assert finish(session, job.id, 1, JobStatus.SUCCEEDED, result_key="r.png")
     assert finish(session, job.id, 1, JobStatus.FAILED) is False
     session.refresh(job)
@@ -106,7 +107,7 @@ def test_finish_only_from_running(session: Session, owner: uuid.UUID) -> None:
 
 def test_cancel_queued_at_once_and_flag_running(session: Session, owner: uuid.UUID) -> None:
     queued, running = make_job(session, owner), make_job(session, owner)
-    job_store.claim_job(session, running.id, "w", 1)
+    claim_job(session, running.id, "w", 1)
     assert cancel_queued(session, queued.id)
     assert claim(session, queued.id, "w", 1) is False, "a canceled job never runs"
     assert not cancel_queued(session, running.id)
@@ -131,9 +132,9 @@ def test_a_claim_compares_the_attempt(session: Session, owner: uuid.UUID) -> Non
 def test_a_stale_run_writes_nothing(session: Session, owner: uuid.UUID) -> None:
     """Once attempt 2 owns the row, attempt 1 (a zombie worker) can change nothing."""
     job = make_job(session, owner)
-    job_store.claim_job(session, job.id, "old", 1)
+    claim_job(session, job.id, "old", 1)
     job_store.requeue_run(session, job.id, 1)
-    job_store.claim_job(session, job.id, "new", 2)
+    claim_job(session, job.id, "new", 2)
     assert job_store.beat(session, job.id, 1) is False
     assert job_store.set_preview(session, job.id, 1, "jobs/x/preview.png", 10) is False
     gone = job_store.record_progress(
@@ -150,7 +151,7 @@ def test_a_stale_run_writes_nothing(session: Session, owner: uuid.UUID) -> None:
 
 def test_mark_unsent_only_touches_queued_jobs(session: Session, owner: uuid.UUID) -> None:
     queued, running = make_job(session, owner, sent_at=utcnow()), make_job(session, owner)
-    job_store.claim_job(session, running.id, "w", 1)
+    claim_job(session, running.id, "w", 1)
     job_store.mark_unsent(session, queued.id)
     job_store.mark_unsent(session, running.id)
     session.refresh(queued)
@@ -163,7 +164,7 @@ def test_progress_only_while_running(session: Session, owner: uuid.UUID) -> None
     job_store.record_progress(session, job.id, 1, iteration=3, losses={"total": 1.0}, ms_per_iter=9)
     session.refresh(job)
     assert job.iteration == 0
-    job_store.claim_job(session, job.id, "w", 1)
+    claim_job(session, job.id, "w", 1)
     job_store.record_progress(session, job.id, 1, iteration=3, losses={"total": 1.0}, ms_per_iter=9)
     session.refresh(job)
     assert (job.iteration, job.losses, job.ms_per_iter) == (3, {"total": 1.0}, 9)
@@ -174,7 +175,7 @@ def test_list_newest_first_with_cursor_and_filter(session: Session, owner: uuid.
     base = utcnow()
     jobs = [make_job(session, owner, created_at=base + timedelta(seconds=n)) for n in range(5)]
     make_job(session, other.id)
-    job_store.claim_job(session, jobs[1].id, "w", 1)
+    claim_job(session, jobs[1].id, "w", 1)
     page, cursor = job_store.list_jobs(session, owner, limit=2)
     assert [job.id for job in page] == [jobs[4].id, jobs[3].id]
     page, cursor = job_store.list_jobs(session, owner, limit=2, cursor=cursor)
@@ -244,7 +245,7 @@ def test_count_active_jobs_counts_queued_and_running_of_one_owner(
     _, running, done, canceled = (make_job(session, owner) for _ in range(4))
     make_job(session, other.id)
     for job in (running, done):
-        job_store.claim_job(session, job.id, "w", 1)
+        claim_job(session, job.id, "w", 1)
     finish(session, done.id, 1, JobStatus.SUCCEEDED)
     cancel_queued(session, canceled.id)
     assert job_store.count_active_jobs(session, owner) == 2
