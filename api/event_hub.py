@@ -4,7 +4,9 @@ A stream (or a ``Prefer: wait``) does not open a Redis connection of its own: th
 one pattern subscription to every job's channel from a background thread (a greenlet under
 gevent) and hands each job's events to the listeners of that job. Each listener keeps at most
 ``LISTENER_BUFFER`` events; a reader that falls behind loses the oldest, never memory. If Redis
-goes away, listeners are told (``None`` events) and the hub reconnects with backoff.
+goes away, listeners are told (``None`` events) and the hub reconnects with backoff. When the
+process is told to stop, every listener gets ``CLOSING``: streams and waits answer at once
+instead of holding the stop for gunicorn's graceful timeout.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import logging
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +29,15 @@ log = logging.getLogger(__name__)
 LISTENER_BUFFER = 64
 READY_TIMEOUT_S = 3.0
 MAX_BACKOFF_S = 5.0
+CLOSING: dict[str, Any] = {"type": "closing"}  # the process stops: answer now
+_HUBS: weakref.WeakSet[EventHub] = weakref.WeakSet()
+
+
+def close_streams() -> None:
+    """Tell every listener of this process's hubs that the process stops (``CLOSING``), and
+    every listener registered from now on at once."""
+    for hub in list(_HUBS):
+        hub.close()
 
 
 class HubUnavailable(Exception):
@@ -66,6 +78,8 @@ class EventHub:
         self._listeners: dict[str, set[Listener]] = {}
         self._live = threading.Event()
         self._thread: threading.Thread | None = None
+        self._closing = False
+        _HUBS.add(self)
 
     def register(self, job_id: str) -> Listener:
         """A listener for ``job_id``'s events from now on; HubUnavailable unless the hub's
@@ -74,6 +88,8 @@ class EventHub:
         listener = Listener()
         with self._lock:
             self._listeners.setdefault(job_id, set()).add(listener)
+            if self._closing:
+                listener.push(CLOSING)
         if not self._live.wait(READY_TIMEOUT_S):
             self.unregister(job_id, listener)
             raise HubUnavailable("the event subscription is not live (Redis)")
@@ -86,6 +102,12 @@ class EventHub:
             listeners.discard(listener)
             if not listeners:
                 self._listeners.pop(job_id, None)
+
+    def close(self) -> None:
+        """The process stops: ``CLOSING`` to every listener, now and from now on."""
+        with self._lock:
+            self._closing = True
+        self._broadcast(CLOSING)
 
     def listening(self) -> int:
         """Listeners registered now."""

@@ -4,7 +4,8 @@ An open stream holds no request thread (the API serves with gevent) and no Redis
 of its own (api/event_hub.py), but it does hold one of its key's and of this process's stream
 slots (api/stream_slots.py). A stream lasts at most ``STYLIZE_EVENTS_MAX_S``; then it asks the
 client to reconnect, and ``Last-Event-ID`` (the iteration the client has seen) resumes it
-without repeating progress.
+without repeating progress. When the process stops, a stream asks its client to reconnect at
+once (to another process).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.auth import protect
 from api.db import api_sessions
 from api.errors import ApiProblem
-from api.event_hub import EventHub, HubUnavailable, Listener
+from api.event_hub import CLOSING, EventHub, HubUnavailable, Listener
 from api.job_access import load_job
 from api.stream_slots import Slot, StreamSlots
 from shared.db import job_store
@@ -108,7 +109,7 @@ def job_events(
     lasts_s: float = 300.0,
 ) -> Iterator[str]:
     """With ``listener`` already registered: the current state, then each event until the end
-    or until ``lasts_s`` passed (then a reconnect is asked for).
+    or until ``lasts_s`` passed or the process stops (then a reconnect is asked for).
 
     Progress never goes backwards and is not repeated: progress events not past the iteration
     already shown (or ``seen`` by a reconnecting client) are dropped.
@@ -138,6 +139,8 @@ def job_events(
         yield frame("progress", _progress_data(latest), shown)
     while (left := ends_at - time.monotonic()) > 0:
         arrived, event = listener.next(min(KEEPALIVE_S, left))
+        if event == CLOSING:  # this process stops: the client reconnects to another
+            break
         if not arrived or event is None:  # silence, or the hub may have missed events
             job = current_row()
             if job is None or JobStatus(job.status).terminal:

@@ -6,10 +6,13 @@ exits is marked dead for the multiprocess metrics in ``PROMETHEUS_MULTIPROC_DIR`
 
 from __future__ import annotations
 
+import signal
 from typing import Any
 
+import gevent
 from prometheus_client import multiprocess
 
+from api.event_hub import close_streams
 from shared.settings import get_settings
 
 _settings = get_settings()
@@ -32,6 +35,19 @@ logconfig_dict: dict[str, Any] = {
     "handlers": {"stylize": {"()": "shared.logs.make_handler", "log_format": _settings.log_format}},
     "formatters": {},
 }
+
+
+def post_worker_init(worker: Any) -> None:
+    """gunicorn hook: on SIGTERM the worker stops accepting, and its open event streams and
+    waits answer at once (streams ask their clients to reconnect), so that a stop takes a
+    moment instead of the graceful timeout."""
+    stop = worker.handle_exit
+
+    def stop_and_close_streams(signum: int, frame: Any) -> None:
+        stop(signum, frame)
+        gevent.spawn(close_streams)
+
+    signal.signal(signal.SIGTERM, stop_and_close_streams)
 
 
 def child_exit(_server: object, worker: Any) -> None:

@@ -14,7 +14,7 @@ import time
 from flask import current_app, g, request
 
 from api.db import get_session
-from api.event_hub import EventHub, HubUnavailable
+from api.event_hub import CLOSING, EventHub, HubUnavailable
 from api.events import hub_unavailable
 from api.stream_slots import StreamSlots
 from shared.db.job import Job, JobStatus
@@ -52,8 +52,10 @@ def wait_for_end(job: Job, seconds: float) -> Job:
             if left <= 0:
                 break
             arrived, event = listener.next(min(left, REREAD_S))
-            if not arrived or event is None or event["type"] == "status":
+            if not arrived or event is None or event["type"] in ("status", "closing"):
                 job = _reread(job)  # an end, a gap in the events, or a while of silence
+            if event == CLOSING:  # this process stops: answer with the job as it is
+                break
         return job
     finally:
         hub.unregister(str(job.id), listener)

@@ -2,7 +2,7 @@
 
 Real parts only: a scratch PostgreSQL database (created and dropped around the run) or a
 temporary SQLite file, local storage in a temporary directory, the configured Redis with a
-private queue, one gunicorn API process (``stylize api --workers 1``: gthread, as ``stylize up``
+private queue, one gunicorn API process (``stylize api --workers 1``: gevent, as ``stylize up``
 and compose run it) and ``stylize worker`` processes. Every child process imports the code
 this module belongs to (``PYTHONPATH`` names its checkout), not whatever ``stylize`` is
 installed.
@@ -133,6 +133,7 @@ class BenchStack:
     key_id: uuid.UUID
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    apis: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -158,6 +159,7 @@ class BenchStack:
                 start_new_session=True,
             )
         self.processes.append(process)
+        self.apis.append(process)
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -187,17 +189,21 @@ class BenchStack:
         self.workers.clear()
 
     def stop_workers_and_apis(self) -> None:
-        """Stop every child process."""
-        stop(self.processes)
+        """Stop every child process; the APIs at once (SIGQUIT: gunicorn would otherwise give
+        open event streams its 30 s graceful timeout)."""
+        stop(self.apis, signal.SIGQUIT)
+        stop([p for p in self.processes if p not in self.apis])
         self.processes.clear()
         self.workers.clear()
+        self.apis.clear()
 
 
-def stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    """SIGTERM each process group, then SIGKILL what is left after 60 s."""
+def stop(processes: list[subprocess.Popen[bytes]], how: signal.Signals = signal.SIGTERM) -> None:
+    """Signal each process group (SIGTERM: stop gracefully), then SIGKILL what is left after
+    60 s."""
     for process in processes:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
+            os.killpg(process.pid, how)
     for process in processes:
         try:
             process.wait(timeout=60)

@@ -1,9 +1,11 @@
 """A real API process (``stylize api``: gunicorn with gevent) under hostile use: hundreds of
 open event streams leave health checks and polls answering, streams beyond a key's cap are
-429, and racing submits never pass a key's active-job limit."""
+429, racing submits never pass a key's active-job limit, and a stop ends streams at once."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import statistics
 import time
@@ -110,3 +112,26 @@ def test_racing_submits_never_pass_the_active_job_limit(api: tuple[BenchStack, s
     assert len(accepted) == 3
     added = {path.name for path in set(stored.iterdir()) - before if any(path.iterdir())}
     assert added == accepted, "a refused submit leaves no image behind"
+
+
+def test_a_stopping_api_ends_its_streams_at_once(api: tuple[BenchStack, str]) -> None:
+    """SIGTERM: open streams ask their clients to reconnect and the process is gone in
+    seconds, not after gunicorn's 30 s graceful timeout."""
+    stack, _ = api
+    url = stack.start_api(API_ENV, name="stopping-api")
+    process = stack.apis[-1]
+    key = new_key(stack, "viewer-of-a-stop")
+    job_id = submit(url, key).json()["id"]  # no worker: it stays queued
+    streams = [open_stream(url, key, job_id) for _ in range(3)]
+    os.killpg(process.pid, signal.SIGTERM)
+    started = time.monotonic()
+    for sock in streams:
+        received = b""
+        while chunk := sock.recv(4096):  # until the server closes the stream
+            received += chunk
+        sock.close()
+        assert b"retry: " in received, received[-300:]
+    process.wait(timeout=20)
+    stopped_s = time.monotonic() - started
+    print(f"\nSIGTERM with 3 streams open: the API process was gone after {stopped_s:.1f} s")
+    assert stopped_s < 10, stopped_s
