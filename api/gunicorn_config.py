@@ -9,10 +9,8 @@ from __future__ import annotations
 import signal
 from typing import Any
 
-import gevent
 from prometheus_client import multiprocess
 
-from api.event_hub import close_streams
 from shared.settings import get_settings
 
 _settings = get_settings()
@@ -40,7 +38,12 @@ logconfig_dict: dict[str, Any] = {
 def post_worker_init(worker: Any) -> None:
     """gunicorn hook: on SIGTERM the worker stops accepting, and its open event streams and
     waits answer at once (streams ask their clients to reconnect), so that a stop takes a
-    moment instead of the graceful timeout."""
+    moment instead of the graceful timeout. (Imported here, in the patched worker: importing
+    Redis's client in the master would import ssl before gevent patches it.)"""
+    import gevent
+
+    from api.event_hub import close_streams
+
     stop = worker.handle_exit
 
     def stop_and_close_streams(signum: int, frame: Any) -> None:

@@ -16,7 +16,7 @@ from limits import RateLimitItemPerSecond
 from limits.storage import storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 
-from shared.broker import CONNECT_TIMEOUT_S, SOCKET_TIMEOUT_S
+from shared.broker import CONNECT_TIMEOUT_S, SOCKET_TIMEOUT_S, redis_retry
 
 NAMESPACE = "stylize-rate"
 
@@ -27,7 +27,10 @@ class KeyRateLimiter:
     def __init__(self, redis_url: str, window_s: int = 60) -> None:
         self.window_s = window_s
         storage = storage_from_string(
-            redis_url, socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=CONNECT_TIMEOUT_S
+            redis_url,
+            socket_timeout=SOCKET_TIMEOUT_S,
+            socket_connect_timeout=CONNECT_TIMEOUT_S,
+            retry=redis_retry(),
         )
         self._limiter = SlidingWindowCounterRateLimiter(storage)
 

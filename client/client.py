@@ -27,6 +27,16 @@ STREAM_READ_TIMEOUT_S = 45.0
 MAX_RECONNECTS = 1000
 
 
+def session(api_key: str, retry: Retry) -> requests.Session:
+    """An HTTP session that sends the key and retries as ``retry`` says."""
+    http = requests.Session()
+    http.headers.update({"Authorization": f"Bearer {api_key}", "User-Agent": "stylize-client/1"})
+    adapter = HTTPAdapter(max_retries=retry)
+    http.mount("http://", adapter)
+    http.mount("https://", adapter)
+    return http
+
+
 class Client:
     """A Stylize API at ``base_url`` used with ``api_key``.
 
@@ -47,11 +57,7 @@ class Client:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self._http = requests.Session()
-        self._http.headers.update(
-            {"Authorization": f"Bearer {api_key}", "User-Agent": "stylize-client/1"}
-        )
-        retry = Retry(
+        refused_again = Retry(
             total=retries,
             connect=retries,
             read=0,  # a request that was sent may have acted: only retry what the server refused
@@ -62,9 +68,10 @@ class Client:
             respect_retry_after_header=True,
             raise_on_status=False,
         )
-        adapter = HTTPAdapter(max_retries=retry)
-        self._http.mount("http://", adapter)
-        self._http.mount("https://", adapter)
+        self._http = session(api_key, refused_again)
+        # An event stream the server refuses (503: live events are down; 429: the key holds
+        # all its streams) is not asked for again: the job is polled instead, at once.
+        self._stream_http = session(api_key, refused_again.new(status=0))
 
     def __enter__(self) -> Client:
         return self
@@ -73,16 +80,19 @@ class Client:
         self.close()
 
     def close(self) -> None:
-        """Release the connection pool."""
+        """Release the connection pools."""
         self._http.close()
+        self._stream_http.close()
 
     # -- requests -------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+    def _request(
+        self, method: str, path: str, http: requests.Session | None = None, **kwargs: Any
+    ) -> requests.Response:
         """Send with retries; ApiError for a problem answer, ApiUnreachable for no answer."""
         kwargs.setdefault("timeout", self.timeout)
         try:
-            response = self._http.request(method, self.base_url + path, **kwargs)
+            response = (http or self._http).request(method, self.base_url + path, **kwargs)
         except requests.RequestException as exc:
             reason = type(exc.__context__ or exc).__name__
             raise ApiUnreachable(
@@ -215,6 +225,7 @@ class Client:
             response = self._request(
                 "GET",
                 f"/v1/jobs/{ident}/events",
+                http=self._stream_http,
                 stream=True,
                 timeout=(self.timeout, STREAM_READ_TIMEOUT_S),
                 headers=headers,
