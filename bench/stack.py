@@ -14,7 +14,6 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ import requests
 from sqlalchemy.engine import make_url
 
 from bench.worker_process import start_worker_process
+from cli.embedded_redis import free_port
 from migrations import upgrade
 from shared.api_keys import create_key
 from shared.db.session import session_factory
@@ -41,13 +41,6 @@ UNLIMITED = 1_000_000_000
 
 class StackError(RuntimeError):
     """A part of the bench stack did not start; the message says which and why."""
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def child_env(

@@ -6,6 +6,7 @@ another host, or a local port held by something that does not answer, is a one-l
 
 from __future__ import annotations
 
+import random
 import socket
 import subprocess
 import time
@@ -32,11 +33,23 @@ def redis_answers(url: str) -> bool:
     return redis_problem(url) is None
 
 
+LISTEN_PORTS = range(20000, 32768)  # below Linux's ephemeral range (32768-60999)
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A TCP port on 127.0.0.1 that nothing listens on right now, for a server to listen on.
+
+    Taken below the ephemeral range: a port the kernel handed out there could be handed out
+    again, as the source port of any outgoing connection, before the server binds it (a test
+    of `stylize up` once lost Flower's port that way)."""
+    for port in random.sample(LISTEN_PORTS, 200):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise OSError("no free port on 127.0.0.1 between 20000 and 32767")
 
 
 def ensure_broker(url: str) -> tuple[str, subprocess.Popen[bytes] | None]:

@@ -8,7 +8,6 @@ the end of the run (pytest's summary), and each step as it happens.
 from __future__ import annotations
 
 import secrets
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from cli.embedded_redis import free_port
 from client import Client
 from tests.deploy.compose_stack import ComposeStack
 from tests.deploy.docker_tools import Build, build, prepare, remove_tags
@@ -107,12 +107,6 @@ def images(
         yield images
     finally:
         remove_tags(*(f"stylize-{name}:boot-{RUN}" for name in wanted))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def loopback_address() -> str:
