@@ -15,6 +15,7 @@ from api.auth import protect
 from api.db import get_session
 from api.errors import ApiProblem, field_error, invalid_request, validation_errors
 from api.job_access import load_job
+from api.offload import off_loop
 from api.request_models import IDEMPOTENCY_KEY, ListQuery
 from api.upload_checks import check_uploads
 from api.validation import Draft, Submission, parse_draft
@@ -48,8 +49,9 @@ def _storage() -> Storage:
 
 
 def _live(job: Job) -> dict | None:
-    """Live progress from Redis while the job can still change; the DB alone once it ended."""
-    if JobStatus(job.status).terminal:
+    """Live progress from Redis while the job runs (or ran: a requeued job); the DB alone
+    for a job that never started or has ended."""
+    if JobStatus(job.status).terminal or (job.status == JobStatus.QUEUED and job.attempts == 0):
         return None
     try:
         return _channel().latest(str(job.id))
@@ -191,10 +193,17 @@ def store_new_job(submission: Submission, idempotency_key: str | None, most: int
     if free is not None and free < size + _settings().storage_min_free_mb * 2**20:
         raise StorageFull(f"{free} bytes free, below STYLIZE_STORAGE_MIN_FREE_MB")
     stored: list[str] = []
-    try:
+
+    def put_inputs() -> None:
         for key, upload in zip([content, *styles], uploads, strict=True):
             storage.put(key, upload.data)
             stored.append(key)
+
+    try:
+        if storage.blocks_thread:
+            off_loop(put_inputs)  # fsync must not stall every other request of the process
+        else:
+            put_inputs()
         return job_store.create_job(
             get_session(),
             job_id=job_id,

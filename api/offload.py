@@ -1,8 +1,10 @@
-"""Running CPU-bound work (decoding images) off the event loop when the API serves with gevent.
+"""Running CPU-bound or blocking work (decoding images, writing and fsyncing the inputs) off
+the event loop when the API serves with gevent.
 
-Under gevent every request of a process shares one OS thread, so a second of decoding would
-stall every other request of that process; a real thread from gevent's pool does not (Pillow
-decodes without the GIL). Without gevent (tests, the development server) it runs in place.
+Under gevent every request of a process shares one OS thread, so a second of decoding or a
+slow fsync would stall every other request of that process; a real thread from gevent's pool
+does not (Pillow decodes and the kernel syncs without the GIL). Without gevent (tests, the
+development server) it runs in place.
 """
 
 from __future__ import annotations

@@ -60,15 +60,15 @@ class Config:
 
 
 def parse_config(items: Sequence[str], revision: str | None = None) -> Config:
-    """``NAME=VALUE`` environment overrides (``STYLIZE_`` added when missing) and a git
-    revision as a Config."""
+    """``NAME=VALUE`` environment overrides (``STYLIZE_`` added when missing, except to
+    ``GUNICORN_CMD_ARGS``, gunicorn's own) and a git revision as a Config."""
     env: dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name:
             raise ValueError(f"{item!r}: use NAME=VALUE, e.g. STYLIZE_AUTH_CACHE_S=0")
         name = name.upper()
-        env[name if name.startswith("STYLIZE_") else f"STYLIZE_{name}"] = value
+        env[name if name.startswith(("STYLIZE_", "GUNICORN_")) else f"STYLIZE_{name}"] = value
     label = " ".join([*(f"{k}={v}" for k, v in env.items()), *filter(None, [revision])])
     return Config(label or "this checkout", env, revision)
 

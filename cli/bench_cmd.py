@@ -223,7 +223,8 @@ def queue(
     multiple=True,
     metavar="NAME=VALUE",
     help="Also measure an API process with this setting (repeat for several settings of one "
-    "configuration), side by side.",
+    "configuration), side by side; GUNICORN_CMD_ARGS='--worker-class gthread --threads 16' "
+    "measures the thread-per-request server of before issue 17.",
 )
 @click.option(
     "--against-ref",

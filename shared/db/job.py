@@ -80,6 +80,7 @@ class Job(Base):
         UniqueConstraint("owner_id", "idempotency_key", name="owner_idempotency_key"),
         CheckConstraint(f"status IN ({_STATUS_SQL})", name="status_valid"),
         Index("ix_jobs_owner_created", "owner_id", "created_at"),
+        Index("ix_jobs_owner_status", "owner_id", "status"),  # the active-jobs count
         Index("ix_jobs_status_heartbeat", "status", "heartbeat_at"),
         Index("ix_jobs_status_finished", "status", "finished_at"),
     )

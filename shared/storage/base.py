@@ -10,7 +10,13 @@ from shared.settings import Settings
 
 
 class Storage(Protocol):
-    """Keys are relative slash-separated paths such as ``jobs/<id>/content.png``."""
+    """Keys are relative slash-separated paths such as ``jobs/<id>/content.png``.
+
+    ``blocks_thread``: whether a call holds its OS thread in system calls that an event loop
+    cannot interleave (disk writes and fsync); an evented caller runs such calls off its loop.
+    """
+
+    blocks_thread: bool
 
     def put(self, key: str, data: bytes) -> None:
         """Store ``data`` under ``key`` atomically (readers see old or new, never half)."""

@@ -19,6 +19,8 @@ FILE_MODE = 0o644  # mkstemp creates 0600; objects must be readable by every ser
 class LocalStorage:
     """Objects are files under ``root``; a key never resolves outside it."""
 
+    blocks_thread = True  # mkdir, write and fsync
+
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).resolve()
 

@@ -11,6 +11,8 @@ from shared.storage.keys import check_key
 class S3Storage:
     """Objects live in ``bucket`` under ``prefix``; PUTs are atomic by S3's nature."""
 
+    blocks_thread = False  # network I/O only, which an event loop interleaves
+
     def __init__(
         self,
         bucket: str,

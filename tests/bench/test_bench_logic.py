@@ -105,6 +105,8 @@ def test_against_adds_the_prefix_and_labels_the_configuration() -> None:
     assert config.env == {"STYLIZE_AUTH_CACHE_S": "0", "STYLIZE_API_THREADS": "4"}
     assert config.label == "STYLIZE_AUTH_CACHE_S=0 STYLIZE_API_THREADS=4"
     assert parse_config([], "main").label == "main" and parse_config([], "main").revision == "main"
+    server = parse_config(["GUNICORN_CMD_ARGS=--worker-class gthread --threads 16"])
+    assert server.env == {"GUNICORN_CMD_ARGS": "--worker-class gthread --threads 16"}
     with pytest.raises(ValueError, match="NAME=VALUE"):
         parse_config(["nonsense"])
 
