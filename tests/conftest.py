@@ -8,7 +8,8 @@
 - ``sqlite_url``: a migrated SQLite database only, for tests about other things.
 - ``storage``: a ``LocalStorage`` rooted in ``tmp_path / "storage"``.
 - ``stack`` (per module, on SQLite and PostgreSQL) and ``api_url``: the real service with a
-  worker process, for the end-to-end and browser tests (tests/support/stack.py).
+  worker process, for the end-to-end and browser tests (tests/support/stack.py); one worker
+  per database serves the whole run, each module with its own API key.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from migrations import upgrade
 from shared.db.session import make_engine, session_factory
 from shared.storage.local import LocalStorage
 from tests.support import postgres_database
-from tests.support.stack import Stack, running_stack, served
+from tests.support.stack import Stack, finish_jobs_of, running_stack, served, with_new_key
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
@@ -67,20 +68,44 @@ def storage(tmp_path: Path) -> LocalStorage:
     return LocalStorage(tmp_path / "storage")
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def stack(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+def _running_stack_on(
+    database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    """A migrated database, storage, Redis, a running worker and an API client with a key."""
-    tmp = tmp_path_factory.mktemp(f"stack-{request.param}")
+    """A migrated database (``sqlite`` or ``postgresql``), storage, Redis and a worker."""
+    tmp = tmp_path_factory.mktemp(f"stack-{database}")
     with ExitStack() as cleanup:
-        if request.param == "sqlite":
+        if database == "sqlite":
             database_url = f"sqlite:///{tmp / 'stylize.db'}"
         else:
             database_url = cleanup.enter_context(postgres_database("stylize_it"))
             cleanup.callback(session_factory.cache_clear)  # before the drop: callbacks run LIFO
         upgrade(database_url)
         yield from running_stack(database_url, tmp)
+
+
+# One worker per database for the whole run (starting one costs 15-20 s on 2 cores); each
+# module gets its own API key on it (``stack``), so no module sees another's jobs.
+@pytest.fixture(scope="session")
+def _stack_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from _running_stack_on("sqlite", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def _stack_postgresql(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from _running_stack_on("postgresql", tmp_path_factory)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """The running service on SQLite and on PostgreSQL, with an API key of this module's own.
+
+    Afterwards the module's unfinished jobs are cancelled and waited for, so that the next
+    module finds the worker idle.
+    """
+    shared: Stack = request.getfixturevalue(f"_stack_{request.param}")
+    module_stack = with_new_key(shared, request.module.__name__)
+    yield module_stack
+    finish_jobs_of(module_stack)
 
 
 @pytest.fixture

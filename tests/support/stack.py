@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -26,6 +26,7 @@ from werkzeug.serving import make_server
 from api import create_app
 from bench.worker_process import WorkerStartError, start_worker_process
 from shared.api_keys import create_key
+from shared.db.job import TERMINAL_STATUSES
 from shared.db.session import session_factory
 from shared.settings import Settings
 
@@ -108,6 +109,32 @@ def running_stack(database_url: str, tmp: Path) -> Iterator[Stack]:
         except subprocess.TimeoutExpired:
             worker.kill()
         redis.Redis.from_url(REDIS_URL).delete(queue)
+
+
+def with_new_key(stack: Stack, name: str) -> Stack:
+    """The same running service with a fresh API key (its own jobs, limits and webhook secret)."""
+    with session_factory(stack.settings.database_url)() as session:
+        key, secret = create_key(session, name)
+    return replace(
+        stack, headers={"Authorization": f"Bearer {secret}"}, webhook_secret=str(key.webhook_secret)
+    )
+
+
+def finish_jobs_of(stack: Stack, timeout: float = 120) -> None:
+    """Cancel the stack key's unfinished jobs and wait until every one has ended."""
+    ended = {status.value for status in TERMINAL_STATUSES}
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = stack.client.get("/v1/jobs?limit=100", headers=stack.headers).get_json()
+        running = [job["id"] for job in listed["jobs"] if job["status"] not in ended]
+        if not running:
+            return
+        if time.monotonic() > deadline:
+            tail = stack.worker_log.read_text()[-3000:]
+            pytest.fail(f"jobs {running} never ended after their module; worker log:\n{tail}")
+        for job_id in running:
+            stack.client.post(f"/v1/jobs/{job_id}/cancel", headers=stack.headers)
+        time.sleep(0.2)
 
 
 @contextmanager
