@@ -140,11 +140,15 @@ def run(
     from tqdm import tqdm
 
     from shared.settings import get_settings
-    from worker.engine import EngineInputError, Progress, StyleEngine, WeightsError
+    from worker.backend_import import backend_noise_dropped
+    from worker.engine import EngineInputError, Progress, WeightsError
     from worker.memory_budget import worker_budget_mb
 
     try:
-        engine = StyleEngine.load(weights)
+        with backend_noise_dropped():  # TensorFlow's start-up lines ask nothing of the user
+            from worker.engine import StyleEngine
+
+            engine = StyleEngine.load(weights)
         engine.memory_budget_mb = worker_budget_mb(get_settings())
         with tqdm(total=params.iterations, unit="it", disable=None, leave=False) as bar:
 

@@ -68,9 +68,7 @@ def storage(tmp_path: Path) -> LocalStorage:
     return LocalStorage(tmp_path / "storage")
 
 
-def _running_stack_on(
-    database: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
+def _running_stack_on(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A migrated database (``sqlite`` or ``postgresql``), storage, Redis and a worker."""
     tmp = tmp_path_factory.mktemp(f"stack-{database}")
     with ExitStack() as cleanup:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import keras
@@ -53,6 +55,19 @@ def test_run_writes_the_picture_and_prints_metrics(tmp_path: Path, small_pair) -
     assert {"seconds", "ms_per_iter"} <= set(metrics)
     with Image.open(out) as written:
         assert written.format == "JPEG" and written.size == (40, 27)
+
+
+@pytest.mark.slow
+def test_a_fresh_run_writes_no_backend_start_up_noise(tmp_path: Path, small_pair) -> None:
+    """In its own process, as a user runs it: stderr has TensorFlow's start-up lines dropped."""
+    out = tmp_path / "out.png"
+    command = [sys.executable, "-m", "cli", "run", *small_pair, "-o", str(out)]
+    command += ["--max-size", "32", "--iterations", "2", "--weights", "hed"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert out.stat().st_size > 0
+    for noise in ("absl::InitializeLog", "oneDNN custom operations", "cuda drivers"):
+        assert noise not in done.stderr, done.stderr
 
 
 @pytest.mark.parametrize(
