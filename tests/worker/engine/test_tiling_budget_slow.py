@@ -22,7 +22,7 @@ from shared.params import JobParams
 from worker.engine import precision
 
 JOB = {"max_size": 320, "iterations": 16, "scales": 1, "style_scale": 0.5}
-BUDGET_MB = 450.0  # under the 320 px pass (662 MB predicted in float32): 2 x 2 tiles
+BUDGET_MB = 500.0  # under the 320 px pass (662 MB predicted in float32, 611 in bf16): 2x2 tiles
 
 
 @pytest.mark.slow
