@@ -66,9 +66,7 @@ def blended_statistics(
                 style_statistics(ops.cast(f, "float32")) for f in model(style[None])[n_content:]
             ]
         stats = tiled_statistics(
-            lambda batch: [
-                ops.convert_to_numpy(ops.cast(f, "float32")) for f in model(batch)[n_content:]
-            ],
+            lambda batch: model(batch)[n_content:],
             style,
             params.style_layers,
             max_pixels,
