@@ -4,7 +4,9 @@ and the arithmetic for N GPU hosts.
 Real parts: one gunicorn API process, a scratch database, the configured Redis and
 ``stylize worker`` processes (one job at a time each, as on a GPU host). The jobs are sent
 over HTTP all at once; the clock runs from the first submit to the last job's end. Workers
-are started (and their model loaded) before the clock starts.
+are started (and their model loaded and traced) before the clock starts; a larger count keeps
+the workers already running and adds the rest. Each count gets images of its own, of the same
+size, so that no worker finds the style statistics already in its cache.
 
 Why N GPU hosts scale linearly and two workers here do not: a job's cost is the
 optimisation, and each GPU host brings its own GPU for it; the hub's share of a job (API,
@@ -115,13 +117,16 @@ def run_scale_bench(
         with bench_stack(workdir, postgres_url) as stack:
             api_url = stack.start_api()
             for count in worker_counts:
-                for n in range(1, count + 1):
-                    stack.start_worker(f"scale{count}-{n}")
-                # one job per worker first: each traces its step for this image shape
-                run_batch(stack, api_url, count, params, 0)
-                batch = run_batch(stack, api_url, jobs, params, 1000)
+                if len(stack.workers) > count:
+                    stack.stop_workers()
+                started = len(stack.workers)
+                for n in range(started + 1, count + 1):
+                    stack.start_worker(f"scale-{n}")
+                # one job per new worker first: each traces its step for this image shape
+                if count > started:
+                    run_batch(stack, api_url, count, params, 0)
+                batch = run_batch(stack, api_url, jobs, params, 1000 * count)
                 results.append({"workers": count, **batch})
-                stack.stop_workers()
     first, last = results[0], results[-1]
     measured = float(first["jobs_per_min"]) / int(first["workers"])  # type: ignore[call-overload]
     per_host = per_host_jobs_per_min or measured
