@@ -26,6 +26,13 @@ def gram_matrix(features):  # type: ignore[no-untyped-def]
     return ops.matmul(ops.transpose(flat), flat) / positions
 
 
+def style_statistics(features):  # type: ignore[no-untyped-def]
+    """(mean (C,), Gram matrix (C, C)) of (1, H, W, C) float32 features: both blend linearly
+    across styles, and both style losses' targets follow from them."""
+    channels = ops.shape(features)[-1]
+    return ops.mean(ops.reshape(features, (-1, channels)), axis=0), gram_matrix(features)
+
+
 def mean_and_covariance(features):  # type: ignore[no-untyped-def]
     """Per-channel mean (C,) and covariance (C, C) of (1, H, W, C) features over positions."""
     channels = ops.shape(features)[-1]

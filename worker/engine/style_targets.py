@@ -12,17 +12,10 @@ from keras import ops
 
 from shared.params import JobParams
 from worker.engine.gram_cache import GramCache
-from worker.engine.losses import gram_matrix
+from worker.engine.losses import style_statistics
 from worker.engine.tiling import tiled_statistics
 
 Statistics = list[tuple[Any, Any]]  # per style layer: (mean (C,), Gram matrix (C, C))
-
-
-def style_statistics(features: Any) -> tuple[Any, Any]:
-    """(mean (C,), Gram matrix (C, C)) of (1, H, W, C) float32 features: both blend linearly
-    across styles, and both style losses' targets follow from them."""
-    channels = ops.shape(features)[-1]
-    return ops.mean(ops.reshape(features, (-1, channels)), axis=0), gram_matrix(features)
 
 
 def gaussian_target(mean: Any, gram: Any) -> tuple[Any, Any, Any]:

@@ -19,6 +19,7 @@ from keras import ops
 
 from shared.memory_model import HALO, overlap, tile_grid
 from worker.engine.gamut import keep_in_gamut, unlimited
+from worker.engine.losses import style_statistics
 from worker.engine.optimize import ADAM_BETAS, ADAM_EPSILON, AdamState, Hook, LevelResult
 
 # The coarsest VGG16 feature grid (block5: 16 px); forward tiles start on it so that their
@@ -154,9 +155,9 @@ def tiled_statistics(
     returning the maps at ``layers`` (any float dtype); in tiles of at most ``max_pixels`` (a
     HALO of context around each core, cropped away) when the whole image would not fit.
 
-    Each tile's sums are taken on the device, layer by layer, and each map is dropped once
-    summed: the host holds only the (C,) and (C, C) totals, never a copy of a map (float64
-    copies of a 1000 px tile's maps took 1.5 GB more than the pass itself)."""
+    Each tile's statistics are taken on the device, layer by layer, and each map is dropped
+    once measured: the host holds only the (C,) and (C, C) totals, never a copy of a map
+    (float64 copies of a 1000 px tile's maps took 1.5 GB more than the pass itself)."""
     height, width = image.shape[:2]
     core = max(FEATURE_STRIDE, int(np.sqrt(max_pixels)) - 2 * HALO)
     core -= core % FEATURE_STRIDE
@@ -174,13 +175,15 @@ def tiled_statistics(
                 rows = slice((y0 - top) // s, (min(height, y0 + core) - top) // s)
                 columns = slice((x0 - left) // s, (min(width, x0 + core) - left) // s)
                 fmap, maps[n] = maps[n], None
-                flat = ops.cast(fmap[0, rows, columns], "float32")
-                flat = ops.reshape(flat, (-1, flat.shape[-1]))
+                cropped = ops.cast(fmap[:, rows, columns], "float32")
                 del fmap
-                add = (
-                    ops.convert_to_numpy(ops.sum(flat, axis=0)).astype(np.float64),
-                    ops.convert_to_numpy(ops.matmul(ops.transpose(flat), flat)).astype(np.float64),
+                positions = int(cropped.shape[1]) * int(cropped.shape[2])
+                if positions == 0:  # a core narrower than this layer's stride: no feature
+                    continue
+                add = tuple(
+                    positions * ops.convert_to_numpy(x).astype(np.float64)
+                    for x in style_statistics(cropped)
                 )
                 sums[n] = add if counts[n] == 0 else (sums[n][0] + add[0], sums[n][1] + add[1])
-                counts[n] += int(flat.shape[0])
+                counts[n] += positions
     return [(total[0] / count, total[1] / count) for total, count in zip(sums, counts, strict=True)]
