@@ -163,7 +163,7 @@ def tiled_statistics(
     core -= core % FEATURE_STRIDE
     if height * width <= max_pixels:
         core = max(height, width)
-    sums = [(np.zeros(0), np.zeros(0))] * len(layers)
+    sums: list[tuple[Any, Any]] = [(0.0, 0.0)] * len(layers)
     counts = [0] * len(layers)
     for y0 in range(0, height, core):
         for x0 in range(0, width, core):
@@ -174,16 +174,14 @@ def tiled_statistics(
                 s = layer_stride(name)
                 rows = slice((y0 - top) // s, (min(height, y0 + core) - top) // s)
                 columns = slice((x0 - left) // s, (min(width, x0 + core) - left) // s)
-                fmap, maps[n] = maps[n], None
-                cropped = ops.cast(fmap[:, rows, columns], "float32")
-                del fmap
+                cropped = ops.cast(maps[n][:, rows, columns], "float32")
+                maps[n] = None  # measured: freed before the next layer's copy
                 positions = int(cropped.shape[1]) * int(cropped.shape[2])
                 if positions == 0:  # a core narrower than this layer's stride: no feature
                     continue
-                add = tuple(
-                    positions * ops.convert_to_numpy(x).astype(np.float64)
-                    for x in style_statistics(cropped)
+                mean, gram = (
+                    ops.convert_to_numpy(x).astype(np.float64) for x in style_statistics(cropped)
                 )
-                sums[n] = add if counts[n] == 0 else (sums[n][0] + add[0], sums[n][1] + add[1])
+                sums[n] = (sums[n][0] + positions * mean, sums[n][1] + positions * gram)
                 counts[n] += positions
     return [(total[0] / count, total[1] / count) for total, count in zip(sums, counts, strict=True)]
