@@ -15,6 +15,7 @@ be the figure; not measured here). Three series:
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -65,7 +66,10 @@ PROBE_JOB = {"iterations": 3, "scales": 1}
 
 
 def configs(
-    precisions: tuple[str, ...], largest: int, series: tuple[str, ...] = ("opt", "fwd", "tiled")
+    precisions: tuple[str, ...],
+    largest: int,
+    backend: str = "tensorflow",
+    series: tuple[str, ...] = ("opt", "fwd", "tiled"),
 ) -> list[Config]:
     """The measured configurations of ``series`` up to ``largest`` px."""
     found = []
@@ -91,16 +95,26 @@ def configs(
             },
         )
     )
-    for size, budget in ((1024, 1200.0), (2048, 2000.0), (4096, 3500.0)):
+    for size in (1024, 2048, 4096):
         if size <= largest:
-            found.append(
-                Config(
-                    "tiled",
-                    {"max_size": size, "style_scale": 0.5, "precision": precisions[0]},
-                    budget,
-                )
+            tiled = Config(
+                "tiled", {"max_size": size, "style_scale": 0.5, "precision": precisions[0]}
             )
+            found.append(replace(tiled, budget_mb=tiled_budget(tiled.params(), backend)))
     return [config for config in found if config.series in series]
+
+
+def tiled_budget(params: JobParams, backend: str) -> float:
+    """A budget for a tiled probe: a quarter above the least in which the recorded model lets
+    the job run (rounded up to 100 MB), so that its final level is refined in tiles."""
+    precision = "bfloat16" if params.precision == "bfloat16" else "float32"
+    content, styles = content_hw(params), [STYLE_HW]
+    low, high = 1.0, plan(params, content, styles, precision, None, backend).peak_mb
+    while high - low > 10:
+        middle = (low + high) / 2
+        fits = plan(params, content, styles, precision, middle, backend).fits
+        low, high = (low, middle) if fits else (middle, high)
+    return float(math.ceil(high * 1.25 / 100) * 100)
 
 
 def probe(config: Config, backend: str) -> dict[str, Any]:
@@ -190,7 +204,7 @@ def run(
     series: tuple[str, ...] = ("opt", "fwd", "tiled"),
 ) -> Iterator[dict[str, Any]]:
     """Measure every configuration, yielding rows (``report`` sees each as it lands)."""
-    for config in configs(precisions, largest, series):
+    for config in configs(precisions, largest, backend, series):
         measured = probe(config, backend)
         out_px, style_px, units = pixels(config)
         params = config.params().model_copy(update={"precision": measured["precision"]})

@@ -52,9 +52,8 @@ class Coefficients:
 # (backend, precision) -> coefficients. Measured on 2026-12-03 with `stylize bench memory`
 # (TensorFlow 2.21 on this 2-core CPU; see docs/BENCHMARKS.md#memory). ``host`` was raised from
 # the fitted 200 to 225 bytes per pixel when a 2048 px job tiled under a 2000 MB budget peaked
-# at 2090 MB (4.5 % over; the 1024 px one under 1200 MB stayed under). Backends or precisions
-# not measured use TensorFlow's figures: on JAX the model does not hold (a 320 px job planned
-# under 350 MB peaked at 1243 MB on the CPU). The fit was made on a CPU with AVX-512 (BF16,
+# at 2090 MB (4.5 % over; the 1024 px one under 1200 MB stayed under). A backend not measured
+# uses TensorFlow's figures. The fit was made on a CPU with AVX-512 (BF16,
 # AMX); on an AVX2-only CPU (AMD EPYC, the same day) TensorFlow's kernels need more: a 320 px
 # float32 pass peaked at 1.31x its prediction, and two runs of nearly the same tiled plan
 # peaked 12 % apart (406 and 456 MB), so ``slack`` carries 1.45 more and the model
@@ -75,6 +74,17 @@ COEFFICIENTS: dict[tuple[str, str], Coefficients] = {
     ("tensorflow", "bfloat16"): Coefficients(
         6.50, 3.70, host=225.0, base_mb=153.0, slack=1.15 * CPU_SPREAD
     ),
+    # JAX 0.10 (XLA on the same CPU, 2026-12-04, `stylize bench memory --backend jax`): a pass
+    # holds about twice TensorFlow's bytes per unit, and the fixed part grows with the programs a
+    # job compiles: Keras runs the forward-only passes op by op on JAX, each op compiled once per
+    # shape (810 compilations in the 320 px tiled test job). Fitted on one-pass jobs with a small
+    # style: 485 MB (float32), 825 (bfloat16); a 320 px job with its style at style_scale 1.5
+    # needed 622 and 941, and tiled with its style in tiles 799 and 1168: base_mb covers the
+    # largest (docs/BENCHMARKS.md#memory). XLA's kernels
+    # do not change with the CPU's vector width (--xla_cpu_max_isa=AVX2: 1648 MB against
+    # 1594-1648 for a 512 px pass), so there is no CPU_SPREAD.
+    ("jax", "float32"): Coefficients(13.92, 6.12, host=245.0, base_mb=800.0, slack=1.11),
+    ("jax", "bfloat16"): Coefficients(13.79, 5.18, host=245.0, base_mb=1200.0, slack=1.02),
 }
 
 
@@ -107,7 +117,8 @@ class Plan:
 
 
 def coefficients(precision: str, backend: str = "tensorflow") -> Coefficients:
-    """The measured coefficients for ``backend`` and ``precision`` (TensorFlow's otherwise)."""
+    """The measured coefficients for ``backend`` and ``precision`` (TensorFlow's for a backend
+    not measured)."""
     return COEFFICIENTS.get((backend, precision), COEFFICIENTS[("tensorflow", precision)])
 
 
@@ -244,13 +255,14 @@ def largest_fit(
     style_hws: Sequence[tuple[int, int]],
     budget_mb: float,
     precision: str = "float32",
+    backend: str = "tensorflow",
 ) -> Fit | None:
     """The largest max_size (with the job's style_scale where possible), and then the largest
     style_scale, with which the job fits ``budget_mb``; None if nothing does."""
 
     def fits(max_size: int, style_scale: float) -> bool:
         changed = params.model_copy(update={"max_size": max_size, "style_scale": style_scale})
-        return plan(changed, content_hw, style_hws, precision, budget_mb).fits
+        return plan(changed, content_hw, style_hws, precision, budget_mb, backend).fits
 
     scale = params.style_scale
     if not fits(32, scale):

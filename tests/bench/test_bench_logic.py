@@ -161,3 +161,19 @@ def test_gpu_hosts_scale_linearly_until_the_hub_caps_them() -> None:
         {"hosts": 4, "jobs_per_min": 80.0, "limited_by": "gpus"},
         {"hosts": 16, "jobs_per_min": 100.0, "limited_by": "hub"},
     ]
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_memory_bench_tiled_budgets_are_ones_the_job_runs_in_tiles_under(backend: str) -> None:
+    from bench.memory import STYLE_HW, configs, content_hw
+    from shared.memory_model import plan
+
+    tiled = configs(("float32",), 4096, backend, ("tiled",))
+    assert [config.params().max_size for config in tiled] == [1024, 2048, 4096]
+    for config in tiled:
+        params, budget = config.params(), config.budget_mb
+        assert budget is not None
+        planned = plan(params, content_hw(params), [STYLE_HW], "float32", budget, backend)
+        one_pass = plan(params, content_hw(params), [STYLE_HW], "float32", None, backend)
+        assert planned.fits and planned.levels[-1].tile is not None, config.label()
+        assert planned.peak_mb <= budget < one_pass.peak_mb, config.label()

@@ -63,3 +63,25 @@ def test_largest_fit_is_the_edge_of_what_fits() -> None:
     ).fits
     assert fits and not over
     assert largest_fit(params, content, styles, budget_mb=50.0) is None, "below the fixed part"
+
+
+def test_each_backend_is_planned_and_fitted_with_its_own_figures() -> None:
+    params = JobParams(max_size=4096, style_scale=2.0)
+    content, styles, budget = (4096, 4096), [(4096, 4096)], 2500.0
+
+    def need(backend: str) -> float:
+        return plan(params, content, styles, "float32", None, backend).peak_mb
+
+    assert need("jax") > need("tensorflow"), "JAX's passes and compiled programs hold more"
+    assert need("an unmeasured backend") == need("tensorflow")
+    on_jax = largest_fit(params, content, styles, budget, "float32", "jax")
+    on_tf = largest_fit(params, content, styles, budget, "float32", "tensorflow")
+    assert on_jax is not None and on_tf is not None and on_jax.max_size < on_tf.max_size
+    assert plan(
+        params.model_copy(update={"max_size": on_jax.max_size}),
+        content,
+        styles,
+        "float32",
+        budget,
+        "jax",
+    ).fits

@@ -118,7 +118,14 @@ class StyleEngine:
         if plan.fits:
             return plan
         assert self.memory_budget_mb is not None
-        fit = largest_fit(params, content.shape[:2], style_hws, self.memory_budget_mb, arithmetic)
+        fit = largest_fit(
+            params,
+            content.shape[:2],
+            style_hws,
+            self.memory_budget_mb,
+            arithmetic,
+            self.backend.name,
+        )
         advice = (
             "no max_size or style_scale fits it"
             if fit is None
