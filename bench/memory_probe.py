@@ -1,6 +1,6 @@
 """One job in this fresh process; prints its peak memory above the loaded engine as JSON.
 
-``python -m bench.memory_probe '{"max_size": 512, ...}' [BUDGET_MB]`` (run by ``stylize bench
+``python -m bench.memory_probe '{"max_size": 512, ...}' [BUDGET_MB|none]`` (run by ``stylize bench
 memory``). The engine (VGG16 and its weights) and the inputs are loaded first; then the kernel's
 peak-RSS mark is reset (``/proc/self/clear_refs``) and the job runs; the job's peak is
 ``VmHWM`` minus the ``VmRSS`` just before it: what the job added to a warm worker. With a
@@ -30,14 +30,15 @@ def reset_peak() -> None:
 
 
 def main() -> None:
-    """Run the job given as JSON in argv[1] (with the budget in argv[2], when given)."""
+    """Run the job given as JSON in argv[1] (with the budget in argv[2], when given and not
+    ``none``)."""
     from bench.quality import enlarged
     from shared.images import encode_image, read_image
     from shared.params import JobParams
     from worker.engine import StyleEngine
 
     overrides = json.loads(sys.argv[1])
-    budget = float(sys.argv[2]) if len(sys.argv) > 2 else None
+    budget = float(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] != "none" else None
     content = read_image(str(EXAMPLES / overrides.pop("content", "content-astronaut.jpg")))
     style = read_image(str(EXAMPLES / overrides.pop("style", "style-hubble.jpg")))
     params = JobParams(**{"preview_every": 0, **overrides})
