@@ -72,11 +72,14 @@ class PairQuality:
     first_preview_s: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """For ``--json``: one line per pair and configuration."""
+        """For ``--json``: one line per pair and configuration. The yardstick's content ratio
+        (VGG16 as it is) is ``yardstick_content_ratio``; ``content_ratio`` is the job's own."""
+        yardstick = self.metrics.as_dict()
+        yardstick["yardstick_content_ratio"] = yardstick.pop("content_ratio")
         return {
             **{k: v for k, v in self.__dict__.items() if k != "metrics"},
             "seconds": round(self.seconds, 1),
-            **self.metrics.as_dict(),
+            **yardstick,
         }
 
 

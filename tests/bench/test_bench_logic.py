@@ -177,3 +177,14 @@ def test_memory_bench_tiled_budgets_are_ones_the_job_runs_in_tiles_under(backend
         one_pass = plan(params, content_hw(params), [STYLE_HW], "float32", None, backend)
         assert planned.fits and planned.levels[-1].tile is not None, config.label()
         assert planned.peak_mb <= budget < one_pass.peak_mb, config.label()
+
+
+def test_quality_json_keeps_the_jobs_content_ratio_beside_the_yardsticks() -> None:
+    from bench.quality import PairQuality
+    from bench.style_metrics import StyleMetrics
+
+    metrics = StyleMetrics((0.1,) * 5, 0.1, (0.2,) * 5, 0.2, 0.058, 0.9, 0.02, 0.4, 1.6)
+    row = PairQuality("c.jpg", "s.jpg", 128, "tested", 12.34, 200, 0.013, 0.039, metrics)
+    line = json.loads(json.dumps(row.as_dict()))
+    assert line["content_ratio"] == 0.039 and line["yardstick_content_ratio"] == 0.058
+    assert line["style_ratio"] == 0.013 and line["gram_geo"] == 0.1 and line["seconds"] == 12.3
