@@ -21,6 +21,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -117,16 +118,25 @@ def tiled_budget(params: JobParams, backend: str) -> float:
     return float(math.ceil(high * 1.25 / 100) * 100)
 
 
-def probe(config: Config, backend: str) -> dict[str, Any]:
-    """Run one configuration in a fresh process; its JSON report."""
-    args = [sys.executable, "-m", "bench.memory_probe", json.dumps(config.overrides | PROBE_JOB)]
-    if config.budget_mb is not None:
-        args.append(str(config.budget_mb))
+def run_probe(
+    job: dict[str, Any], budget_mb: float | None, backend: str, picture: Path | None = None
+) -> dict[str, Any]:
+    """Run one job in a fresh process (bench/memory_probe.py); its JSON report. With
+    ``picture``, the job's picture is written there as PNG."""
+    budget = "none" if budget_mb is None else str(budget_mb)
+    args = [sys.executable, "-m", "bench.memory_probe", json.dumps(job), budget]
+    if picture is not None:
+        args.append(str(picture))
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"memory probe failed for {config.label()}: {done.stderr[-2000:]}")
+        raise RuntimeError(f"memory probe failed for {job} budget {budget}: {done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def probe(config: Config, backend: str) -> dict[str, Any]:
+    """Run one configuration as the probes run it (PROBE_JOB); its JSON report."""
+    return run_probe(config.overrides | PROBE_JOB, config.budget_mb, backend)
 
 
 def content_hw(params: JobParams) -> tuple[int, int]:

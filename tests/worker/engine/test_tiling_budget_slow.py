@@ -6,21 +6,19 @@ engine (bench/memory_probe.py).
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
+from bench.memory import run_probe
 from bench.style_metrics import seam_excess, seam_rank
 from shared.images import read_image
 from shared.levels import style_size
-from shared.memory_model import plan, tile_grid
+from shared.memory_model import LevelPlan, plan, tile_grid
 from shared.params import JobParams
 from worker.engine import precision
 
@@ -34,8 +32,20 @@ BUDGET_MB = {"tensorflow": 500.0, "jax": 1280.0}
 PRECISION = {"tensorflow": "auto", "jax": "float32"}
 
 
-@pytest.mark.slow
-def test_a_tiled_job_stays_under_its_budget_without_seams(tmp_path: Path) -> None:
+@dataclass
+class TiledJob:
+    """The job run tiled under its backend's budget: its plan's final level, report, picture."""
+
+    job: dict
+    budget_mb: float
+    final: LevelPlan
+    report: dict
+    picture: np.ndarray
+
+
+@pytest.fixture(scope="module")
+def tiled_job(tmp_path_factory: pytest.TempPathFactory) -> TiledJob:
+    """The job planned and run (a fresh process) under a budget that its one pass exceeds."""
     backend = keras.backend.backend()
     job = {**JOB, "precision": PRECISION[backend]}
     params = JobParams(**job)
@@ -50,32 +60,28 @@ def test_a_tiled_job_stays_under_its_budget_without_seams(tmp_path: Path) -> Non
     assert math.prod(style_size(style_hw, final.size, params)) > tiled.forward_pixels, (
         "the style's statistics are gathered in tiles"
     )
-    tiled_report, picture = probe(job, budget_mb, tmp_path / "tiled.png")
-    assert tiled_report["job_mb"] <= budget_mb, tiled_report
-    assert tiled_report["tile"] == list(final.tile)
-    assert picture.shape[:2] == final.size
-    untiled_report, untiled = probe(job, None, tmp_path / "untiled.png")
+    path = tmp_path_factory.mktemp("tiled") / "tiled.png"
+    report = run_probe(job, budget_mb, backend, path)
+    return TiledJob(job, budget_mb, final, report, read_image(str(path)))
+
+
+@pytest.mark.slow
+def test_a_tiled_job_stays_under_its_budget(tiled_job: TiledJob) -> None:
+    assert tiled_job.report["job_mb"] <= tiled_job.budget_mb, tiled_job.report
+    assert tiled_job.report["tile"] == list(tiled_job.final.tile)
+    assert tiled_job.picture.shape[:2] == tiled_job.final.size
+
+
+@pytest.mark.slow
+def test_its_tiles_leave_no_seams(tiled_job: TiledJob, tmp_path: Path) -> None:
+    untiled_report = run_probe(tiled_job.job, None, keras.backend.backend(), tmp_path / "u.png")
     assert untiled_report["tile"] is None
+    untiled = read_image(str(tmp_path / "u.png"))
+    final = tiled_job.final
     corners = tile_grid(final.size, final.tile)
-    rank = seam_rank(picture, untiled, corners, final.tile)
-    excess = seam_excess(picture, untiled, corners, final.tile)
+    rank = seam_rank(tiled_job.picture, untiled, corners, final.tile)
+    excess = seam_excess(tiled_job.picture, untiled, corners, final.tile)
     assert rank < 0.99, (
         f"the tiles' edges carry {excess:+.0%} (log) gradient energy against the same job run "
         f"untiled, standing out more than {rank:.1%} of the grid's shifts: a seam"
     )
-
-
-def probe(job: dict, budget_mb: float | None, path: Path) -> tuple[dict, np.ndarray]:
-    """The job in a fresh process (bench/memory_probe.py): its report and its picture."""
-    env = {**os.environ, "KERAS_BACKEND": keras.backend.backend(), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    budget = "none" if budget_mb is None else str(budget_mb)
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.memory_probe", json.dumps(job), budget, str(path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout.strip().splitlines()[-1]), read_image(str(path))
