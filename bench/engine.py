@@ -84,6 +84,7 @@ def baseline(
         model(content[None].astype(np.float32))[:n_content],
         [gram_matrix(f) for f in model(style[None].astype(np.float32))[n_content:-1]],
         tf.constant([1.0 / n_style] * n_style),
+        None,  # no Laplacian loss: plain Gatys
     )
     weights = tf.constant([params.content_weight, params.style_weight, params.tv_weight])
     image = tf.Variable(content[None].astype(np.float32))

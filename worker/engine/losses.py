@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from keras import ops
 
 # Eigenvalues below this share of the largest are noise in float32 (a grey or black-and-white
@@ -16,6 +17,10 @@ from keras import ops
 # gradient. Without it, the noise of those eigenvectors steered the picture:
 # a grey photo and black spots came out in rainbow colours.
 RELATIVE_FLOOR = 1e-5
+# The Laplacian loss compares edges after average pooling by this factor (Li et al. 2017):
+# the scale at which a face's shapes are read, coarser than the style's texture.
+LAPLACIAN_POOL = 4
+LAPLACIAN_KERNEL = np.array([[0, -1, 0], [-1, 4, -1], [0, -1, 0]], np.float32)
 
 
 def gram_matrix(features):  # type: ignore[no-untyped-def]
@@ -101,6 +106,19 @@ def wasserstein_style_loss(features, target):  # type: ignore[no-untyped-def]
     return ops.mean(ops.square(mean - target_mean)) + cov_term / channels
 
 
+def laplacian(image):  # type: ignore[no-untyped-def]
+    """The 3x3 Laplacian of each channel of (1, H, W, 3) ``image`` average-pooled
+    ``LAPLACIAN_POOL``x (zero beyond the edge)."""
+    pooled = ops.average_pool(image, LAPLACIAN_POOL, LAPLACIAN_POOL, padding="valid")
+    kernel = np.repeat(LAPLACIAN_KERNEL[:, :, None, None], 3, axis=2)  # depthwise (3, 3, 3, 1)
+    return ops.depthwise_conv(pooled, ops.cast(kernel, pooled.dtype), padding="same")
+
+
+def laplacian_loss(image, target):  # type: ignore[no-untyped-def]
+    """Mean squared difference of ``image``'s Laplacian (``laplacian``) and ``target``."""
+    return ops.mean(ops.square(laplacian(image) - target))
+
+
 def total_variation_loss(image):  # type: ignore[no-untyped-def]
     """Mean squared difference of neighbouring pixels (in [0, 255] units), both directions."""
     down = ops.mean(ops.square(image[:, 1:, :, :] - image[:, :-1, :, :]))
@@ -123,12 +141,14 @@ def objective(
 
     ``outputs``: feature maps, content layers first, then style layers.
     ``targets``: (content feature maps, per-layer style targets, style layer weights summing
-    to 1), computed once per job and level; a style target is a Gram matrix (``kind="gram"``)
-    or (mean, covariance, its square root) (``kind="wasserstein"``).
-    ``loss_weights``: vector [content_weight, style_weight, tv_weight, ...] (further entries are
-    the optimiser's).
+    to 1, the content's ``laplacian`` or None), computed once per job and level; a style target
+    is a Gram matrix (``kind="gram"``) or (mean, covariance, its square root)
+    (``kind="wasserstein"``).
+    ``loss_weights``: vector [content_weight, style_weight, tv_weight, range penalty,
+    laplacian_weight] (``optimize.loss_weights``); the Laplacian loss, when its target is
+    given, counts in the content part.
     """
-    content_targets, style_targets, layer_weights = targets
+    content_targets, style_targets, layer_weights, laplacian_target = targets
     layer_loss = STYLE_LOSSES[kind]
     outputs = [ops.cast(features, "float32") for features in outputs]  # bfloat16 networks
     content = sum(
@@ -139,7 +159,8 @@ def objective(
         for n, (f, t) in enumerate(zip(outputs[n_content:], style_targets, strict=True))
     )
     tv = total_variation_loss(image)
-    total = loss_weights[0] * content + loss_weights[1] * style + loss_weights[2] * tv
-    return total, ops.stack(
-        [loss_weights[0] * content, loss_weights[1] * style, loss_weights[2] * tv]
-    )
+    content = loss_weights[0] * content
+    if laplacian_target is not None:
+        content = content + loss_weights[4] * laplacian_loss(image, laplacian_target)
+    total = content + loss_weights[1] * style + loss_weights[2] * tv
+    return total, ops.stack([content, loss_weights[1] * style, loss_weights[2] * tv])

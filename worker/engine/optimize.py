@@ -64,6 +64,23 @@ class CompiledStep:
         return self._compiled(*args)
 
 
+def loss_weights(params: JobParams) -> Any:
+    """[content, style, tv, range penalty, laplacian] weights of a job's loss terms as a
+    tensor (``losses.objective``; the range penalty is L-BFGS's, ``lbfgs_step``)."""
+    return ops.convert_to_tensor(
+        np.array(
+            [
+                params.content_weight,
+                params.style_weight,
+                params.tv_weight,
+                range_penalty_weight(params),
+                params.laplacian_weight,
+            ],
+            np.float32,
+        )
+    )
+
+
 def range_penalty_weight(params: JobParams) -> float:
     """The out-of-range penalty's weight for a job: the pixel gradients grow with the content
     and style weights, so the pull back into [0, 255] grows with them (never below the
@@ -79,7 +96,7 @@ def range_penalty_weight(params: JobParams) -> float:
 def lbfgs_step(backend: Backend, value_and_grad: ValueAndGrad) -> CompiledStep:
     """(state, image, targets, loss_weights) -> (total + range penalty, parts, its gradient).
 
-    ``loss_weights`` is [content, style, tv, range penalty] (see ``range_penalty_weight``).
+    ``loss_weights`` is ``loss_weights(params)``: its range penalty is ``range_penalty_weight``.
     """
 
     def step(state: Any, image: Any, targets: Any, loss_weights: Any) -> Any:

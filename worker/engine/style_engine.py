@@ -33,7 +33,7 @@ from worker.engine.optimize import (
     adam_step,
     gradient_step,
     lbfgs_step,
-    range_penalty_weight,
+    loss_weights,
     resized_adam,
     run_adam,
     run_lbfgs,
@@ -43,6 +43,7 @@ from worker.engine.style_targets import (
     blend,
     blended_statistics,
     content_features,
+    laplacian_target,
     loss_targets,
 )
 from worker.engine.tiling import run_tiled_adam
@@ -250,6 +251,7 @@ class StyleEngine:
                 content_features(job.model, content_o, n_content),
                 style_targets,
                 layer_weights,
+                laplacian_target(content_o, params),
             )
             step = self._step(params, job.model, job.arithmetic)
             return run_lbfgs(
@@ -261,6 +263,7 @@ class StyleEngine:
                 content_features(job.model, content_o, n_content),
                 style_targets,
                 layer_weights,
+                laplacian_target(content_o, params),
             )
             return run_adam(
                 self._step(params, job.model, job.arithmetic),
@@ -279,7 +282,12 @@ class StyleEngine:
 
         def tile_targets(y: int, x: int) -> Any:
             region = content_o[y : y + tile_h, x : x + tile_w]
-            return (content_features(job.model, region, n_content), style_targets, layer_weights)
+            return (
+                content_features(job.model, region, n_content),
+                style_targets,
+                layer_weights,
+                laplacian_target(region, params),
+            )
 
         return run_tiled_adam(
             self._gradient(params, job.model, job.arithmetic),
@@ -359,17 +367,15 @@ class StyleEngine:
         targets = (
             content_features(model, content_o, len(params.content_layers)),
             *loss_targets(stats, params),
+            laplacian_target(content_o, params),
         )
         seen = imaging.luminance(picture) if params.preserve_color else picture
         image = ops.convert_to_tensor(seen.astype(np.float32)[None])
-        loss_weights = ops.convert_to_tensor(
-            np.array([params.content_weight, params.style_weight, params.tv_weight], np.float32)
-        )
         total, parts = objective(
             model(image),
             image,
             targets,
-            loss_weights,
+            loss_weights(params),
             len(params.content_layers),
             params.style_loss,
         )
@@ -493,16 +499,5 @@ class Job:
 
     @property
     def loss_weights(self) -> Any:
-        """[content, style, tv, range penalty] weights of the loss terms as a tensor."""
-        params = self.params
-        return ops.convert_to_tensor(
-            np.array(
-                [
-                    params.content_weight,
-                    params.style_weight,
-                    params.tv_weight,
-                    range_penalty_weight(params),
-                ],
-                np.float32,
-            )
-        )
+        """The job's loss weights as a tensor (``optimize.loss_weights``)."""
+        return loss_weights(self.params)

@@ -12,7 +12,7 @@ from keras import ops
 
 from shared.params import JobParams
 from worker.engine.gram_cache import GramCache
-from worker.engine.losses import style_statistics
+from worker.engine.losses import laplacian, style_statistics
 from worker.engine.tiling import tiled_statistics
 
 Statistics = list[tuple[Any, Any]]  # per style layer: (mean (C,), Gram matrix (C, C))
@@ -33,6 +33,14 @@ def gaussian_target(mean: Any, gram: Any) -> tuple[Any, Any, Any]:
 def content_features(model: keras.Model, content: np.ndarray, n_content: int) -> list[Any]:
     """The content layers' float32 feature maps of ``content`` (H, W, 3)."""
     return [ops.cast(f, "float32") for f in model(content[None])[:n_content]]
+
+
+def laplacian_target(content: np.ndarray, params: JobParams) -> Any | None:
+    """The Laplacian loss's target, ``content``'s (H, W, 3) ``laplacian``; None when the job's
+    ``laplacian_weight`` is 0 (the loss then leaves the term out)."""
+    if params.laplacian_weight == 0:
+        return None
+    return laplacian(ops.convert_to_tensor(np.asarray(content, np.float32)[None]))
 
 
 def blend(params: JobParams, count: int) -> np.ndarray:

@@ -8,6 +8,8 @@ from keras import ops
 from worker.engine.losses import (
     content_loss,
     gram_matrix,
+    laplacian,
+    laplacian_loss,
     objective,
     style_loss,
     total_variation_loss,
@@ -107,7 +109,7 @@ def test_layer_weights_weigh_the_style_layers() -> None:
     grams = [ops.convert_to_numpy(gram_matrix(b))] * 2
     weights = np.array([0.0, 1.0, 0.0], np.float32)
     _, parts = objective(
-        [a, a, b], a, ([a], grams, np.array([0.25, 0.75], np.float32)), weights, n_content=1
+        [a, a, b], a, ([a], grams, np.array([0.25, 0.75], np.float32), None), weights, n_content=1
     )
     np.testing.assert_allclose(float(parts[1]), 0.25 * float(style_loss(a, grams[0])), rtol=1e-5)
 
@@ -126,3 +128,40 @@ def test_wasserstein_with_fewer_positions_than_channels_takes_the_small_root() -
     cross = sqrtm(root @ cov @ root)
     expected = np.mean((f.mean(0) - s.mean(0)) ** 2) + np.trace(cov + cov_s - 2 * cross.real) / 8
     np.testing.assert_allclose(loss, expected, rtol=1e-3)
+
+
+def numpy_laplacian(image: np.ndarray) -> np.ndarray:
+    """(1, H, W, C) -> 4x average-pooled, then each channel's 3x3 Laplacian, zeros beyond."""
+    _, h, w, c = image.shape
+    pooled = image[:, : h // 4 * 4, : w // 4 * 4].reshape(1, h // 4, 4, w // 4, 4, c).mean((2, 4))
+    padded = np.pad(pooled, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    centre = padded[:, 1:-1, 1:-1]
+    return (
+        4 * centre
+        - padded[:, :-2, 1:-1]
+        - padded[:, 2:, 1:-1]
+        - padded[:, 1:-1, :-2]
+        - (padded[:, 1:-1, 2:])
+    )
+
+
+def test_laplacian_is_the_pooled_images_laplacian() -> None:
+    image = RNG.uniform(0, 255, size=(1, 13, 18, 3)).astype(np.float32)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(laplacian(image)), numpy_laplacian(image), rtol=1e-4, atol=1e-3
+    )
+
+
+def test_the_laplacian_loss_counts_in_the_content_part_when_its_target_is_given() -> None:
+    a = RNG.uniform(0, 255, size=(1, 8, 8, 3)).astype(np.float32)
+    b = RNG.uniform(0, 255, size=(1, 8, 8, 3)).astype(np.float32)
+    grams = [ops.convert_to_numpy(gram_matrix(a))]
+    weights = np.array([1.0, 0.0, 0.0, 0.0, 0.5], np.float32)
+    target = numpy_laplacian(b)
+    expected = np.mean((numpy_laplacian(a) - target) ** 2)
+    np.testing.assert_allclose(float(laplacian_loss(a, target)), expected, rtol=1e-4)
+    without = objective([b, a], a, ([b], grams, np.ones(1, np.float32), None), weights, 1)
+    with_it = objective([b, a], a, ([b], grams, np.ones(1, np.float32), target), weights, 1)
+    assert float(without[1][0]) == 0.0  # the content maps match: only the Laplacian differs
+    np.testing.assert_allclose(float(with_it[1][0]), 0.5 * expected, rtol=1e-4)
+    np.testing.assert_allclose(float(with_it[0]), float(with_it[1][0]), rtol=1e-4)

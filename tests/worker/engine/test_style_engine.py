@@ -227,3 +227,32 @@ def test_colours_stay_in_the_inputs_gamut(hed_engine: StyleEngine, content) -> N
         grey, [spots], quick(iterations=10, learning_rate=30.0, limit_chroma=False)
     )
     assert chroma(kept.image).max() <= 2.0 < 10.0 < chroma(free.image).max()
+
+
+@pytest.mark.parametrize("tiled", [False, True])
+def test_the_laplacian_loss_holds_the_photos_edges(
+    hed_engine: StyleEngine, monkeypatch: pytest.MonkeyPatch, tiled: bool
+) -> None:
+    """With laplacian_weight the picture's pooled Laplacian stays nearer the photo's, in one
+    pass and in tiles (each tile against its own region of the photo)."""
+    from worker.engine.imaging import resize
+    from worker.engine.losses import laplacian
+
+    size = 256 if tiled else 48
+    photo = sample("content-chelsea", (size, size))
+    params = {"max_size": size, "scales": 1, "iterations": 6, "style_weight": 2.0}
+    if tiled:  # a budget under the one pass (516 MB predicted): 2x2 tiles of 167 px
+        monkeypatch.setattr(hed_engine, "memory_budget_mb", 450.0)
+        assert hed_engine.plan(photo, [STYLE_40], quick(**params), "float32").levels[-1].tile
+
+    def distance(picture: np.ndarray) -> float:
+        seen = resize(photo, picture.shape[:2]).astype(np.float32)[None]
+        lap = np.asarray(laplacian(picture.astype(np.float32)[None])) - laplacian(seen)
+        return float(np.mean(np.square(lap)))
+
+    free = hed_engine.run(photo, [STYLE_40], quick(**params)).image
+    held = hed_engine.run(photo, [STYLE_40], quick(**params, laplacian_weight=0.05)).image
+    assert distance(held) < 0.7 * distance(free)
+
+
+STYLE_40 = sample("style-brick", (40, 40))
