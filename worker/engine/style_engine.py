@@ -246,30 +246,34 @@ class StyleEngine:
         hook.start_level(functools.partial(self._finish, content=content_l, params=params))
         n_content = len(params.content_layers)
         state = self.backend.model_state(job.model)
-        if params.optimizer == "lbfgs":
-            targets = (
-                content_features(job.model, content_o, n_content),
+
+        def targets(region: np.ndarray) -> Any:
+            """The loss's targets for a region of the content (all of it in one pass)."""
+            return (
+                content_features(job.model, region, n_content),
                 style_targets,
                 layer_weights,
-                laplacian_target(content_o, params),
+                laplacian_target(region, params),
             )
+
+        if params.optimizer == "lbfgs":
             step = self._step(params, job.model, job.arithmetic)
             return run_lbfgs(
-                step, state, image[None], targets, job.loss_weights, planned.iterations, hook
+                step,
+                state,
+                image[None],
+                targets(content_o),
+                job.loss_weights,
+                planned.iterations,
+                hook,
             ), None
         adam = resized_adam(adam, size) if adam is not None and params.scales == "auto" else None
         if planned.tile is None:
-            targets = (
-                content_features(job.model, content_o, n_content),
-                style_targets,
-                layer_weights,
-                laplacian_target(content_o, params),
-            )
             return run_adam(
                 self._step(params, job.model, job.arithmetic),
                 state,
                 image[None],
-                targets,
+                targets(content_o),
                 job.loss_weights,
                 planned.iterations,
                 params.learning_rate,
@@ -279,22 +283,12 @@ class StyleEngine:
                 job.gamut,
             )
         tile_h, tile_w = planned.tile
-
-        def tile_targets(y: int, x: int) -> Any:
-            region = content_o[y : y + tile_h, x : x + tile_w]
-            return (
-                content_features(job.model, region, n_content),
-                style_targets,
-                layer_weights,
-                laplacian_target(region, params),
-            )
-
         return run_tiled_adam(
             self._gradient(params, job.model, job.arithmetic),
             state,
             image[None],
             planned.tile,
-            tile_targets,
+            lambda y, x: targets(content_o[y : y + tile_h, x : x + tile_w]),
             job.loss_weights,
             planned.iterations,
             params.learning_rate,

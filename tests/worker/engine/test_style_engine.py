@@ -237,13 +237,15 @@ def test_the_laplacian_loss_holds_the_photos_edges(
     pass and in tiles (each tile against its own region of the photo)."""
     from worker.engine.imaging import resize
     from worker.engine.losses import laplacian
+    from worker.engine.precision import resolve
 
     size = 256 if tiled else 48
     photo = sample("content-chelsea", (size, size))
     params = {"max_size": size, "scales": 1, "iterations": 6, "style_weight": 2.0}
-    if tiled:  # a budget under the one pass (516 MB predicted): 2x2 tiles of 167 px
+    if tiled:  # a budget under the one pass (516 MB predicted in float32): 2x2 tiles
         monkeypatch.setattr(hed_engine, "memory_budget_mb", 450.0)
-        assert hed_engine.plan(photo, [STYLE_40], quick(**params), "float32").levels[-1].tile
+        arithmetic = resolve(quick().precision, quick().optimizer)  # as the engine plans
+        assert hed_engine.plan(photo, [STYLE_40], quick(**params), arithmetic).levels[-1].tile
 
     def distance(picture: np.ndarray) -> float:
         seen = resize(photo, picture.shape[:2]).astype(np.float32)[None]
