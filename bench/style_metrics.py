@@ -19,7 +19,11 @@ whatever layers or loss the job used:
   4-unit a*b* histogram bin, and its neighbours, empty in both);
 - ``edge_dark``: the outer band's mean lightness minus the next band's, the picture's less the
   photo's (negative = a darker frame); ``edge_detail``: gradient energy in the outer band ÷ in
-  the next one, the picture's over the photo's (under 1 = a blurred frame).
+  the next one, the picture's over the photo's (under 1 = a blurred frame);
+- ``likeness``: the structural similarity (SSIM, luminance) of the picture and the photo, both
+  shrunk to a thumbnail ``LIKENESS_SIDE`` px on the long side: the photo's layout as a glance
+  sees it (1 = the same), which the style's texture cannot reach and ``content_ratio``, in
+  VGG16's terms, barely sees.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ SW_DIRECTIONS = 64
 SW_QUANTILES = 256
 SW_MAX_POSITIONS = 65_536  # feature vectors sampled per layer (fixed seed)
 CHROMA_BIN = 4.0  # a*b* units per histogram bin
+LIKENESS_SIDE = 64  # px, the long side of the thumbnails ``likeness`` compares
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ class StyleMetrics:
     foreign_chroma: float
     edge_dark: float
     edge_detail: float
+    likeness: float
 
     def as_dict(self) -> dict[str, object]:
         """Rounded for reports and ``--json``."""
@@ -155,7 +161,29 @@ class Yardstick:
             foreign_chroma=foreign_chroma(lab, self.content_lab, self.style_lab),
             edge_dark=dark - content_dark,
             edge_detail=detail / max(content_detail, 1e-12),
+            likeness=likeness(lab[..., 0], self.content_lab[..., 0]),
         )
+
+
+def likeness(lightness: np.ndarray, photo: np.ndarray) -> float:
+    """Mean SSIM (Wang et al. 2004: 7 px Gaussian windows, sigma 1.5) of two lightness images
+    of one size, both shrunk to ``LIKENESS_SIDE`` px on the long side."""
+    h, w = lightness.shape
+    scale = LIKENESS_SIDE / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    a, b = (
+        cv2.resize(np.asarray(image, np.float32), size, interpolation=cv2.INTER_AREA)
+        for image in (lightness, photo)
+    )
+    c1, c2 = (0.01 * 100) ** 2, (0.03 * 100) ** 2  # L* spans 0-100
+
+    def blur(x: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(x, (7, 7), 1.5)
+
+    ma, mb = blur(a), blur(b)
+    va, vb, cov = blur(a * a) - ma * ma, blur(b * b) - mb * mb, blur(a * b) - ma * mb
+    ssim = ((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma * ma + mb * mb + c1) * (va + vb + c2))
+    return float(np.mean(ssim))
 
 
 def _lab(rgb: np.ndarray) -> np.ndarray:

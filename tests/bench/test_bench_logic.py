@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from werkzeug.formparser import parse_form_data
 from werkzeug.test import EnvironBuilder
@@ -183,8 +184,23 @@ def test_quality_json_keeps_the_jobs_content_ratio_beside_the_yardsticks() -> No
     from bench.quality import PairQuality
     from bench.style_metrics import StyleMetrics
 
-    metrics = StyleMetrics((0.1,) * 5, 0.1, (0.2,) * 5, 0.2, 0.058, 0.9, 0.02, 0.4, 1.6)
+    metrics = StyleMetrics((0.1,) * 5, 0.1, (0.2,) * 5, 0.2, 0.058, 0.9, 0.02, 0.4, 1.6, 0.7)
     row = PairQuality("c.jpg", "s.jpg", 128, "tested", 12.34, 200, 0.013, 0.039, metrics)
     line = json.loads(json.dumps(row.as_dict()))
     assert line["content_ratio"] == 0.039 and line["yardstick_content_ratio"] == 0.058
     assert line["style_ratio"] == 0.013 and line["gram_geo"] == 0.1 and line["seconds"] == 12.3
+
+
+def test_likeness_sees_the_layout_not_the_texture() -> None:
+    """The photo itself scores 1; a strong 2 px grain (sigma 15 L*) keeps it high (0.74); the
+    same grain without the photo's layout, or the photo mirrored, scores near 0 (0.05, 0.04)."""
+    from bench.style_metrics import likeness
+    from tests.support.engine import sample
+
+    photo = sample("content-astronaut", (256, 256)).astype(np.float32).mean(axis=-1) / 2.55
+    rng = np.random.default_rng(0)
+    noise = np.kron(rng.normal(0, 15, (128, 128)), np.ones((2, 2)))  # 2 px grain
+    assert likeness(photo, photo) > 0.999
+    assert likeness(np.clip(photo + noise, 0, 100), photo) > 0.6
+    assert likeness(np.clip(photo.mean() + noise, 0, 100), photo) < 0.2
+    assert likeness(photo[:, ::-1], photo) < 0.2
