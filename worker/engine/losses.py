@@ -108,10 +108,11 @@ def wasserstein_style_loss(features, target):  # type: ignore[no-untyped-def]
 
 def laplacian(image):  # type: ignore[no-untyped-def]
     """The 3x3 Laplacian of each channel of (1, H, W, 3) ``image`` average-pooled
-    ``LAPLACIAN_POOL``x (zero beyond the edge)."""
+    ``LAPLACIAN_POOL``x, inside the edge only (with zeros beyond it, the border's Laplacian
+    would hold its pixels' values and leave a lighter frame)."""
     pooled = ops.average_pool(image, LAPLACIAN_POOL, LAPLACIAN_POOL, padding="valid")
     kernel = np.repeat(LAPLACIAN_KERNEL[:, :, None, None], 3, axis=2)  # depthwise (3, 3, 3, 1)
-    return ops.depthwise_conv(pooled, ops.cast(kernel, pooled.dtype), padding="same")
+    return ops.depthwise_conv(pooled, ops.cast(kernel, pooled.dtype), padding="valid")
 
 
 def laplacian_loss(image, target):  # type: ignore[no-untyped-def]
