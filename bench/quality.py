@@ -40,11 +40,12 @@ EXAMPLE_PAIRS = (
     ("content-camera.jpg", "style-spots.png"),
 )
 # The default job before coarse-to-fine (2026-11-25): one scale, Gram matrices at style_weight
-# 3e-4, zero padding, the last iterate, colours unbounded.
+# 3e-4, zero padding, the last iterate, colours unbounded, no Laplacian loss.
 LEGACY_DEFAULT: dict[str, Any] = {
     "scales": 1,
     "style_loss": "gram",
     "style_weight": 3e-4,
+    "laplacian_weight": 0.0,
     "style_layer_weights": None,
     "edge_padding": "zero",
     "limit_chroma": False,

@@ -135,7 +135,7 @@ class JobParams(BaseModel):
     )
     content_weight: Weight = Field(1.0, description="Weight of the content loss (feature MSE).")
     style_weight: Weight = Field(
-        0.2,
+        0.3,
         description="Weight of the style loss; raise it for more style. The Gram loss is about "
         "1000x larger: with style_loss=gram, 3e-4 (its old default) is comparable.",
     )
@@ -143,10 +143,10 @@ class JobParams(BaseModel):
         5e-4, description="Weight of the total-variation loss; raise it for a smoother picture."
     )
     laplacian_weight: Weight = Field(
-        0.0,
+        2e-3,
         description="Weight of the Laplacian loss (Li et al. 2017): the picture's edges, pooled "
         "4x, held to the photo's, so that faces and fine shapes stay recognisable under a strong "
-        "style; 0 = off, 2e-3 a clear effect at the default style_weight.",
+        "style; 0 = off (more style, less likeness), 5e-3 close to the photo.",
     )
     style_blend: list[Annotated[float, Field(gt=0, le=1e3)]] | None = Field(
         None, description="Relative weight of each style image; equal when omitted."
