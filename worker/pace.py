@@ -18,10 +18,11 @@ WINDOW = 9  # iterations in the median: a new speed shows after 5 of them
 
 
 def previews_left(progress: Progress, preview_every: int) -> int:
-    """Previews still to be written after ``progress``'s iteration."""
+    """Previews still to be written when ``progress`` is reported, its own iteration's included
+    (the engine writes that one after the report)."""
     if not preview_every:
         return 0
-    return progress.total // preview_every - progress.iteration // preview_every
+    return progress.total // preview_every - (progress.iteration - 1) // preview_every
 
 
 @dataclass
@@ -51,12 +52,11 @@ class Pace:
         return None if rate is None else rate * 1e3
 
     def eta_s(self, progress: Progress, preview_every: int, preview_s: float) -> float | None:
-        """Seconds until the job ends: the work left at the recent rate, the previews left, and
-        storing the result (about one preview's cost); None until the rate is known."""
+        """Seconds until the job ends: the work left at the recent rate with the final measure,
+        the previews left, and storing the result (about one preview's cost); None until the
+        rate is known."""
         rate = self.seconds_per_iter
         if rate is None:
             return None
-        return (
-            progress.iterations_left * rate
-            + (previews_left(progress, preview_every) + 1) * preview_s
-        )
+        previews = previews_left(progress, preview_every) + 1  # the result is stored like one
+        return progress.seconds_left(rate) + previews * preview_s

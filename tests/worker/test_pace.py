@@ -44,10 +44,20 @@ def test_eta_counts_iterations_previews_and_the_result() -> None:
     pace = Pace()
     pace.observe(step(40, 200.0))
     now = step(40, 200.0)
-    # 60 iterations at 0.2 s, previews at 50..100 (6) and the result: 7 x 0.5 s
-    assert previews_left(now, 10) == 6
-    assert pace.eta_s(now, 10, 0.5) == pytest.approx(60 * 0.2 + 7 * 0.5)
+    # 60 iterations at 0.2 s; previews at 40 (written after this report) ..100: 7, and the
+    # result: 8 x 0.5 s
+    assert previews_left(now, 10) == 7
+    assert previews_left(step(41, 200.0), 10) == 6
+    assert previews_left(step(100, 200.0), 10) == 1
+    assert pace.eta_s(now, 10, 0.5) == pytest.approx(60 * 0.2 + 8 * 0.5)
     assert pace.eta_s(now, 0, 0.5) == pytest.approx(60 * 0.2 + 0.5)
+
+
+def test_eta_adds_the_measured_final_pass() -> None:
+    pace = Pace()
+    pace.observe(step(99, 200.0))
+    last = Progress(100, 100, {}, 200.0, False, work_left=0.0, finish_s=0.07)
+    assert pace.eta_s(last, 0, 0.01) == pytest.approx(0.07 + 0.01)
 
 
 def test_work_left_weighs_the_finer_levels_of_a_pyramid() -> None:

@@ -29,7 +29,8 @@ class Progress:
     ``ms_per_iter`` is this iteration's wall time, previews left out; ``warmup`` marks
     the first iteration of a level, which also paid for set-up and tracing; ``work_left`` is
     the iterations still to run in units of this one (coarse levels cost less); None means
-    ``total - iteration``.
+    ``total - iteration``; ``finish_s`` is what the job's end costs beyond that, in seconds,
+    when measured (its final quality pass).
     """
 
     iteration: int
@@ -38,11 +39,16 @@ class Progress:
     ms_per_iter: float
     warmup: bool = False
     work_left: float | None = None
+    finish_s: float = 0.0
 
     @property
     def iterations_left(self) -> float:
         """``work_left``, or the plain count of iterations still to run."""
         return self.total - self.iteration if self.work_left is None else self.work_left
+
+    def seconds_left(self, seconds_per_iter: float) -> float:
+        """The run's time left at ``seconds_per_iter``: ``iterations_left`` and ``finish_s``."""
+        return self.iterations_left * seconds_per_iter + self.finish_s
 
 
 ProgressHook = Callable[[Progress], Stop | None]

@@ -14,10 +14,11 @@ from worker.engine.hooks import PreviewHook, Progress, ProgressHook, Stop
 from worker.engine.optimize import Losses
 
 # After the last iteration the engine measures the picture (worker/engine/quality.py): one
-# float32 forward pass, its references having been measured before the first iteration. Measured
-# at 128 px: about two bfloat16 iterations (per-call overhead dominates small pictures; at
-# 512 px it is less, and over-counting a fraction of an iteration costs nothing).
-FINISH_ITERATIONS = {"float32": 1.0, "bfloat16": 2.0}
+# float32 forward pass. Once its references are measured (before the last level) the hook knows
+# what that pass costs (``finish_s``); until then it counts it as this many of the level's
+# iterations at the final size (at 128 px a float32 pass cost 0.5-1 bfloat16 iterations on
+# 2026-12-06; more at larger sizes, where a bfloat16 step gains most).
+FINISH_ITERATIONS = {"float32": 1.0, "bfloat16": 1.0}
 # Previews of larger levels are scaled down to this longest side: a preview is for the eye, and
 # encoding a print-sized one would cost more than an iteration.
 PREVIEW_MAX_SIDE = 1024
@@ -55,6 +56,7 @@ class IterationHook:
         self.finish_iterations = FINISH_ITERATIONS[precision]
         self.started = time.perf_counter() if started is None else started
         self.first_preview_s: float | None = None
+        self.finish_s: float | None = None  # the final measure's seconds, once known
         self.budgets, self.sizes = list(budgets), list(sizes)
         self.total = sum(self.budgets)
         self.preview_every = preview_every
@@ -81,12 +83,13 @@ class IterationHook:
         return self.steady_ms / steady if steady > 0 else self.warmup_ms / max(self.done, 1)
 
     def work_left(self) -> float:
-        """Iterations still to run, and the final measure, in units of this level's iteration
-        (pixels scale the cost)."""
+        """Iterations still to run, and the final measure while ``finish_s`` is unknown, in
+        units of this level's iteration (pixels scale the cost)."""
         height, width = self.sizes[self.level]
         left = float(self.budgets[self.level] - self.done_in_level)
-        h, w = self.sizes[-1]
-        left += self.finish_iterations * (h * w) / (height * width)
+        if self.finish_s is None:
+            h, w = self.sizes[-1]
+            left += self.finish_iterations * (h * w) / (height * width)
         for budget, (h, w) in zip(
             self.budgets[self.level + 1 :], self.sizes[self.level + 1 :], strict=True
         ):
@@ -108,7 +111,9 @@ class IterationHook:
             self.steady_ms += ms
         stop = None
         if self.on_progress is not None:
-            progress = Progress(self.done, self.total, values, ms, warmup, self.work_left())
+            progress = Progress(
+                self.done, self.total, values, ms, warmup, self.work_left(), self.finish_s or 0.0
+            )
             stop = self.on_progress(progress)
         if (
             self.on_preview is not None

@@ -6,7 +6,8 @@ as it is saved (uint8, clipped), against the job's own targets, relative to two 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,19 @@ class References:
     style_of_content: float
     style_of_start: float
     content_of_styles: float
+    pass_s: float  # the fastest of the forward passes that measured these: what one more costs
+
+
+@dataclass(frozen=True)
+class Meter:
+    """A job's yardstick, its references measured: ``measure`` gives a picture's ratios in one
+    forward pass, which should take about ``pass_s`` seconds."""
+
+    measure: Callable[[np.ndarray], Quality]
+    pass_s: float
+
+    def __call__(self, picture: np.ndarray) -> Quality:
+        return self.measure(picture)
 
 
 def references(
@@ -51,14 +65,21 @@ def references(
 ) -> References:
     """The losses the ratios divide by, given the job's ``content``, ``styles`` (blend-weighted)
     and the ``start`` image the optimiser began from, all in the space the job optimised in."""
-    _, style_of_content = layer_losses(model, n_content, targets, content)
-    _, style_of_start = layer_losses(model, n_content, targets, start)
+    passes: list[float] = []
+
+    def timed(image: np.ndarray) -> tuple[float, float]:
+        started = time.perf_counter()
+        losses = layer_losses(model, n_content, targets, image)
+        passes.append(time.perf_counter() - started)
+        return losses
+
+    _, style_of_content = timed(content)
+    _, style_of_start = timed(start)
     content_of_styles = sum(
-        float(share)
-        * layer_losses(model, n_content, targets, imaging.resize(style, content.shape[:2]))[0]
+        float(share) * timed(imaging.resize(style, content.shape[:2]))[0]
         for share, style in zip(blend, styles, strict=True)
     )
-    return References(style_of_content, style_of_start, content_of_styles)
+    return References(style_of_content, style_of_start, content_of_styles, min(passes))
 
 
 def ratios(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +37,7 @@ from worker.engine.optimize import (
     run_adam,
     run_lbfgs,
 )
-from worker.engine.quality import ratios, references
+from worker.engine.quality import Meter, ratios, references
 from worker.engine.style_targets import (
     blend,
     blended_statistics,
@@ -179,7 +178,7 @@ class StyleEngine:
             arithmetic,
             started,
         )
-        meter: Callable[[np.ndarray], Quality] | None = None
+        meter: Meter | None = None
         level: LevelResult | None = None
         adam: AdamState | None = None
         initial: dict[str, float] = {}
@@ -188,6 +187,7 @@ class StyleEngine:
                 meter = self.quality_meter(
                     content, styles, params, plan.measure_size, plan.forward_pixels
                 )  # that the end waits less
+                hook.finish_s = meter.pass_s
             level, adam = self._level(job, planned, hook, level, adam)
             if number < len(plan.levels) - 1:  # what the pass freed goes back before the next;
                 release_memory()  # after the last, the job's end would wait ~0.2 s for it
@@ -316,10 +316,11 @@ class StyleEngine:
         params: JobParams,
         size: tuple[int, int],
         forward_pixels: int | None = None,
-    ) -> Callable[[np.ndarray], Quality]:
+    ) -> Meter:
         """The float32 yardstick for this job's pictures of ``size``: its references are
-        measured now, each picture then costs one forward pass (a job's end waits for no more).
-        Styles larger than ``forward_pixels`` are measured in tiles."""
+        measured now, each picture then costs one forward pass (a job's end waits for no more,
+        and the meter says how long that took). Styles larger than ``forward_pixels`` are
+        measured in tiles."""
         content, styles, params = check_job(content, styles, params)
         model, targets, content_l, styles_l = self._float32_view(
             content, styles, params, size, forward_pixels
@@ -341,7 +342,7 @@ class StyleEngine:
             seen = imaging.luminance(picture) if params.preserve_color else picture
             return ratios(model, n_content, targets, seen.astype(np.float32), refs)
 
-        return measure
+        return Meter(measure, refs.pass_s)
 
     def loss(
         self,

@@ -48,5 +48,5 @@ class Shutdown:
         asked = self.requested_at()
         if asked is None:
             return None
-        left_s = progress.iterations_left * progress.ms_per_iter / 1000.0
+        left_s = progress.seconds_left(progress.ms_per_iter / 1000.0)
         return Stop.SHUTDOWN if self.clock() + left_s > asked + self.grace_s else None

@@ -79,6 +79,23 @@ def test_previews_every_k_and_pyramid_counts_across_levels(
     assert result.image.shape == (32, 48, 3)
 
 
+def test_the_last_level_reports_what_its_final_measure_costs(
+    random_engine: StyleEngine, content, style
+) -> None:
+    seen: list[Progress] = []
+    random_engine.run(
+        content, [style], quick(iterations=6, scales=2, max_size=64), on_progress=seen.append
+    )
+    coarse = [p for p in seen if p.finish_s == 0.0]  # its final pass not yet measured
+    last = [p for p in seen if p.finish_s > 0.0]
+    assert coarse and last and coarse[-1].iteration < last[0].iteration
+    # the coarse level counts the rest in its own iterations (the final level's weigh 4x, the
+    # final measure with them); the last counts its iterations and adds the measured seconds
+    assert coarse[-1].iterations_left > 4 * (6 - coarse[-1].iteration)
+    assert last[-1].iterations_left == 0 and 0 < last[-1].finish_s < 10
+    assert len({p.finish_s for p in last}) == 1
+
+
 def test_model_is_cut_after_the_deepest_layer_used(random_engine: StyleEngine) -> None:
     params = quick(content_layers=["block2_conv2"], style_layers=["block1_conv1", "block2_conv1"])
     names = [layer.name for layer in random_engine._feature_model(params, "float32").layers]
