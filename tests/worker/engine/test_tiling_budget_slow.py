@@ -27,8 +27,10 @@ JOB = {"max_size": 320, "iterations": 16, "scales": 1, "style_scale": 1.5}
 # too. TensorFlow (one pass 662 MB predicted in float32, 611 in bfloat16; `precision` auto),
 # measured 2026-12-04: 291 MB above the engine (348 MB before the statistics' tiles stopped
 # copying maps to float64). JAX holds more (shared/memory_model.py: one pass 1370 MB predicted);
-# it runs float32, whose budget window is wider than bfloat16's: 1148 MB measured under 1280.
-BUDGET_MB = {"tensorflow": 500.0, "jax": 1280.0}
+# it runs float32, whose budget window is wider than bfloat16's: 1148 MB measured under 1280
+# before the Laplacian loss was on by default; 1174-1215 with it (2026-12-06, and once above 1280
+# in CI), so base_mb went from 800 to 950 and the budget with it: the same 2x2 plan (190 px tiles).
+BUDGET_MB = {"tensorflow": 500.0, "jax": 1450.0}
 PRECISION = {"tensorflow": "auto", "jax": "float32"}
 
 
