@@ -17,8 +17,8 @@ from worker.engine.optimize import Losses
 # float32 forward pass. Once its references are measured (before the last level) the hook knows
 # what that pass costs (``finish_s``); until then it counts it as this many of the level's
 # iterations at the final size (at 128 px a float32 pass cost 0.5-1 bfloat16 iterations on
-# 2026-12-06; more at larger sizes, where a bfloat16 step gains most).
-FINISH_ITERATIONS = {"float32": 1.0, "bfloat16": 1.0}
+# 2026-12-06).
+FINISH_ITERATIONS = 1.0
 # Previews of larger levels are scaled down to this longest side: a preview is for the eye, and
 # encoding a print-sized one would cost more than an iteration.
 PREVIEW_MAX_SIDE = 1024
@@ -50,10 +50,8 @@ class IterationHook:
         preview_every: int,
         on_progress: ProgressHook | None,
         on_preview: PreviewHook | None,
-        precision: str = "float32",
         started: float | None = None,
     ) -> None:
-        self.finish_iterations = FINISH_ITERATIONS[precision]
         self.started = time.perf_counter() if started is None else started
         self.first_preview_s: float | None = None
         self.finish_s: float | None = None  # the final measure's seconds, once known
@@ -89,7 +87,7 @@ class IterationHook:
         left = float(self.budgets[self.level] - self.done_in_level)
         if self.finish_s is None:
             h, w = self.sizes[-1]
-            left += self.finish_iterations * (h * w) / (height * width)
+            left += FINISH_ITERATIONS * (h * w) / (height * width)
         for budget, (h, w) in zip(
             self.budgets[self.level + 1 :], self.sizes[self.level + 1 :], strict=True
         ):

@@ -175,7 +175,6 @@ class StyleEngine:
             params.preview_every,
             on_progress,
             on_preview,
-            arithmetic,
             started,
         )
         meter: Meter | None = None
