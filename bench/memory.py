@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from shared.levels import output_size, style_size
+from shared.levels import output_size, pass_pixels, style_size
 from shared.memory_model import (
     MB,
     Coefficients,
@@ -145,12 +145,13 @@ def content_hw(params: JobParams) -> tuple[int, int]:
 
 
 def pixels(config: Config) -> tuple[int, int, float]:
-    """(output pixels, largest style pixels, activation units) of a configuration."""
+    """(output pixels, largest style pixels, activation units) of a configuration; pixels as
+    a pass runs on them, edge margins included."""
     params = config.params()
     out = output_size(content_hw(params), params)
     style = style_size(STYLE_HW, out, params)
     units = activation_units([*params.content_layers, *params.style_layers])
-    return out[0] * out[1], style[0] * style[1], units
+    return pass_pixels(out, params), pass_pixels(style, params), units
 
 
 def fit(rows: list[dict[str, Any]], tiled: list[dict[str, Any]] | None = None) -> Coefficients:
@@ -187,10 +188,10 @@ def final_level_mb(level: LevelPlan, params: JobParams, c: Coefficients) -> floa
     pass (one tile's, when tiled) and the tiles' cached content targets."""
     units = activation_units([*params.content_layers, *params.style_layers])
     if level.tile is None:
-        return c.base_mb + c.opt * units * level.size[0] * level.size[1] / MB
+        return c.base_mb + c.opt * units * pass_pixels(level.size, params) / MB
     tile_px = level.tile[0] * level.tile[1]
     kept = content_units(params.content_layers) * 4 * len(tile_grid(level.size, level.tile))
-    return c.base_mb + (c.opt * units + kept) * tile_px / MB
+    return c.base_mb + (c.opt * units * pass_pixels(level.tile, params) + kept * tile_px) / MB
 
 
 def predict(

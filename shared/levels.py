@@ -9,6 +9,9 @@ if TYPE_CHECKING:
     from shared.params import JobParams
 
 MIN_SIDE = 16  # what block5 of VGG16 needs
+# edge_padding=mirror: px of the picture reflected beyond each edge before VGG16 (a multiple of
+# block5's 16 px stride, so that every layer's features crop back to the picture exactly).
+MIRROR_MARGIN = 16
 
 
 def fit_size(height: int, width: int, longest: int) -> tuple[int, int]:
@@ -75,10 +78,22 @@ def levels(content_hw: tuple[int, int], params: JobParams) -> list[tuple[tuple[i
     ]
 
 
+def edge_margin(params: JobParams) -> int:
+    """Px that VGG16's passes add beyond each edge of a picture of this job."""
+    return MIRROR_MARGIN if params.edge_padding == "mirror" else 0
+
+
+def pass_pixels(size: tuple[int, int], params: JobParams) -> int:
+    """The pixels a VGG16 pass over a picture (or tile) of ``size`` runs on, margins included."""
+    margin = 2 * edge_margin(params)
+    return (size[0] + margin) * (size[1] + margin)
+
+
 def work(params: JobParams, content_hw: tuple[int, int] | None = None) -> float:
-    """Iterations x pixels / 256² over the levels: what a job costs (a content of
+    """Iterations x pass pixels / 256² over the levels: what a job costs (a content of
     max_size x max_size when ``content_hw`` is not given)."""
     content_hw = content_hw or (params.max_size, params.max_size)
     return sum(
-        iterations * size[0] * size[1] / 256**2 for size, iterations in levels(content_hw, params)
+        iterations * pass_pixels(size, params) / 256**2
+        for size, iterations in levels(content_hw, params)
     )

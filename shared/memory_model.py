@@ -3,7 +3,8 @@
 Pure arithmetic (the API refuses a job that fits no worker; the worker and ``stylize run``
 check again and plan their tiles with it). What a job holds, in MB:
 
-- an optimisation pass (forward, backward, Adam) over P pixels: ``opt x units x P``;
+- an optimisation pass (forward, backward, Adam) over P pixels: ``opt x units x P`` (P: the
+  picture's or tile's pixels with the margins ``edge_padding=mirror`` adds, ``pass_pixels``);
 - a forward-only pass (style statistics, content features, the final measure): ``fwd x units x P``
   at the largest layer pair alive at once;
 - host arrays per pixel of the level being refined (image, Adam's moments, the average, the
@@ -25,7 +26,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shared.levels import fit_size, levels, output_size, style_size
+from shared.levels import edge_margin, fit_size, levels, output_size, pass_pixels, style_size
 from shared.params import MAX_SIZE, VGG16_LAYERS, JobParams
 
 BLOCK_CHANNELS = (64, 128, 256, 512, 512)
@@ -165,20 +166,25 @@ def tile_count(length: int, side: int) -> int:
 
 
 def _tile_for(
-    size: tuple[int, int], room_mb: float, pass_bytes: float, kept_bytes: float
+    size: tuple[int, int],
+    room_mb: float,
+    pass_bytes: float,
+    kept_bytes: float,
+    params: JobParams,
 ) -> tuple[tuple[int, int] | None, float]:
-    """The largest square-ish tile whose pass (``pass_bytes`` per pixel), with every tile's
-    cached content targets (``kept_bytes`` per tile pixel), fits ``room_mb``; and their MB.
-    (None, the one-pass MB) when even MIN_TILE does not fit."""
+    """The largest square-ish tile whose pass (``pass_bytes`` per pass pixel, the job's edge
+    margins included), with every tile's cached content targets (``kept_bytes`` per tile
+    pixel), fits ``room_mb``; and their MB. (None, the one-pass MB) when even MIN_TILE does
+    not fit."""
     side = min(max(size), int(math.sqrt(max(room_mb, 0.0) * MB / pass_bytes)))
     while side >= MIN_TILE:
         tile = (min(side, size[0]), min(side, size[1]))
-        tile_px = tile[0] * tile[1]
-        needed = (pass_bytes + kept_bytes * len(tile_grid(size, tile))) * tile_px / MB
+        kept = kept_bytes * len(tile_grid(size, tile)) * tile[0] * tile[1]
+        needed = (pass_bytes * pass_pixels(tile, params) + kept) / MB
         if needed <= room_mb:
             return tile, needed
         side = int(side * 0.95)
-    return None, pass_bytes * size[0] * size[1] / MB
+    return None, pass_bytes * pass_pixels(size, params) / MB
 
 
 def plan(
@@ -201,38 +207,39 @@ def plan(
     peak, fits, planned = c.base_mb, True, []
     largest_style = 0
     for size, iterations in levels(content_hw, params):
-        pixels = size[0] * size[1]
-        host = c.host * pixels / MB
-        level_mb = c.opt * units * pixels / MB
+        host = c.host * size[0] * size[1] / MB
+        level_mb = c.opt * units * pass_pixels(size, params) / MB
         tile, level_peak = None, c.base_mb + host + level_mb
         if budget_mb is not None and level_peak > budget_mb:
             room = budget_mb / TILED_SLACK - c.base_mb - host
-            tile, level_mb = _tile_for(size, room, c.opt * units, kept)
+            tile, level_mb = _tile_for(size, room, c.opt * units, kept, params)
             level_peak = (c.base_mb + host + level_mb) * TILED_SLACK
             fits = fits and tile is not None and params.optimizer == "adam"
             tile = tile if params.optimizer == "adam" else None
         peak = max(peak, level_peak)
         planned.append(LevelPlan(size, iterations, tile))
-        largest_style = max(
-            [largest_style, *(math.prod(style_size(hw, size, params)) for hw in style_hws)]
-        )
+        styles = (pass_pixels(style_size(hw, size, params), params) for hw in style_hws)
+        largest_style = max([largest_style, *styles])
     output_px = output[0] * output[1]
     host = c.host * output_px / MB
     if budget_mb is None:
+        largest_pass = max(largest_style, pass_pixels(output, params))
         forward_pixels = max(largest_style, output_px)
     else:
-        forward_pixels = int(max(0.0, budget_mb - c.base_mb - host) * MB / (c.fwd * units))
+        largest_pass = int(max(0.0, budget_mb - c.base_mb - host) * MB / (c.fwd * units))
+        # the square tile whose pass, margins included, is the largest one
+        forward_pixels = int(max(0.0, math.sqrt(largest_pass) - 2 * edge_margin(params))) ** 2
         fits = fits and forward_pixels >= (MIN_TILE + 2 * HALO) ** 2
-    style_pass = min(largest_style, forward_pixels)
+    style_pass = min(largest_style, largest_pass)
     measure = output
-    if output_px > forward_pixels:  # measured smaller: the largest size one pass allows
+    if pass_pixels(output, params) > largest_pass:  # measured smaller: what one pass allows
         longest = int(math.sqrt(forward_pixels * max(output) / min(output)))
         measure = fit_size(*output, longest)
-        while longest > MIN_TILE and measure[0] * measure[1] > forward_pixels:
+        while longest > MIN_TILE and pass_pixels(measure, params) > largest_pass:
             longest -= 1
             measure = fit_size(*output, longest)
-    measure_px = measure[0] * measure[1]
-    peak = max(peak, c.base_mb + host + c.fwd * units * max(style_pass, measure_px) / MB)
+    measure_pass = pass_pixels(measure, params)
+    peak = max(peak, c.base_mb + host + c.fwd * units * max(style_pass, measure_pass) / MB)
     if budget_mb is not None:
         fits = fits and peak <= budget_mb
     return Plan(tuple(planned), forward_pixels, measure, peak * c.slack, fits)

@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 
+from shared.levels import pass_pixels
 from shared.memory_model import (
     MIN_TILE,
     activation_units,
@@ -85,3 +86,19 @@ def test_each_backend_is_planned_and_fitted_with_its_own_figures() -> None:
         budget,
         "jax",
     ).fits
+
+
+def test_mirror_margins_are_counted_in_every_pass() -> None:
+    """edge_padding=mirror runs VGG16 on the picture and 16 px beyond each edge: a one-pass
+    level costs its padded pixels, and tiles are chosen with their own margins counted."""
+    content, styles = (512, 384), [(512, 512)]
+    mirror = JobParams(max_size=512, edge_padding="mirror")
+    replicate = JobParams(max_size=512, edge_padding="replicate")
+    assert pass_pixels((384, 512), mirror) == 416 * 544
+    assert pass_pixels((384, 512), replicate) == 384 * 512
+    assert plan(mirror, content, styles).peak_mb > plan(replicate, content, styles).peak_mb
+    budget = plan(replicate, content, styles).peak_mb * 0.8
+    tiled = plan(mirror, content, styles, budget_mb=budget)
+    assert tiled.fits and tiled.peak_mb <= budget and tiled.levels[-1].tile is not None
+    forward = int(tiled.forward_pixels**0.5) + 2 * 16
+    assert forward**2 <= plan(replicate, content, styles, budget_mb=budget).forward_pixels + 1

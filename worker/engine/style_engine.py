@@ -11,7 +11,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from shared.levels import style_size
+from shared.levels import edge_margin, style_size
 from shared.memory_model import LevelPlan, Plan, largest_fit
 from shared.memory_model import plan as memory_plan
 from shared.params import JobParams
@@ -46,7 +46,7 @@ from worker.engine.style_targets import (
     loss_targets,
 )
 from worker.engine.tiling import run_tiled_adam
-from worker.engine.vgg import build_vgg16, feature_model, variant
+from worker.engine.vgg import build_vgg16, feature_model, mirrored, variant
 from worker.engine.weights import read_conv_weights, resolve_source
 
 
@@ -402,16 +402,18 @@ class StyleEngine:
 
     def _feature_model(self, params: JobParams, arithmetic: str) -> keras.Model:
         """VGG16 cut after the job's deepest layer, computing in ``arithmetic``, with the job's
-        edge padding."""
+        edge padding (mirror: the zero-padded network on the picture and its margins)."""
         outputs = (*params.content_layers, *params.style_layers)
-        network = (arithmetic, params.edge_padding)
+        edge = "zero" if params.edge_padding == "mirror" else params.edge_padding
+        network = (arithmetic, edge)
         if network not in self._vggs:
-            self._vggs[network] = variant(
-                self.vgg, precision.DTYPE_POLICIES[arithmetic], params.edge_padding
-            )
-        if (*network, *outputs) not in self._models:
-            self._models[(*network, *outputs)] = feature_model(self._vggs[network], outputs)
-        return self._models[(*network, *outputs)]
+            self._vggs[network] = variant(self.vgg, precision.DTYPE_POLICIES[arithmetic], edge)
+        key = (arithmetic, params.edge_padding, *outputs)
+        if key not in self._models:
+            model = feature_model(self._vggs[network], outputs)
+            margin = edge_margin(params)
+            self._models[key] = mirrored(model, outputs, margin) if margin else model
+        return self._models[key]
 
     def _step(
         self, params: JobParams, model: keras.Model, arithmetic: str, kind_of: str | None = None

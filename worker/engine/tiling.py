@@ -21,11 +21,11 @@ from shared.memory_model import HALO, overlap, tile_grid
 from worker.engine.gamut import keep_in_gamut, unlimited
 from worker.engine.losses import style_statistics
 from worker.engine.optimize import ADAM_BETAS, ADAM_EPSILON, AdamState, Hook, LevelResult
+from worker.engine.vgg import layer_stride
 
 # The coarsest VGG16 feature grid (block5: 16 px); forward tiles start on it so that their
 # features line up with the whole image's.
 FEATURE_STRIDE = 16
-LAYER_STRIDES = {1: 1, 2: 2, 3: 4, 4: 8, 5: 16}
 GAMUT_ROWS = 256
 
 
@@ -138,11 +138,6 @@ def adam_update(
     np.divide(m, scratch, out=scratch)
     scratch *= learning_rate / (1.0 - beta1**t)
     picture -= scratch
-
-
-def layer_stride(name: str) -> int:
-    """Input pixels per feature of a VGG16 layer."""
-    return LAYER_STRIDES[int(name[5])]
 
 
 def tiled_statistics(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import layers, ops
 
@@ -10,6 +12,11 @@ from worker.engine.weights import BLOCK_SIZES, LayerWeights
 
 # ImageNet channel means in BGR order, as keras.applications.vgg16.preprocess_input uses.
 BGR_MEAN = (103.939, 116.779, 123.68)
+
+
+def layer_stride(name: str) -> int:
+    """Input pixels per feature of a VGG16 layer (``blockN_...``: 2 ** (N - 1))."""
+    return 2 ** (int(name[5]) - 1)
 
 
 @keras.saving.register_keras_serializable(package="stylize")
@@ -23,11 +30,31 @@ class CaffePreprocess(layers.Layer):
 
 @keras.saving.register_keras_serializable(package="stylize")
 class ReplicatePad(layers.Layer):
-    """One pixel of border that repeats the edge pixels (what the first convolution sees
-    beyond the picture instead of zeros, which VGG16 reads as a dark frame)."""
+    """``width`` px of border that mirror the picture, its edge pixels included: one pixel
+    repeats the edge (what the first convolution sees beyond the picture instead of zeros,
+    which VGG16 reads as a dark frame); more reflect the picture outwards."""
+
+    def __init__(self, width: int = 1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.width = width
 
     def call(self, x):  # type: ignore[no-untyped-def]
-        return ops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="symmetric")
+        w = self.width
+        return ops.pad(x, [[0, 0], [w, w], [w, w], [0, 0]], mode="symmetric")
+
+    def compute_output_shape(self, input_shape: tuple[Any, ...]) -> tuple[Any, ...]:
+        # given, not traced: JAX cannot trace a wide symmetric pad of an unknown size
+        batch, height, width, channels = input_shape
+        pad = 2 * self.width
+        return (
+            batch,
+            None if height is None else height + pad,
+            None if width is None else width + pad,
+            channels,
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "width": self.width}
 
 
 def build_vgg16(
@@ -100,3 +127,19 @@ def feature_model(vgg: keras.Model, outputs: tuple[str, ...]) -> keras.Model:
         tensors,
         name="vgg16_" + max(outputs, key=VGG16_LAYERS.index),
     )
+
+
+def mirrored(model: keras.Model, outputs: tuple[str, ...], margin: int) -> keras.Model:
+    """``model`` (returning the maps at ``outputs``) run on its input reflected ``margin`` px
+    beyond each edge, every map cropped back to the input's own positions: no layer's zero
+    padding borders the picture, so the optimiser cannot paint the network's edge response
+    into it (``margin`` a multiple of the deepest layer's stride)."""
+    rgb = keras.Input(shape=(None, None, 3), name="rgb")
+    maps = model(ReplicatePad(margin, name="mirror_margin")(rgb))
+    single = not isinstance(maps, (list, tuple))
+    dtype = model.layers[-1].dtype_policy  # the network's: crops cast nothing
+    cropped = [
+        layers.Cropping2D(margin // layer_stride(name), dtype=dtype)(features)
+        for name, features in zip(outputs, [maps] if single else maps, strict=True)
+    ]
+    return keras.Model(rgb, cropped[0] if single else cropped, name=f"{model.name}_mirrored")

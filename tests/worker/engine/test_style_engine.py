@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
@@ -96,10 +97,43 @@ def test_the_last_level_reports_what_its_final_measure_costs(
     assert len({p.finish_s for p in last}) == 1
 
 
-def test_model_is_cut_after_the_deepest_layer_used(random_engine: StyleEngine) -> None:
-    params = quick(content_layers=["block2_conv2"], style_layers=["block1_conv1", "block2_conv1"])
-    names = [layer.name for layer in random_engine._feature_model(params, "float32").layers]
-    assert names[-1] == "block2_conv2" and not any(n.startswith("block3") for n in names)
+@pytest.mark.parametrize("edge", ["zero", "replicate", "mirror"])
+def test_model_is_cut_after_the_deepest_layer_used(random_engine: StyleEngine, edge: str) -> None:
+    params = quick(
+        content_layers=["block2_conv2"],
+        style_layers=["block1_conv1", "block2_conv1"],
+        edge_padding=edge,
+    )
+
+    def names(model: keras.Model) -> list[str]:
+        nested = (names(layer) for layer in model.layers if isinstance(layer, keras.Model))
+        return [layer.name for layer in model.layers] + [n for inner in nested for n in inner]
+
+    found = names(random_engine._feature_model(params, "float32"))
+    assert "block2_conv2" in found and not any(n.startswith("block3") for n in found)
+
+
+@pytest.mark.parametrize("arithmetic", ["float32", "bfloat16"])
+def test_mirror_padding_shows_no_layer_an_edge(hed_engine: StyleEngine, arithmetic: str) -> None:
+    """On a flat grey picture every feature of block1-block3 is the same at the edge as in the
+    middle with edge_padding=mirror (their receptive fields end inside the 16 px margin); with
+    replicate, from block2 on, the layers' zero padding makes the edge differ (what the
+    optimiser paints into the picture as ticks along its edges)."""
+    layers = ["block1_conv1", "block2_conv1", "block3_conv1"]
+
+    def spread(edge: str) -> list[float]:
+        params = quick(content_layers=["block1_conv1"], style_layers=layers, edge_padding=edge)
+        grey = np.full((1, 48, 64, 3), 128.0, np.float32)
+        maps = hed_engine._feature_model(params, arithmetic)(grey)[1:]
+        spreads = []
+        for features in (np.asarray(m, np.float32) for m in maps):
+            middle = features[:, features.shape[1] // 2, features.shape[2] // 2]
+            spreads.append(float(np.abs(features - middle[:, None, None]).max()))
+        return spreads
+
+    mirrored, replicated = spread("mirror"), spread("replicate")
+    assert max(mirrored) == 0.0, mirrored
+    assert min(replicated[1:]) > 1.0, replicated
 
 
 def test_preserve_color_keeps_the_content_colours(hed_engine: StyleEngine, content) -> None:
@@ -211,7 +245,7 @@ def test_the_average_is_what_the_run_returns(hed_engine: StyleEngine, content, s
     assert roughness(averaged.image) < roughness(last.image)
 
 
-@pytest.mark.parametrize("edge", ["zero", "replicate"])
+@pytest.mark.parametrize("edge", ["zero", "replicate", "mirror"])
 def test_wasserstein_runs_and_lowers_its_loss(
     hed_engine: StyleEngine, content, style, edge: str
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from keras import ops
 
 from shared.memory_model import HALO, tile_grid
@@ -27,10 +28,11 @@ def test_windows_sum_to_one_and_fade_at_inner_tile_edges() -> None:
     assert weight[64, -1, 0] < 0.05 and weight[-1, 64, 0] < 0.05, "inner edges fade out"
 
 
-def test_tiled_statistics_match_one_pass(random_engine: StyleEngine) -> None:
+@pytest.mark.parametrize("edge", ["replicate", "mirror"])
+def test_tiled_statistics_match_one_pass(random_engine: StyleEngine, edge: str) -> None:
     """Tiles with a HALO of context give the one-pass statistics (layers whose receptive field
     fits in the halo; the tiles' cores line up with the 16 px feature grid)."""
-    params = JobParams(content_layers=["block1_conv1"], style_layers=LAYERS)
+    params = JobParams(content_layers=["block1_conv1"], style_layers=LAYERS, edge_padding=edge)
     model = random_engine._feature_model(params, "float32")
     image = np.random.default_rng(0).uniform(0, 255, (150, 230, 3)).astype(np.float32)
     whole = [style_statistics(f) for f in model(image[None])[1:]]
