@@ -75,6 +75,7 @@ PARAM_CASES = [
     ("out of range form", {"max_size": "99999"}, "max_size"),
     ("wrong type", {"params": json.dumps({"seed": "abc"})}, "seed"),
     ("bad enum", {"optimizer": "sgd"}, "optimizer"),
+    ("bad edge padding", {"edge_padding": "reflect"}, "edge_padding"),
     ("negative weight", {"laplacian_weight": "-0.1"}, "laplacian_weight"),
     ("bad layer", {"style_layers": "block9_conv9"}, "style_layers"),
     ("malformed json", {"params": "{not json"}, "params"),
