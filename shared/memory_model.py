@@ -223,8 +223,7 @@ def plan(
     output_px = output[0] * output[1]
     host = c.host * output_px / MB
     if budget_mb is None:
-        largest_pass = max(largest_style, pass_pixels(output, params))
-        forward_pixels = max(largest_style, output_px)
+        largest_pass = forward_pixels = max(largest_style, pass_pixels(output, params))
     else:
         largest_pass = int(max(0.0, budget_mb - c.base_mb - host) * MB / (c.fwd * units))
         # the square tile whose pass, margins included, is the largest one
