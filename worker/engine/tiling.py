@@ -25,7 +25,7 @@ from worker.engine.vgg import layer_stride
 
 # The coarsest VGG16 feature grid (block5: 16 px); forward tiles start on it so that their
 # features line up with the whole image's.
-FEATURE_STRIDE = 16
+FEATURE_STRIDE = layer_stride("block5_conv1")
 GAMUT_ROWS = 256
 
 
