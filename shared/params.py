@@ -148,6 +148,12 @@ class JobParams(BaseModel):
         "4x, held to the photo's, so that faces and fine shapes stay recognisable under a strong "
         "style; 0 = off (more style, less likeness), 5e-3 close to the photo.",
     )
+    palette_weight: Weight = Field(
+        0.0,
+        description="Weight of the palette loss: the picture's colours, pooled 4x, matched as a "
+        "distribution to the styles' (a sliced Wasserstein distance), so that no colour the "
+        "style holds as a speck covers a large area; 0 = off.",
+    )
     style_blend: list[Annotated[float, Field(gt=0, le=1e3)]] | None = Field(
         None, description="Relative weight of each style image; equal when omitted."
     )

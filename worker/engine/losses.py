@@ -21,6 +21,20 @@ RELATIVE_FLOOR = 1e-5
 # the scale at which a face's shapes are read, coarser than the style's texture.
 LAPLACIAN_POOL = 4
 LAPLACIAN_KERNEL = np.array([[0, -1, 0], [-1, 4, -1], [0, -1, 0]], np.float32)
+# The palette loss compares colour distributions after average pooling by this factor (a patch
+# of colour, not a pixel's speck), along fixed RGB directions (``PALETTE_DIRECTIONS``).
+PALETTE_POOL = 4
+
+
+def _palette_directions() -> np.ndarray:
+    """(3, 8) unit columns: grey, red-green, yellow-blue, and five from a fixed seed."""
+    axes = np.array([[1, 1, 1], [1, -1, 0], [1, 1, -2]], np.float64)
+    spread = np.random.default_rng(0).normal(size=(5, 3))
+    directions = np.concatenate([axes, spread])
+    return (directions / np.linalg.norm(directions, axis=1, keepdims=True)).T.astype(np.float32)
+
+
+PALETTE_DIRECTIONS = _palette_directions()
 
 
 def gram_matrix(features):  # type: ignore[no-untyped-def]
@@ -120,6 +134,20 @@ def laplacian_loss(image, target):  # type: ignore[no-untyped-def]
     return ops.mean(ops.square(laplacian(image) - target))
 
 
+def palette_projections(image):  # type: ignore[no-untyped-def]
+    """(1, H, W, 3) ``image`` pooled ``PALETTE_POOL``x, each pooled pixel projected on every
+    ``PALETTE_DIRECTIONS`` column and sorted: (K, pooled pixels), ascending."""
+    pooled = ops.average_pool(image, PALETTE_POOL, PALETTE_POOL, padding="valid")
+    projected = ops.matmul(ops.reshape(pooled, (-1, 3)), ops.convert_to_tensor(PALETTE_DIRECTIONS))
+    return ops.sort(ops.transpose(projected), axis=-1)
+
+
+def palette_loss(image, target):  # type: ignore[no-untyped-def]
+    """Sliced Wasserstein-2 distance (squared, pixel units) between ``image``'s pooled colours
+    (``palette_projections``) and ``target``'s sorted projections of the same shape."""
+    return ops.mean(ops.square(palette_projections(image) - target))
+
+
 def total_variation_loss(image):  # type: ignore[no-untyped-def]
     """Mean squared difference of neighbouring pixels (in [0, 255] units), both directions."""
     down = ops.mean(ops.square(image[:, 1:, :, :] - image[:, :-1, :, :]))
@@ -142,14 +170,14 @@ def objective(
 
     ``outputs``: feature maps, content layers first, then style layers.
     ``targets``: (content feature maps, per-layer style targets, style layer weights summing
-    to 1, the content's ``laplacian`` or None), computed once per job and level; a style target
-    is a Gram matrix (``kind="gram"``) or (mean, covariance, its square root)
-    (``kind="wasserstein"``).
+    to 1, the content's ``laplacian`` or None, the styles' ``palette_projections`` or None),
+    computed once per job and level; a style target is a Gram matrix (``kind="gram"``) or
+    (mean, covariance, its square root) (``kind="wasserstein"``).
     ``loss_weights``: vector [content_weight, style_weight, tv_weight, range penalty,
-    laplacian_weight] (``optimize.loss_weights``); the Laplacian loss, when its target is
-    given, counts in the content part.
+    laplacian_weight, palette_weight] (``optimize.loss_weights``); the Laplacian loss, when its
+    target is given, counts in the content part, the palette loss in the style part.
     """
-    content_targets, style_targets, layer_weights, laplacian_target = targets
+    content_targets, style_targets, layer_weights, laplacian_target, palette_target = targets
     layer_loss = STYLE_LOSSES[kind]
     outputs = [ops.cast(features, "float32") for features in outputs]  # bfloat16 networks
     content = sum(
@@ -163,5 +191,8 @@ def objective(
     content = loss_weights[0] * content
     if laplacian_target is not None:
         content = content + loss_weights[4] * laplacian_loss(image, laplacian_target)
-    total = content + loss_weights[1] * style + loss_weights[2] * tv
-    return total, ops.stack([content, loss_weights[1] * style, loss_weights[2] * tv])
+    style = loss_weights[1] * style
+    if palette_target is not None:
+        style = style + loss_weights[5] * palette_loss(image, palette_target)
+    total = content + style + loss_weights[2] * tv
+    return total, ops.stack([content, style, loss_weights[2] * tv])

@@ -65,7 +65,7 @@ class CompiledStep:
 
 
 def loss_weights(params: JobParams) -> Any:
-    """[content, style, tv, range penalty, laplacian] weights of a job's loss terms as a
+    """[content, style, tv, range penalty, laplacian, palette] weights of a job's loss terms as a
     tensor (``losses.objective``; the range penalty is L-BFGS's, ``lbfgs_step``)."""
     return ops.convert_to_tensor(
         np.array(
@@ -75,6 +75,7 @@ def loss_weights(params: JobParams) -> Any:
                 params.tv_weight,
                 range_penalty_weight(params),
                 params.laplacian_weight,
+                params.palette_weight,
             ],
             np.float32,
         )

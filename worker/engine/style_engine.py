@@ -44,6 +44,7 @@ from worker.engine.style_targets import (
     content_features,
     laplacian_target,
     loss_targets,
+    palette_target,
 )
 from worker.engine.tiling import run_tiled_adam
 from worker.engine.vgg import build_vgg16, feature_model, mirrored, variant
@@ -253,6 +254,7 @@ class StyleEngine:
                 style_targets,
                 layer_weights,
                 laplacian_target(region, params),
+                palette_target(styles_o, region.shape[:2], params),
             )
 
         if params.optimizer == "lbfgs":
@@ -362,6 +364,7 @@ class StyleEngine:
             content_features(model, content_o, len(params.content_layers)),
             *loss_targets(stats, params),
             laplacian_target(content_o, params),
+            palette_target(styles_o, content_o.shape[:2], params),
         )
         seen = imaging.luminance(picture) if params.preserve_color else picture
         image = ops.convert_to_tensor(seen.astype(np.float32)[None])

@@ -5,18 +5,21 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
+from shared.params import JobParams
 from worker.engine.losses import (
+    PALETTE_DIRECTIONS,
     content_loss,
     gram_matrix,
     laplacian,
     laplacian_loss,
     objective,
+    palette_loss,
     style_loss,
     total_variation_loss,
     trace_sqrtm,
     wasserstein_style_loss,
 )
-from worker.engine.style_targets import gaussian_target, style_statistics
+from worker.engine.style_targets import gaussian_target, palette_target, style_statistics
 
 RNG = np.random.default_rng(0)
 
@@ -87,18 +90,23 @@ def test_trace_sqrtm_gradient_is_half_the_inverse_root() -> None:
 
 def gradient_of_trace_sqrtm(matrix: np.ndarray):  # type: ignore[no-untyped-def]
     """d trace_sqrtm / d matrix through the backend's automatic differentiation."""
+    return backend_gradient(trace_sqrtm, matrix)
+
+
+def backend_gradient(fn, x: np.ndarray):  # type: ignore[no-untyped-def]
+    """d fn / d x (``fn`` a scalar of one tensor) through the backend's differentiation."""
     import keras
 
     if keras.backend.backend() == "jax":
         import jax
 
-        return jax.grad(lambda x: trace_sqrtm(x))(matrix)
+        return jax.grad(fn)(x)
     import tensorflow as tf
 
-    x = tf.constant(matrix)
+    x = tf.constant(x)
     with tf.GradientTape() as tape:
         tape.watch(x)
-        y = trace_sqrtm(x)
+        y = fn(x)
     return tape.gradient(y, x)
 
 
@@ -108,9 +116,8 @@ def test_layer_weights_weigh_the_style_layers() -> None:
     b = RNG.normal(size=(1, 4, 4, 3)).astype(np.float32)
     grams = [ops.convert_to_numpy(gram_matrix(b))] * 2
     weights = np.array([0.0, 1.0, 0.0], np.float32)
-    _, parts = objective(
-        [a, a, b], a, ([a], grams, np.array([0.25, 0.75], np.float32), None), weights, n_content=1
-    )
+    targets = ([a], grams, np.array([0.25, 0.75], np.float32), None, None)
+    _, parts = objective([a, a, b], a, targets, weights, n_content=1)
     np.testing.assert_allclose(float(parts[1]), 0.25 * float(style_loss(a, grams[0])), rtol=1e-5)
 
 
@@ -153,8 +160,80 @@ def test_the_laplacian_loss_counts_in_the_content_part_when_its_target_is_given(
     target = numpy_laplacian(b)
     expected = np.mean((numpy_laplacian(a) - target) ** 2)
     np.testing.assert_allclose(float(laplacian_loss(a, target)), expected, rtol=1e-4)
-    without = objective([b, a], a, ([b], grams, np.ones(1, np.float32), None), weights, 1)
-    with_it = objective([b, a], a, ([b], grams, np.ones(1, np.float32), target), weights, 1)
+    without = objective([b, a], a, ([b], grams, np.ones(1, np.float32), None, None), weights, 1)
+    with_it = objective([b, a], a, ([b], grams, np.ones(1, np.float32), target, None), weights, 1)
     assert float(without[1][0]) == 0.0  # the content maps match: only the Laplacian differs
     np.testing.assert_allclose(float(with_it[1][0]), 0.5 * expected, rtol=1e-4)
     np.testing.assert_allclose(float(with_it[0]), float(with_it[1][0]), rtol=1e-4)
+
+
+def numpy_palette(image: np.ndarray) -> np.ndarray:
+    """(1, H, W, 3) -> 4x average-pooled pixels projected on PALETTE_DIRECTIONS, sorted: (K, n)."""
+    _, h, w, _ = image.shape
+    p = image[:, : h // 4 * 4, : w // 4 * 4].reshape(1, h // 4, 4, w // 4, 4, 3).mean((2, 4))
+    return np.sort((p.reshape(-1, 3) @ PALETTE_DIRECTIONS).T, axis=1)
+
+
+def test_the_palette_loss_is_the_sliced_distance_of_the_pooled_colours() -> None:
+    a = RNG.uniform(0, 255, size=(1, 13, 18, 3)).astype(np.float32)
+    b = RNG.uniform(0, 255, size=(1, 13, 18, 3)).astype(np.float32)
+    np.testing.assert_allclose(np.linalg.norm(PALETTE_DIRECTIONS, axis=0), 1.0, rtol=1e-6)
+    expected = np.mean((numpy_palette(a) - numpy_palette(b)) ** 2)
+    np.testing.assert_allclose(float(palette_loss(a, numpy_palette(b))), expected, rtol=1e-4)
+    assert float(palette_loss(a, numpy_palette(a))) < 1e-6
+
+
+def test_a_patch_of_a_rare_colour_costs_more_than_the_same_pixels_as_specks() -> None:
+    """The style: grey with one yellow pixel in every 4x4 block (a speck, 1/16 of it). The
+    same pixels as specks cost nothing; gathered into one patch they cost, and a picture with
+    no yellow at all costs less than the patch."""
+    style = np.full((32, 32, 3), 128.0, np.float32)
+    style[::4, ::4] = (250.0, 220.0, 0.0)
+    target = palette_target([style], (32, 32), JobParams(palette_weight=1.0))
+    patch = np.full((32, 32, 3), 128.0, np.float32)
+    patch[:8, :8] = (250.0, 220.0, 0.0)  # the same 64 yellow pixels, together
+    plain = np.full((32, 32, 3), 128.0, np.float32)
+    cost = {
+        name: float(palette_loss(picture[None], target))
+        for name, picture in {"specks": style, "patch": patch, "plain": plain}.items()
+    }
+    assert cost["specks"] < 1e-6 < cost["plain"] < cost["patch"]
+    assert palette_target([style], (32, 32), JobParams()) is None  # palette_weight 0: off
+
+
+def test_the_palette_target_takes_each_style_by_its_share() -> None:
+    """Black and white styles blended 3:1: three quarters of the target's grey-axis
+    quantiles are black's, one quarter white's, one per pooled pixel of the region."""
+    black, white = np.zeros((16, 16, 3), np.float32), np.full((8, 24, 3), 255.0, np.float32)
+    params = JobParams(palette_weight=1.0, style_blend=[3.0, 1.0])
+    target = ops.convert_to_numpy(palette_target([black, white], (20, 40), params))
+    assert target.shape == (8, 5 * 10)
+    grey_axis = target[0]  # PALETTE_DIRECTIONS' first column is the grey axis
+    assert np.allclose(grey_axis[:37], 0.0) and np.allclose(grey_axis[38:], 255.0 * 3**0.5)
+
+
+def test_the_palette_loss_counts_in_the_style_part_when_its_target_is_given() -> None:
+    a = RNG.uniform(0, 255, size=(1, 16, 16, 3)).astype(np.float32)
+    b = RNG.uniform(0, 255, size=(1, 16, 16, 3)).astype(np.float32)
+    grams = [ops.convert_to_numpy(gram_matrix(a))]
+    weights = np.array([1.0, 1.0, 0.0, 0.0, 0.0, 0.5], np.float32)
+    target = numpy_palette(b)
+    expected = np.mean((numpy_palette(a) - target) ** 2)
+    without = objective([a, a], a, ([a], grams, np.ones(1, np.float32), None, None), weights, 1)
+    with_it = objective([a, a], a, ([a], grams, np.ones(1, np.float32), None, target), weights, 1)
+    assert float(without[0]) < 1e-3  # content and style match: only the palette differs
+    np.testing.assert_allclose(float(with_it[1][1]), 0.5 * expected, rtol=1e-3, atol=1e-3)
+
+
+def test_the_palette_loss_gradient_matches_finite_differences() -> None:
+    """Through the sort, on both backends: one pixel's gradient against central differences."""
+    image = RNG.uniform(0, 255, size=(1, 8, 12, 3)).astype(np.float32)
+    target = numpy_palette(RNG.uniform(0, 255, size=(1, 8, 12, 3)).astype(np.float32))
+    grad = ops.convert_to_numpy(backend_gradient(lambda x: palette_loss(x, target), image))
+    step = np.zeros_like(image)
+    step[0, 5, 6, 1] = 0.05
+    numeric = (
+        float(palette_loss(image + step, target)) - float(palette_loss(image - step, target))
+    ) / 0.1
+    np.testing.assert_allclose(grad[0, 5, 6, 1], numeric, rtol=2e-2)
+    assert np.count_nonzero(grad) == grad.size  # every pixel of the pooled area is pulled

@@ -309,3 +309,32 @@ def test_the_laplacian_loss_holds_the_photos_edges(
 
 
 STYLE_40 = sample("style-brick", (40, 40))
+
+
+@pytest.mark.parametrize("tiled", [False, True])
+def test_the_palette_loss_takes_the_picture_to_the_styles_colours(
+    hed_engine: StyleEngine, monkeypatch: pytest.MonkeyPatch, tiled: bool
+) -> None:
+    """A grey photo and black spots on white: with palette_weight the picture's pooled greys
+    move to the style's (black and white, few greys between), in one pass and in tiles (each
+    tile against the styles' whole palette)."""
+    from worker.engine.losses import palette_loss
+    from worker.engine.precision import resolve
+    from worker.engine.style_targets import palette_target
+
+    size = 256 if tiled else 48
+    photo = np.repeat(sample("content-camera", (size, size))[..., :1], 3, axis=-1)
+    spots = sample("style-spots.png", (size, size))
+    params = {"max_size": size, "scales": 1, "iterations": 8, "learning_rate": 20.0}
+    if tiled:  # a budget under the one pass: tiles, as in the Laplacian test above
+        monkeypatch.setattr(hed_engine, "memory_budget_mb", 450.0)
+        arithmetic = resolve(quick().precision, quick().optimizer)
+        assert hed_engine.plan(photo, [spots], quick(**params), arithmetic).levels[-1].tile
+    target = palette_target([spots], (size, size), quick(palette_weight=1.0))
+
+    def distance(picture: np.ndarray) -> float:
+        return float(palette_loss(picture.astype(np.float32)[None], target))
+
+    free = hed_engine.run(photo, [spots], quick(**params)).image
+    held = hed_engine.run(photo, [spots], quick(**params, palette_weight=0.3)).image
+    assert distance(held) < 0.7 * distance(free)
