@@ -85,6 +85,7 @@ def baseline(
         [gram_matrix(f) for f in model(style[None].astype(np.float32))[n_content:-1]],
         tf.constant([1.0 / n_style] * n_style),
         None,  # no Laplacian loss: plain Gatys
+        None,  # no palette loss
     )
     weights = tf.constant([params.content_weight, params.style_weight, params.tv_weight])
     image = tf.Variable(content[None].astype(np.float32))
