@@ -12,7 +12,12 @@ from keras import ops
 
 from shared.params import JobParams
 from worker.engine.gram_cache import GramCache
-from worker.engine.losses import PALETTE_DIRECTIONS, PALETTE_POOL, laplacian, style_statistics
+from worker.engine.losses import (
+    PALETTE_POOL,
+    laplacian,
+    palette_projections,
+    style_statistics,
+)
 from worker.engine.tiling import tiled_statistics
 
 Statistics = list[tuple[Any, Any]]  # per style layer: (mean (C,), Gram matrix (C, C))
@@ -43,20 +48,6 @@ def laplacian_target(content: np.ndarray, params: JobParams) -> Any | None:
     return laplacian(ops.convert_to_tensor(np.asarray(content, np.float32)[None]))
 
 
-def _sorted_projections(image: np.ndarray) -> np.ndarray:
-    """(K, n) sorted projections of ``image``'s (H, W, 3) ``PALETTE_POOL``x pooled pixels."""
-    h, w = (
-        (image.shape[0] // PALETTE_POOL) * PALETTE_POOL,
-        (image.shape[1] // PALETTE_POOL) * PALETTE_POOL,
-    )
-    pooled = (
-        np.asarray(image[:h, :w], np.float32)
-        .reshape(h // PALETTE_POOL, PALETTE_POOL, w // PALETTE_POOL, PALETTE_POOL, 3)
-        .mean(axis=(1, 3))
-    )
-    return np.sort((pooled.reshape(-1, 3) @ PALETTE_DIRECTIONS).T, axis=1)
-
-
 def _quantiles(projections: np.ndarray, count: int) -> np.ndarray:
     """(K, n) sorted projections resampled to (K, ``count``) at evenly spaced quantiles."""
     here = (np.arange(projections.shape[1]) + 0.5) / projections.shape[1]
@@ -74,7 +65,10 @@ def palette_target(
         return None
     count = (region_hw[0] // PALETTE_POOL) * (region_hw[1] // PALETTE_POOL)
     parts = [
-        _quantiles(_sorted_projections(style), max(1, round(share * count)))
+        _quantiles(
+            ops.convert_to_numpy(palette_projections(np.asarray(style, np.float32)[None])),
+            max(1, round(share * count)),
+        )
         for share, style in zip(blend(params, len(styles)), styles, strict=True)
     ]
     pooled = np.sort(np.concatenate(parts, axis=1), axis=1)
