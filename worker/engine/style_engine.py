@@ -44,6 +44,7 @@ from worker.engine.style_targets import (
     content_features,
     laplacian_target,
     loss_targets,
+    palette_sources,
     palette_target,
 )
 from worker.engine.tiling import run_tiled_adam
@@ -243,6 +244,7 @@ class StyleEngine:
             job.model, styles_o, params, job.arithmetic, self.grams, job.forward_pixels
         )
         style_targets, layer_weights = loss_targets(stats, params)
+        palette = palette_sources(styles_o, params)
         hook.start_level(functools.partial(self._finish, content=content_l, params=params))
         n_content = len(params.content_layers)
         state = self.backend.model_state(job.model)
@@ -254,7 +256,7 @@ class StyleEngine:
                 style_targets,
                 layer_weights,
                 laplacian_target(region, params),
-                palette_target(styles_o, region.shape[:2], params),
+                palette_target(palette, region.shape[:2], params),
             )
 
         if params.optimizer == "lbfgs":
@@ -364,7 +366,7 @@ class StyleEngine:
             content_features(model, content_o, len(params.content_layers)),
             *loss_targets(stats, params),
             laplacian_target(content_o, params),
-            palette_target(styles_o, content_o.shape[:2], params),
+            palette_target(palette_sources(styles_o, params), content_o.shape[:2], params),
         )
         seen = imaging.luminance(picture) if params.preserve_color else picture
         image = ops.convert_to_tensor(seen.astype(np.float32)[None])

@@ -55,21 +55,29 @@ def _quantiles(projections: np.ndarray, count: int) -> np.ndarray:
     return np.stack([np.interp(wanted, here, row) for row in projections])
 
 
+def palette_sources(styles: Sequence[np.ndarray], params: JobParams) -> list[np.ndarray] | None:
+    """Each style's sorted ``palette_projections`` (K, its pooled pixels), once per level; None
+    when ``palette_weight`` is 0."""
+    if params.palette_weight == 0:
+        return None
+    return [
+        ops.convert_to_numpy(palette_projections(np.asarray(style, np.float32)[None]))
+        for style in styles
+    ]
+
+
 def palette_target(
-    styles: Sequence[np.ndarray], region_hw: tuple[int, int], params: JobParams
+    sources: list[np.ndarray] | None, region_hw: tuple[int, int], params: JobParams
 ) -> Any | None:
     """The palette loss's target for a region of ``region_hw`` px: the styles' pooled colours
-    (each in proportion to its ``blend`` share) as sorted projections, one per pooled pixel of
-    the region; None when ``palette_weight`` is 0."""
-    if params.palette_weight == 0:
+    (``palette_sources``, each in proportion to its ``blend`` share) as sorted projections, one
+    per pooled pixel of the region; None when there are no sources (the loss is off)."""
+    if sources is None:
         return None
     count = (region_hw[0] // PALETTE_POOL) * (region_hw[1] // PALETTE_POOL)
     parts = [
-        _quantiles(
-            ops.convert_to_numpy(palette_projections(np.asarray(style, np.float32)[None])),
-            max(1, round(share * count)),
-        )
-        for share, style in zip(blend(params, len(styles)), styles, strict=True)
+        _quantiles(projections, max(1, round(share * count)))
+        for share, projections in zip(blend(params, len(sources)), sources, strict=True)
     ]
     pooled = np.sort(np.concatenate(parts, axis=1), axis=1)
     return ops.convert_to_tensor(_quantiles(pooled, count).astype(np.float32))

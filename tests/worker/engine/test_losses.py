@@ -19,7 +19,12 @@ from worker.engine.losses import (
     trace_sqrtm,
     wasserstein_style_loss,
 )
-from worker.engine.style_targets import gaussian_target, palette_target, style_statistics
+from worker.engine.style_targets import (
+    gaussian_target,
+    palette_sources,
+    palette_target,
+    style_statistics,
+)
 
 RNG = np.random.default_rng(0)
 
@@ -189,7 +194,8 @@ def test_a_patch_of_a_rare_colour_costs_more_than_the_same_pixels_as_specks() ->
     no yellow at all costs less than the patch."""
     style = np.full((32, 32, 3), 128.0, np.float32)
     style[::4, ::4] = (250.0, 220.0, 0.0)
-    target = palette_target([style], (32, 32), JobParams(palette_weight=1.0))
+    params = JobParams(palette_weight=1.0)
+    target = palette_target(palette_sources([style], params), (32, 32), params)
     patch = np.full((32, 32, 3), 128.0, np.float32)
     patch[:8, :8] = (250.0, 220.0, 0.0)  # the same 64 yellow pixels, together
     plain = np.full((32, 32, 3), 128.0, np.float32)
@@ -198,7 +204,7 @@ def test_a_patch_of_a_rare_colour_costs_more_than_the_same_pixels_as_specks() ->
         for name, picture in {"specks": style, "patch": patch, "plain": plain}.items()
     }
     assert cost["specks"] < 1e-6 < cost["plain"] < cost["patch"]
-    assert palette_target([style], (32, 32), JobParams()) is None  # palette_weight 0: off
+    assert palette_sources([style], JobParams()) is None  # palette_weight 0: off
 
 
 def test_the_palette_target_takes_each_style_by_its_share() -> None:
@@ -206,7 +212,8 @@ def test_the_palette_target_takes_each_style_by_its_share() -> None:
     quantiles are black's, one quarter white's, one per pooled pixel of the region."""
     black, white = np.zeros((16, 16, 3), np.float32), np.full((8, 24, 3), 255.0, np.float32)
     params = JobParams(palette_weight=1.0, style_blend=[3.0, 1.0])
-    target = ops.convert_to_numpy(palette_target([black, white], (20, 40), params))
+    sources = palette_sources([black, white], params)
+    target = ops.convert_to_numpy(palette_target(sources, (20, 40), params))
     assert target.shape == (8, 5 * 10)
     grey_axis = target[0]  # PALETTE_DIRECTIONS' first column is the grey axis
     assert np.allclose(grey_axis[:37], 0.0) and np.allclose(grey_axis[38:], 255.0 * 3**0.5)

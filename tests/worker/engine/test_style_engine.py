@@ -320,7 +320,7 @@ def test_the_palette_loss_takes_the_picture_to_the_styles_colours(
     tile against the styles' whole palette)."""
     from worker.engine.losses import palette_loss
     from worker.engine.precision import resolve
-    from worker.engine.style_targets import palette_target
+    from worker.engine.style_targets import palette_sources, palette_target
 
     size = 256 if tiled else 48
     photo = np.repeat(sample("content-camera", (size, size))[..., :1], 3, axis=-1)
@@ -330,7 +330,8 @@ def test_the_palette_loss_takes_the_picture_to_the_styles_colours(
         monkeypatch.setattr(hed_engine, "memory_budget_mb", 450.0)
         arithmetic = resolve(quick().precision, quick().optimizer)
         assert hed_engine.plan(photo, [spots], quick(**params), arithmetic).levels[-1].tile
-    target = palette_target([spots], (size, size), quick(palette_weight=1.0))
+    params_on = quick(palette_weight=1.0)
+    target = palette_target(palette_sources([spots], params_on), (size, size), params_on)
 
     def distance(picture: np.ndarray) -> float:
         return float(palette_loss(picture.astype(np.float32)[None], target))
