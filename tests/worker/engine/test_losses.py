@@ -82,7 +82,7 @@ def test_trace_sqrtm_gradient_is_half_the_inverse_root() -> None:
     def value(x: np.ndarray) -> float:
         return float(trace_sqrtm(ops.convert_to_tensor(x.astype(np.float32))))
 
-    grad = ops.convert_to_numpy(gradient_of_trace_sqrtm(m.astype(np.float32)))
+    grad = ops.convert_to_numpy(backend_gradient(trace_sqrtm, m.astype(np.float32)))
     eigenvalues, vectors = np.linalg.eigh(m)
     np.testing.assert_allclose(
         grad, (vectors / (2 * np.sqrt(eigenvalues))) @ vectors.T, rtol=1e-3, atol=1e-4
@@ -91,11 +91,6 @@ def test_trace_sqrtm_gradient_is_half_the_inverse_root() -> None:
     step[1, 2] = step[2, 1] = 1e-3
     numeric = (value(m + step) - value(m - step)) / 2e-3
     np.testing.assert_allclose(numeric, 2 * grad[1, 2], rtol=2e-2)
-
-
-def gradient_of_trace_sqrtm(matrix: np.ndarray):  # type: ignore[no-untyped-def]
-    """d trace_sqrtm / d matrix through the backend's automatic differentiation."""
-    return backend_gradient(trace_sqrtm, matrix)
 
 
 def backend_gradient(fn, x: np.ndarray):  # type: ignore[no-untyped-def]
