@@ -6,10 +6,12 @@ round trip as it would in storage, and is measured twice: by the job's own yards
 one that no job parameter can tilt (``bench/style_metrics.py``: each classic layer's Gram ratio
 and their geometric mean, sliced Wasserstein ratios, chroma drift, the frame).
 
-With a reference configuration (``--against NAME=VALUE`` or ``--against-legacy``: the default
-before coarse-to-fine), each pair runs with it first, then with the configuration under test,
-whose previews are measured as it goes: ``seconds_to_reference`` is how long (measurements
-left out) it took to reach the reference's final Gram and sliced Wasserstein geometric means.
+With a reference configuration (``--against NAME=VALUE``: the tested job with those overrides;
+``--against-legacy``: the default before coarse-to-fine at the same size, with any ``--against``
+on it and none of the tested job's ``--param``), each pair runs with it first, then with the
+configuration under test, whose previews are measured as it goes: ``seconds_to_reference`` is
+how long (measurements left out) it took to reach the reference's final Gram and sliced
+Wasserstein geometric means.
 """
 
 from __future__ import annotations
@@ -55,6 +57,25 @@ LEGACY_DEFAULT: dict[str, Any] = {
 ROW_HEIGHT = 192
 CAPTION_HEIGHT = 32
 CHECKS = 20  # measurements of the previews on the way to the reference's quality
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The configuration each pair runs with first, the tested one's time to quality measured
+    to it: the tested job with ``overrides``, or (``legacy``) the legacy default at the tested
+    job's size with ``overrides`` and nothing else of the tested job's, so that a parameter
+    the legacy default predates cannot leak into it."""
+
+    overrides: dict[str, Any]
+    legacy: bool = False
+
+    def params(self, tested: JobParams) -> JobParams:
+        """The reference job beside ``tested``."""
+        if self.legacy:
+            base = {"max_size": tested.max_size, "preview_every": 0, **LEGACY_DEFAULT}
+        else:
+            base = tested.model_dump()
+        return JobParams(**{**base, **self.overrides})
 
 
 @dataclass(frozen=True)
@@ -192,10 +213,10 @@ def run(
     overrides: dict[str, Any],
     sheet_dir: Path,
     weights: str | None = None,
-    reference: dict[str, Any] | None = None,
+    reference: Reference | None = None,
     pictures: Path | None = None,
 ) -> Iterator[PairQuality]:
-    """Measure every pair at every size (with the ``reference`` overrides first, when given),
+    """Measure every pair at every size (with the ``reference`` configuration first, when given),
     yielding rows as they finish; one sheet per size; each picture at full size in
     ``pictures`` when given (to look at it as it is)."""
     engine = StyleEngine.load(weights)
@@ -206,7 +227,7 @@ def run(
         for content_path, style_path in pairs:
             cells_row, target = [], None
             if reference is not None:
-                ref_params = JobParams(**{**params.model_dump(), **reference})
+                ref_params = reference.params(params)
                 ref, content, style, picture = measure_pair(
                     engine, content_path, style_path, ref_params, "reference"
                 )

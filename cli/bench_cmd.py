@@ -588,7 +588,8 @@ def parse_overrides(items: tuple[str, ...]) -> dict[str, object]:
     "--against-legacy",
     is_flag=True,
     help="The reference is the default before coarse-to-fine (one scale, Gram "
-    "matrices, the last iterate), plus any --against.",
+    "matrices, the last iterate) at the same size, plus any --against; the --param "
+    "overrides apply to the tested run only.",
 )
 @click.option(
     "--sheet-dir",
@@ -624,19 +625,23 @@ def quality(
 
     from pydantic import ValidationError
 
-    from bench.quality import LEGACY_DEFAULT, example_pairs, run
+    from bench.quality import Reference, example_pairs, run
     from shared.params import JobParams
     from worker.engine.errors import EngineInputError, WeightsError
 
     overrides = parse_overrides(params)
     reference = None
     if against or against_legacy:
-        reference = {**(LEGACY_DEFAULT if against_legacy else {}), **parse_overrides(against)}
+        reference = Reference(parse_overrides(against), legacy=against_legacy)
     try:
-        JobParams(**overrides)
-        JobParams(**{**overrides, **(reference or {})})
+        tested = JobParams(**overrides)
     except ValidationError as exc:
         raise click.BadParameter(str(exc.errors()[0]["msg"]), param_hint="--param") from None
+    try:
+        if reference is not None:
+            reference.params(tested)
+    except ValidationError as exc:
+        raise click.BadParameter(str(exc.errors()[0]["msg"]), param_hint="--against") from None
     chosen = [(Path(c), Path(s)) for c, s in pairs]
     if not only:
         chosen = example_pairs() + chosen
