@@ -42,13 +42,15 @@ EXAMPLE_PAIRS = (
     ("content-camera.jpg", "style-spots.png"),
 )
 # The default job before coarse-to-fine (2026-11-25): one scale, Gram matrices at style_weight
-# 3e-4, zero padding, the last iterate, colours unbounded, no Laplacian or palette loss.
+# 3e-4, zero padding, the last iterate, colours unbounded, no Laplacian, palette or second
+# Gram loss.
 LEGACY_DEFAULT: dict[str, Any] = {
     "scales": 1,
     "style_loss": "gram",
     "style_weight": 3e-4,
     "laplacian_weight": 0.0,
     "palette_weight": 0.0,
+    "gram_weight": 0.0,
     "style_layer_weights": None,
     "edge_padding": "zero",
     "limit_chroma": False,

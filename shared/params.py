@@ -149,10 +149,17 @@ class JobParams(BaseModel):
         "style; 0 = off (more style, less likeness), 5e-3 close to the photo.",
     )
     palette_weight: Weight = Field(
-        0.0,
+        0.01,
         description="Weight of the palette loss: the picture's colours, pooled 4x, matched as a "
         "distribution to the styles' (a sliced Wasserstein distance), so that no colour the "
         "style holds as a speck covers a large area; 0 = off.",
+    )
+    gram_weight: Weight = Field(
+        1e-4,
+        description="Weight of a Gram-matrix loss (Gatys) added to the style loss at every style "
+        "layer: it fits the style's dominant tones and strokes (pure black on white, say) that "
+        "the Wasserstein loss leaves half done; 0 = off. With style_loss=gram it adds to that "
+        "loss.",
     )
     style_blend: list[Annotated[float, Field(gt=0, le=1e3)]] | None = Field(
         None, description="Relative weight of each style image; equal when omitted."

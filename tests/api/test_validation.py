@@ -78,6 +78,8 @@ PARAM_CASES = [
     ("bad edge padding", {"edge_padding": "reflect"}, "edge_padding"),
     ("negative weight", {"laplacian_weight": "-0.1"}, "laplacian_weight"),
     ("negative palette weight", {"palette_weight": "-1"}, "palette_weight"),
+    ("gram weight not a number", {"gram_weight": "lots"}, "gram_weight"),
+    ("gram weight too large", {"gram_weight": "1e12"}, "gram_weight"),
     ("bad layer", {"style_layers": "block9_conv9"}, "style_layers"),
     ("malformed json", {"params": "{not json"}, "params"),
     ("json not an object", {"params": "[1, 2]"}, "params"),

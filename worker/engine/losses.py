@@ -158,6 +158,15 @@ def total_variation_loss(image):  # type: ignore[no-untyped-def]
 STYLE_LOSSES = {"gram": style_loss, "wasserstein": wasserstein_style_loss}
 
 
+def gram_of_target(target, kind: str):  # type: ignore[no-untyped-def]
+    """The Gram matrix a style target of ``kind`` stands for: itself (``gram``), or from
+    (mean, covariance, root) Σ + μμᵀ (``wasserstein``)."""
+    if kind == "gram":
+        return target
+    mean, cov, _ = target
+    return cov + ops.outer(mean, mean)
+
+
 def objective(
     outputs: Sequence,
     image,
@@ -165,6 +174,7 @@ def objective(
     loss_weights,
     n_content: int,  # type: ignore[no-untyped-def]
     kind: str = "gram",
+    gram_term: bool = False,
 ):
     """Weighted total and its parts for one evaluation.
 
@@ -174,8 +184,9 @@ def objective(
     computed once per job and level; a style target is a Gram matrix (``kind="gram"``) or
     (mean, covariance, its square root) (``kind="wasserstein"``).
     ``loss_weights``: vector [content_weight, style_weight, tv_weight, range penalty,
-    laplacian_weight, palette_weight] (``optimize.loss_weights``); the Laplacian loss, when its
-    target is given, counts in the content part, the palette loss in the style part.
+    laplacian_weight, palette_weight, gram_weight] (``optimize.loss_weights``); the Laplacian
+    loss, when its target is given, counts in the content part, the palette loss and (with
+    ``gram_term``) the layers' Gram loss in the style part.
     """
     content_targets, style_targets, layer_weights, laplacian_target, palette_target = targets
     layer_loss = STYLE_LOSSES[kind]
@@ -192,6 +203,11 @@ def objective(
     if laplacian_target is not None:
         content = content + loss_weights[4] * laplacian_loss(image, laplacian_target)
     style = loss_weights[1] * style
+    if gram_term:
+        style = style + loss_weights[6] * sum(
+            layer_weights[n] * style_loss(f, gram_of_target(t, kind))
+            for n, (f, t) in enumerate(zip(outputs[n_content:], style_targets, strict=True))
+        )
     if palette_target is not None:
         style = style + loss_weights[5] * palette_loss(image, palette_target)
     total = content + style + loss_weights[2] * tv

@@ -65,8 +65,8 @@ class CompiledStep:
 
 
 def loss_weights(params: JobParams) -> Any:
-    """[content, style, tv, range penalty, laplacian, palette] weights of a job's loss terms as a
-    tensor (``losses.objective``; the range penalty is L-BFGS's, ``lbfgs_step``)."""
+    """[content, style, tv, range penalty, laplacian, palette, gram] weights of a job's loss
+    terms as a tensor (``losses.objective``; the range penalty is L-BFGS's, ``lbfgs_step``)."""
     return ops.convert_to_tensor(
         np.array(
             [
@@ -76,6 +76,7 @@ def loss_weights(params: JobParams) -> Any:
                 range_penalty_weight(params),
                 params.laplacian_weight,
                 params.palette_weight,
+                params.gram_weight,
             ],
             np.float32,
         )

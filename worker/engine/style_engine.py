@@ -377,6 +377,7 @@ class StyleEngine:
             loss_weights(params),
             len(params.content_layers),
             params.style_loss,
+            params.gram_weight > 0,
         )
         return loss_dict((total, parts))
 
@@ -430,15 +431,17 @@ class StyleEngine:
             kind_of,
             arithmetic,
             params.style_loss,
+            params.gram_weight > 0,
             params.edge_padding,
             tuple(params.content_layers),
             tuple(params.style_layers),
         )
         if key not in self._steps:
             n_content, kind = len(params.content_layers), params.style_loss
+            gram_term = params.gram_weight > 0
 
             def loss(features: Any, image: Any, targets: Any, loss_weights: Any) -> Any:
-                return objective(features, image, targets, loss_weights, n_content, kind)
+                return objective(features, image, targets, loss_weights, n_content, kind, gram_term)
 
             value_and_grad = self.backend.value_and_grad(model, loss)
             make = {"adam": adam_step, "lbfgs": lbfgs_step, "gradient": gradient_step}[kind_of]

@@ -121,6 +121,29 @@ def test_layer_weights_weigh_the_style_layers() -> None:
     np.testing.assert_allclose(float(parts[1]), 0.25 * float(style_loss(a, grams[0])), rtol=1e-5)
 
 
+def test_the_gram_term_adds_the_layers_gram_loss_to_the_style_part() -> None:
+    """gram_term on: the style part gains gram_weight x the weighted Gram losses, with the
+    Wasserstein targets' Gram matrices (Σ + μμᵀ) standing for the style's."""
+    a = RNG.normal(size=(1, 4, 4, 3)).astype(np.float32)
+    b = RNG.normal(1.0, 2.0, size=(1, 4, 4, 3)).astype(np.float32)
+    target = gaussian_target(*style_statistics(b))
+    layer_weights = np.array([0.25, 0.75], np.float32)
+    targets = ([a], [target, target], layer_weights, None, None)
+    weights = np.array([0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.5], np.float32)
+    w2 = float(wasserstein_style_loss(a, target))
+    gram = float(style_loss(a, gram_matrix(b)))
+    assert gram > 0.1
+    without = objective([a, a, a], a, targets, weights, 1, "wasserstein")
+    with_it = objective([a, a, a], a, targets, weights, 1, "wasserstein", gram_term=True)
+    np.testing.assert_allclose(float(without[1][1]), w2, rtol=1e-4)
+    np.testing.assert_allclose(float(with_it[1][1]), w2 + 0.5 * gram, rtol=1e-4)
+    grams = [ops.convert_to_numpy(gram_matrix(b))] * 2
+    on_gram = objective(
+        [a, a, a], a, ([a], grams, layer_weights, None, None), weights, 1, "gram", gram_term=True
+    )
+    np.testing.assert_allclose(float(on_gram[1][1]), 1.5 * gram, rtol=1e-4)
+
+
 def test_wasserstein_with_fewer_positions_than_channels_takes_the_small_root() -> None:
     """3 x 2 positions, 8 channels: the N x N route gives the C x C formula's value."""
     from scipy.linalg import sqrtm
@@ -199,7 +222,7 @@ def test_a_patch_of_a_rare_colour_costs_more_than_the_same_pixels_as_specks() ->
         for name, picture in {"specks": style, "patch": patch, "plain": plain}.items()
     }
     assert cost["specks"] < 1e-6 < cost["plain"] < cost["patch"]
-    assert palette_sources([style], JobParams()) is None  # palette_weight 0: off
+    assert palette_sources([style], JobParams(palette_weight=0)) is None  # 0: off
 
 
 def test_the_palette_target_takes_each_style_by_its_share() -> None:
