@@ -194,20 +194,20 @@ def objective(
     content = sum(
         content_loss(f, t) for f, t in zip(outputs[:n_content], content_targets, strict=True)
     ) / len(content_targets)
-    style = sum(
-        layer_weights[n] * layer_loss(f, t)
-        for n, (f, t) in enumerate(zip(outputs[n_content:], style_targets, strict=True))
-    )
+    layers = list(zip(outputs[n_content:], style_targets, strict=True))
+    per_layer = [layer_loss(f, t) for f, t in layers]
+    style = loss_weights[1] * sum(layer_weights[n] * loss for n, loss in enumerate(per_layer))
     tv = total_variation_loss(image)
     content = loss_weights[0] * content
     if laplacian_target is not None:
         content = content + loss_weights[4] * laplacian_loss(image, laplacian_target)
-    style = loss_weights[1] * style
-    if gram_term:
-        style = style + loss_weights[6] * sum(
-            layer_weights[n] * style_loss(f, gram_of_target(t, kind))
-            for n, (f, t) in enumerate(zip(outputs[n_content:], style_targets, strict=True))
+    if gram_term:  # with kind="gram" the layers' losses are already the Gram losses
+        grams = (
+            per_layer
+            if kind == "gram"
+            else [style_loss(f, gram_of_target(t, kind)) for f, t in layers]
         )
+        style = style + loss_weights[6] * sum(layer_weights[n] * g for n, g in enumerate(grams))
     if palette_target is not None:
         style = style + loss_weights[5] * palette_loss(image, palette_target)
     total = content + style + loss_weights[2] * tv
