@@ -20,6 +20,10 @@ whatever layers or loss the job used:
 - ``edge_dark``: the outer band's mean lightness minus the next band's, the picture's less the
   photo's (negative = a darker frame); ``edge_detail``: gradient energy in the outer band ÷ in
   the next one, the picture's over the photo's (under 1 = a blurred frame);
+- ``edge_ticks``: how much a row of marks runs along the edges: the brightness profile along
+  each outer band, high-passed, its spread ÷ the median of the same over bands further in,
+  the picture's over the photo's, averaged over the four edges (1 = edges as textured as
+  inside, relative to the photo; the dark ticks a picture's border can carry score 2-3);
 - ``likeness``: the structural similarity (SSIM, luminance) of the picture and the photo, both
   shrunk to a thumbnail ``LIKENESS_SIDE`` px on the long side: the photo's layout as a glance
   sees it (1 = the same), which the style's texture cannot reach and ``content_ratio``, in
@@ -62,6 +66,7 @@ class StyleMetrics:
     edge_dark: float
     edge_detail: float
     likeness: float
+    edge_ticks: float
 
     def as_dict(self) -> dict[str, object]:
         """Rounded for reports and ``--json``."""
@@ -122,6 +127,7 @@ class Yardstick:
         self.content_lab = _lab(self.content)
         self.style_lab = _lab(self.style)
         self.content_edges = _edge_figures(self.content_lab[..., 0])
+        self.content_ticks = _edge_ticks(self.content_lab[..., 0])
 
     def _gram_losses(self, features: list[np.ndarray]) -> list[float]:
         return [
@@ -162,6 +168,9 @@ class Yardstick:
             edge_dark=dark - content_dark,
             edge_detail=detail / max(content_detail, 1e-12),
             likeness=likeness(lab[..., 0], self.content_lab[..., 0]),
+            edge_ticks=float(
+                np.mean(_edge_ticks(lab[..., 0]) / np.maximum(self.content_ticks, 1e-12))
+            ),
         )
 
 
@@ -230,6 +239,27 @@ def _edge_figures(lightness: np.ndarray) -> tuple[float, float]:
     energy = gx**2 + gy**2
     dark = float(lightness[outer].mean() - lightness[inner].mean())
     return dark, float(energy[outer].mean() / max(float(energy[inner].mean()), 1e-12))
+
+
+def _edge_ticks(lightness: np.ndarray) -> np.ndarray:
+    """Per edge (top, bottom, left, right): the spread of the outer band's brightness profile
+    along the edge, high-passed (less its 15 px running mean), ÷ the median spread of the same
+    profile in the bands 3-12 band depths in."""
+    band = max(2, round(0.01 * min(lightness.shape)))
+    kernel = np.ones(15) / 15
+
+    def spread(rows: np.ndarray) -> float:
+        profile = rows.mean(axis=0)
+        smooth = np.convolve(np.pad(profile, 7, mode="reflect"), kernel, mode="valid")
+        return float((profile - smooth).std())
+
+    def edge(image: np.ndarray) -> float:
+        depths = range(3 * band, min(12 * band, len(image) - band), band)
+        inside = [spread(image[d : d + band]) for d in depths] or [spread(image[band:])]
+        return spread(image[:band]) / max(float(np.median(inside)), 1e-12)
+
+    light = lightness.astype(np.float64)
+    return np.array([edge(light), edge(light[::-1]), edge(light.T), edge(light.T[::-1])])
 
 
 def _boundaries(

@@ -184,11 +184,28 @@ def test_quality_json_keeps_the_jobs_content_ratio_beside_the_yardsticks() -> No
     from bench.quality import PairQuality
     from bench.style_metrics import StyleMetrics
 
-    metrics = StyleMetrics((0.1,) * 5, 0.1, (0.2,) * 5, 0.2, 0.058, 0.9, 0.02, 0.4, 1.6, 0.7)
+    metrics = StyleMetrics((0.1,) * 5, 0.1, (0.2,) * 5, 0.2, 0.058, 0.9, 0.02, 0.4, 1.6, 0.7, 1.1)
     row = PairQuality("c.jpg", "s.jpg", 128, "tested", 12.34, 200, 0.013, 0.039, metrics)
     line = json.loads(json.dumps(row.as_dict()))
     assert line["content_ratio"] == 0.039 and line["yardstick_content_ratio"] == 0.058
     assert line["style_ratio"] == 0.013 and line["gram_geo"] == 0.1 and line["seconds"] == 12.3
+
+
+def test_edge_ticks_finds_a_row_of_marks_along_one_edge() -> None:
+    """A textured picture scores about 1 at every edge; dark ticks 3 px deep and 10 px apart
+    along its top score there alone."""
+    from bench.style_metrics import _edge_ticks
+
+    rng = np.random.default_rng(0)
+    grain = np.kron(rng.normal(50, 10, (128, 192)), np.ones((2, 2)))  # 256 x 384, 2 px grain
+    plain = _edge_ticks(grain)
+    assert np.all((plain > 0.5) & (plain < 1.6)), plain
+    ticked = grain.copy()
+    ticked[:3, ::10] -= 40
+    ticked[:3, 1::10] -= 40
+    marked = _edge_ticks(ticked)
+    assert marked[0] > 2.5 * plain[0], (marked, plain)
+    np.testing.assert_allclose(marked[1:], plain[1:], rtol=0.05)
 
 
 def test_likeness_sees_the_layout_not_the_texture() -> None:
