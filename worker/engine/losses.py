@@ -122,9 +122,12 @@ def wasserstein_style_loss(features, target):  # type: ignore[no-untyped-def]
 
 def laplacian(image):  # type: ignore[no-untyped-def]
     """The 3x3 Laplacian of each channel of (1, H, W, 3) ``image`` average-pooled
-    ``LAPLACIAN_POOL``x, inside the edge only (with zeros beyond it, the border's Laplacian
-    would hold its pixels' values and leave a lighter frame)."""
+    ``LAPLACIAN_POOL``x, at every pooled pixel, the edge ones with their own value repeated
+    beyond the edge. (Zeros beyond it would hold the border pixels' values and leave a lighter
+    frame; leaving the edge out entirely left the border pixels pinned by no term of their
+    own, and the style drew a row of ticks along every edge.)"""
     pooled = ops.average_pool(image, LAPLACIAN_POOL, LAPLACIAN_POOL, padding="valid")
+    pooled = ops.pad(pooled, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="symmetric")
     kernel = np.repeat(LAPLACIAN_KERNEL[:, :, None, None], 3, axis=2)  # depthwise (3, 3, 3, 1)
     return ops.depthwise_conv(pooled, ops.cast(kernel, pooled.dtype), padding="valid")
 

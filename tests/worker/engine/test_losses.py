@@ -161,9 +161,11 @@ def test_wasserstein_with_fewer_positions_than_channels_takes_the_small_root() -
 
 
 def numpy_laplacian(image: np.ndarray) -> np.ndarray:
-    """(1, H, W, C) -> 4x average-pooled, then each channel's 3x3 Laplacian inside the edge."""
+    """(1, H, W, C) -> 4x average-pooled, then each channel's 3x3 Laplacian at every pooled
+    pixel, the edge pixels repeated beyond the edge."""
     _, h, w, c = image.shape
     p = image[:, : h // 4 * 4, : w // 4 * 4].reshape(1, h // 4, 4, w // 4, 4, c).mean((2, 4))
+    p = np.pad(p, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
     centre, up, down = p[:, 1:-1, 1:-1], p[:, :-2, 1:-1], p[:, 2:, 1:-1]
     return 4 * centre - up - down - p[:, 1:-1, :-2] - p[:, 1:-1, 2:]
 
@@ -173,6 +175,23 @@ def test_laplacian_is_the_pooled_images_laplacian() -> None:
     np.testing.assert_allclose(
         ops.convert_to_numpy(laplacian(image)), numpy_laplacian(image), rtol=1e-4, atol=1e-3
     )
+
+
+def test_the_laplacian_pins_every_pooled_pixel_the_edge_ones_included() -> None:
+    """As a linear map of the pooled picture, the Laplacian loses only a constant: no pixel,
+    at the edge or inside, can move without the loss seeing it (taken inside the edge only, the
+    border's pixels had no term of their own, and the style drew ticks along every edge)."""
+    h, w = 6, 7
+    columns = []
+    for n in range(h * w):
+        pooled = np.zeros((h, w), np.float32)
+        pooled.flat[n] = 1.0
+        image = np.repeat(np.kron(pooled, np.ones((4, 4), np.float32))[None, :, :, None], 3, -1)
+        columns.append(ops.convert_to_numpy(laplacian(image))[0, :, :, 0].ravel())
+    linear_map = np.stack(columns, axis=1)
+    assert linear_map.shape == (h * w, h * w)
+    assert np.linalg.matrix_rank(linear_map) == h * w - 1
+    np.testing.assert_allclose(linear_map @ np.ones(h * w), 0.0, atol=1e-5)
 
 
 def test_the_laplacian_loss_counts_in_the_content_part_when_its_target_is_given() -> None:
