@@ -68,12 +68,19 @@ CPU_SPREAD = 1.45
 # tiled jobs only. (The 4107-4508 MB peaks first put down to the tiled loop were the style
 # statistics' copies at a tiled level's start, which tiling.tiled_statistics no longer makes.)
 TILED_SLACK = 1.15
+# Refitted on 2026-12-06 (`stylize bench memory --series opt --series fwd --largest 1536`, the
+# same AVX-512 machine class) for the losses the default job has had since 2026-12-03 (the
+# Wasserstein loss, the Laplacian, the palette, the Gram term): a float32 pass now holds 11.39
+# bytes per unit and pixel where 7.45 was fitted, and the old float32 coefficients put a 768-1024
+# px one-pass job at 0.84-0.85 of its prediction, leaving an AVX2 CPU (1.31x) over its budget.
+# bfloat16's fit came out lower (opt 6.25, slack 1.03) but for the forward pass (3.70 -> 4.32):
+# only that rose; the rest kept, a budget must not be overrun.
 COEFFICIENTS: dict[tuple[str, str], Coefficients] = {
     ("tensorflow", "float32"): Coefficients(
-        7.45, 3.46, host=225.0, base_mb=152.0, slack=1.16 * CPU_SPREAD
+        11.39, 3.84, host=225.0, base_mb=155.0, slack=1.06 * CPU_SPREAD
     ),
     ("tensorflow", "bfloat16"): Coefficients(
-        6.50, 3.70, host=225.0, base_mb=153.0, slack=1.15 * CPU_SPREAD
+        6.50, 4.32, host=225.0, base_mb=153.0, slack=1.15 * CPU_SPREAD
     ),
     # JAX 0.10 (XLA on the same CPU, 2026-12-04, `stylize bench memory --backend jax`): a pass
     # holds about twice TensorFlow's bytes per unit, and the fixed part grows with the programs a

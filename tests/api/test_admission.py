@@ -14,7 +14,7 @@ from shared.worker_budgets import BUDGETS_KEY, TTL_S, advertise, largest_budget
 from tests.support.api import REDIS_URL, RecordingSender, submit
 
 # Less than the engine's fixed working memory: no job fits, whatever its size or tiles.
-TOO_SMALL_MB = COEFFICIENTS["tensorflow", "float32"].base_mb / 2
+TOO_SMALL_MB = float(int(COEFFICIENTS["tensorflow", "float32"].base_mb) // 2)  # whole MB
 
 
 def budgets() -> redis.Redis:
