@@ -208,12 +208,13 @@ class JobParams(BaseModel):
         description="Relative weight of each style layer, in the order of style_layers; "
         "equal when omitted.",
     )
-    edge_padding: Literal["zero", "replicate", "mirror"] = Field(
+    edge_padding: Literal["zero", "replicate", "replicate_first", "mirror"] = Field(
         "replicate",
-        description="What VGG16 sees beyond the picture's edge: replicate (the edge pixels "
-        "again, at the first convolution: no dark frame), mirror (the picture reflected 16 px "
-        "outwards, so that no layer's zero padding touches it: no ticks along the edges of "
-        "large pictures, at a quarter more time at 512 px) or zero (the network's own).",
+        description="What VGG16's convolutions see beyond the edge of their maps: replicate "
+        "(the edge again, at every convolution: no dark or light frame, no ticks), "
+        "replicate_first (the edge again at the first convolution, zeros deeper: the default "
+        "before 2026-12-06), mirror (the picture reflected 16 px outwards, zeros beyond it, at "
+        "a quarter more time at 512 px) or zero (the network's own).",
     )
     limit_chroma: bool = Field(
         True,

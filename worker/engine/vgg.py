@@ -30,9 +30,9 @@ class CaffePreprocess(layers.Layer):
 
 @keras.saving.register_keras_serializable(package="stylize")
 class ReplicatePad(layers.Layer):
-    """``width`` px of border that mirror the picture, its edge pixels included: one pixel
-    repeats the edge (what the first convolution sees beyond the picture instead of zeros,
-    which VGG16 reads as a dark frame); more reflect the picture outwards."""
+    """``width`` px of border that mirror the input, its edge pixels included: one pixel
+    repeats the edge (what a convolution sees beyond its map instead of zeros, which VGG16
+    reads as a dark frame); more reflect the picture outwards."""
 
     def __init__(self, width: int = 1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -57,6 +57,12 @@ class ReplicatePad(layers.Layer):
         return {**super().get_config(), "width": self.width}
 
 
+def replicates(edge: str, block: int, conv: int) -> bool:
+    """Whether the convolution ``block``/``conv`` sees its input's edge repeated (``edge``:
+    ``replicate`` every one, ``replicate_first`` the first only) rather than zeros."""
+    return edge == "replicate" or (edge == "replicate_first" and block == conv == 1)
+
+
 def build_vgg16(
     weights: LayerWeights | None, dtype: str = "float32", edge: str = "zero"
 ) -> keras.Model:
@@ -64,26 +70,28 @@ def build_vgg16(
 
     ``weights=None`` keeps Keras's random initialisation; only tests ask for that. ``dtype`` is
     a Keras dtype policy: ``mixed_bfloat16`` computes in bfloat16 with float32 weights. ``edge``:
-    what the first convolution sees beyond the edge, zeros (VGG16's own) or ``replicate``.
+    what the convolutions see beyond their maps' edges, zeros (VGG16's own), the edge repeated
+    at every one (``replicate``) or at the first only (``replicate_first``).
     """
     rgb = keras.Input(shape=(None, None, 3), name="rgb")
     x = CaffePreprocess(name="caffe_preprocess", dtype=dtype)(rgb)
-    if edge == "replicate":
-        x = ReplicatePad(name="replicate_pad", dtype=dtype)(x)
     for block, size in enumerate(BLOCK_SIZES, start=1):
         for conv in range(1, size + 1):
-            first = block == conv == 1
+            name = f"block{block}_conv{conv}"
+            padded = replicates(edge, block, conv)
+            if padded:
+                x = ReplicatePad(name=f"{name}_pad", dtype=dtype)(x)
             x = layers.Conv2D(
                 64 * 2 ** min(block - 1, 3),
                 3,
-                padding="valid" if first and edge == "replicate" else "same",
+                padding="valid" if padded else "same",
                 activation="relu",
-                name=f"block{block}_conv{conv}",
+                name=name,
                 dtype=dtype,
             )(x)
         if block < len(BLOCK_SIZES):
             x = layers.MaxPooling2D(2, strides=2, name=f"block{block}_pool", dtype=dtype)(x)
-    model = keras.Model(rgb, x, name="vgg16_features")
+    model = keras.Model(rgb, x, name=f"vgg16_{edge}")
     if weights is not None:
         for name in VGG16_LAYERS:
             model.get_layer(name).set_weights(list(weights[name]))
@@ -91,40 +99,19 @@ def build_vgg16(
 
 
 def variant(vgg: keras.Model, dtype: str, edge: str) -> keras.Model:
-    """``vgg`` (zero padding, float32) computing under the dtype policy ``dtype``, with ``edge``
-    padding at the first convolution: in float32 it shares ``vgg``'s layers but the first
-    convolution's (the weights are held once); in another policy it is a copy."""
-    if dtype != "float32":
-        copy = build_vgg16(None, dtype, edge)
-        for name in VGG16_LAYERS:
-            copy.get_layer(name).set_weights(vgg.get_layer(name).get_weights())
-        return copy
-    rgb = keras.Input(shape=(None, None, 3), name="rgb")
-    x = vgg.get_layer("caffe_preprocess")(rgb)
-    first = vgg.get_layer("block1_conv1")
-    if edge == "replicate":
-        x = ReplicatePad(name="replicate_pad")(x)
-        first = layers.Conv2D(64, 3, padding="valid", activation="relu", name="block1_conv1")
-        first.build((None, None, None, 3))
-        first.set_weights(vgg.get_layer("block1_conv1").get_weights())
-    x = first(x)
-    outputs = {"block1_conv1": x}
-    for layer in vgg.layers[3:]:  # after the input, the preprocessing and block1_conv1
-        x = outputs[layer.name] = layer(x)
-    # Every conv output: a shared layer's .output is its first model's, so feature_model picks
-    # this model's tensors from here.
-    return keras.Model(rgb, [outputs[name] for name in VGG16_LAYERS], name=f"vgg16_{edge}")
+    """A copy of ``vgg`` (its weights) computing under the dtype policy ``dtype`` with ``edge``
+    padding."""
+    copy = build_vgg16(None, dtype, edge)
+    for name in VGG16_LAYERS:
+        copy.get_layer(name).set_weights(vgg.get_layer(name).get_weights())
+    return copy
 
 
 def feature_model(vgg: keras.Model, outputs: tuple[str, ...]) -> keras.Model:
     """A model sharing ``vgg``'s layers that returns ``outputs`` and stops at the deepest one."""
-    if len(vgg.outputs) == len(VGG16_LAYERS):  # a variant sharing another model's layers
-        tensors = [vgg.outputs[VGG16_LAYERS.index(name)] for name in outputs]
-    else:
-        tensors = [vgg.get_layer(name).output for name in outputs]
     return keras.Model(
         vgg.input,
-        tensors,
+        [vgg.get_layer(name).output for name in outputs],
         name="vgg16_" + max(outputs, key=VGG16_LAYERS.index),
     )
 

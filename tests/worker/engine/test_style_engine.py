@@ -97,7 +97,7 @@ def test_the_last_level_reports_what_its_final_measure_costs(
     assert len({p.finish_s for p in last}) == 1
 
 
-@pytest.mark.parametrize("edge", ["zero", "replicate", "mirror"])
+@pytest.mark.parametrize("edge", ["zero", "replicate", "replicate_first", "mirror"])
 def test_model_is_cut_after_the_deepest_layer_used(random_engine: StyleEngine, edge: str) -> None:
     params = quick(
         content_layers=["block2_conv2"],
@@ -114,11 +114,14 @@ def test_model_is_cut_after_the_deepest_layer_used(random_engine: StyleEngine, e
 
 
 @pytest.mark.parametrize("arithmetic", ["float32", "bfloat16"])
-def test_mirror_padding_shows_no_layer_an_edge(hed_engine: StyleEngine, arithmetic: str) -> None:
+def test_replicate_and_mirror_padding_show_no_layer_an_edge(
+    hed_engine: StyleEngine, arithmetic: str
+) -> None:
     """On a flat grey picture every feature of block1-block3 is the same at the edge as in the
-    middle with edge_padding=mirror (their receptive fields end inside the 16 px margin); with
-    replicate, from block2 on, the layers' zero padding makes the edge differ (what the
-    optimiser paints into the picture as ticks along its edges)."""
+    middle with edge_padding=replicate (every convolution sees the edge repeated) and mirror
+    (their receptive fields end inside the 16 px margin); with replicate_first, from block2 on,
+    the layers' zero padding makes the edge differ (what the optimiser paints into the
+    picture as a frame and ticks along its edges)."""
     layers = ["block1_conv1", "block2_conv1", "block3_conv1"]
 
     def spread(edge: str) -> list[float]:
@@ -131,9 +134,10 @@ def test_mirror_padding_shows_no_layer_an_edge(hed_engine: StyleEngine, arithmet
             spreads.append(float(np.abs(features - middle[:, None, None]).max()))
         return spreads
 
-    mirrored, replicated = spread("mirror"), spread("replicate")
-    assert max(mirrored) == 0.0, mirrored
-    assert min(replicated[1:]) > 1.0, replicated
+    assert max(spread("replicate")) == 0.0
+    assert max(spread("mirror")) == 0.0
+    first_only = spread("replicate_first")
+    assert first_only[0] == 0.0 and min(first_only[1:]) > 1.0, first_only
 
 
 def test_preserve_color_keeps_the_content_colours(hed_engine: StyleEngine, content) -> None:
