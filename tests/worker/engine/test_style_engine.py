@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from shared.memory_model import tile_grid
 from shared.params import JobParams
 from tests.support.engine import quick, sample
 from worker.engine import EngineInputError, JobTooLarge, Progress, Stop, StyleEngine
@@ -284,6 +285,25 @@ def test_colours_stay_in_the_inputs_gamut(hed_engine: StyleEngine, content) -> N
     assert chroma(kept.image).max() <= 2.0 < 10.0 < chroma(free.image).max()
 
 
+def plan_in_tiles(
+    engine: StyleEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    content: np.ndarray,
+    styles: list[np.ndarray],
+    params: JobParams,
+) -> None:
+    """Give ``engine`` a budget of 0.8 of the job's one-pass peak, as the engine predicts it in
+    the arithmetic it will run: the job's last level is then refined in 2x2 tiles or more."""
+    from worker.engine.precision import resolve
+
+    arithmetic = resolve(params.precision, params.optimizer)
+    monkeypatch.setattr(engine, "memory_budget_mb", None)
+    one_pass = engine.plan(content, styles, params, arithmetic)
+    monkeypatch.setattr(engine, "memory_budget_mb", 0.8 * one_pass.peak_mb)
+    last = engine.plan(content, styles, params, arithmetic).levels[-1]
+    assert last.tile is not None and len(tile_grid(last.size, last.tile)) >= 4
+
+
 @pytest.mark.parametrize("tiled", [False, True])
 def test_the_laplacian_loss_holds_the_photos_edges(
     hed_engine: StyleEngine, monkeypatch: pytest.MonkeyPatch, tiled: bool
@@ -292,15 +312,12 @@ def test_the_laplacian_loss_holds_the_photos_edges(
     pass and in tiles (each tile against its own region of the photo)."""
     from worker.engine.imaging import resize
     from worker.engine.losses import laplacian
-    from worker.engine.precision import resolve
 
-    size = 256 if tiled else 48
+    size = 384 if tiled else 48
     photo = sample("content-chelsea", (size, size))
     params = {"max_size": size, "scales": 1, "iterations": 6, "style_weight": 2.0}
-    if tiled:  # a budget under the one pass (516 MB predicted in float32): 2x2 tiles
-        monkeypatch.setattr(hed_engine, "memory_budget_mb", 450.0)
-        arithmetic = resolve(quick().precision, quick().optimizer)  # as the engine plans
-        assert hed_engine.plan(photo, [STYLE_40], quick(**params), arithmetic).levels[-1].tile
+    if tiled:
+        plan_in_tiles(hed_engine, monkeypatch, photo, [STYLE_40], quick(**params))
 
     def distance(picture: np.ndarray) -> float:
         seen = resize(photo, picture.shape[:2]).astype(np.float32)[None]
@@ -323,17 +340,14 @@ def test_the_palette_loss_takes_the_picture_to_the_styles_colours(
     move to the style's (black and white, few greys between), in one pass and in tiles (each
     tile against the styles' whole palette)."""
     from worker.engine.losses import palette_loss
-    from worker.engine.precision import resolve
     from worker.engine.style_targets import palette_sources, palette_target
 
-    size = 256 if tiled else 48
+    size = 384 if tiled else 48
     photo = np.repeat(sample("content-camera", (size, size))[..., :1], 3, axis=-1)
     spots = sample("style-spots.png", (size, size))
     params = {"max_size": size, "scales": 1, "iterations": 8, "learning_rate": 20.0}
-    if tiled:  # a budget under the one pass: tiles, as in the Laplacian test above
-        monkeypatch.setattr(hed_engine, "memory_budget_mb", 450.0)
-        arithmetic = resolve(quick().precision, quick().optimizer)
-        assert hed_engine.plan(photo, [spots], quick(**params), arithmetic).levels[-1].tile
+    if tiled:
+        plan_in_tiles(hed_engine, monkeypatch, photo, [spots], quick(**params))
     params_on = quick(palette_weight=1.0)
     target = palette_target(palette_sources([spots], params_on), (size, size), params_on)
 
