@@ -101,10 +101,9 @@ def build_vgg16(
 def variant(vgg: keras.Model, dtype: str, edge: str) -> keras.Model:
     """A copy of ``vgg`` (its weights) computing under the dtype policy ``dtype`` with ``edge``
     padding."""
-    copy = build_vgg16(None, dtype, edge)
-    for name in VGG16_LAYERS:
-        copy.get_layer(name).set_weights(vgg.get_layer(name).get_weights())
-    return copy
+    return build_vgg16(
+        {name: tuple(vgg.get_layer(name).get_weights()) for name in VGG16_LAYERS}, dtype, edge
+    )
 
 
 def feature_model(vgg: keras.Model, outputs: tuple[str, ...]) -> keras.Model:
