@@ -50,41 +50,36 @@ class Coefficients:
     slack: float = 1.0
 
 
-# (backend, precision) -> coefficients. Measured on 2026-12-03 with `stylize bench memory`
-# (TensorFlow 2.21 on this 2-core CPU; see docs/BENCHMARKS.md#memory). ``host`` was raised from
-# the fitted 200 to 225 bytes per pixel when a 2048 px job tiled under a 2000 MB budget peaked
-# at 2090 MB (4.5 % over; the 1024 px one under 1200 MB stayed under). A backend not measured
-# uses TensorFlow's figures. The fit was made on a CPU with AVX-512 (BF16,
-# AMX); on an AVX2-only CPU (AMD EPYC, the same day) TensorFlow's kernels need more: a 320 px
-# float32 pass peaked at 1.31x its prediction, and two runs of nearly the same tiled plan
-# peaked 12 % apart (406 and 456 MB), so ``slack`` carries 1.45 more and the model
-# over-predicts on AVX-512 machines rather than under. Since 2026-12-06 only bfloat16's does:
-# float32 is fitted on an AVX2 CPU (below).
-CPU_SPREAD = 1.45
+# (backend, precision) -> coefficients, fitted to `stylize bench memory`
+# (docs/BENCHMARKS.md#memory), each the fit's slack times the run-to-run spread of one plan's
+# peak. ``host`` was raised from the fitted 200 to 225 bytes per pixel when a 2048 px job tiled
+# under a 2000 MB budget peaked at 2090 MB (2026-12-03). A backend not measured uses
+# TensorFlow's figures. float32 (since 2026-12-06, every convolution padding its input's edge)
+# is fitted on the CPU class that holds the most: an AVX2 CPU for the optimisation pass and the
+# fixed part, where AVX-512 CPUs held 0.65-0.82x of those jobs; an AVX-512 one (AMD,
+# AVX512-BF16 without AMX) for the forward-only pass, where its largest (256 px, style scale 4)
+# held 1.10x the AVX2 CPU's. bfloat16 is fitted on that AVX-512 CPU: `precision=auto` picks it
+# only where the CPU has bfloat16 instructions, and the engine plans an explicit bfloat16
+# elsewhere (emulated, not measured) with float32's figures. Its earlier fit, on an Intel CPU
+# with AMX before the padding, held 0.64-0.75x of what this one holds.
+RUN_SPREAD = 1.12  # two runs of the same tiled plan on the AVX2 CPU peaked 12 % apart (2026-12-03)
+# Five runs of one tiled bfloat16 plan on the AVX-512 CPU held 431-554 MB (2026-12-06), and
+# one-pass runs 826-926 MB: bfloat16's peaks spread more than float32's.
+BF16_SPREAD = 1.28
 # A tiled level is planned to fit the budget ÷ this (its predicted peak is multiplied by it). On
 # the AVX-512 CPU (2026-12-04) a 2048 px job under 4000 MB held 3220 MB above the engine in its
 # tiled levels with 200 iterations: 0.93x their prediction without this factor (3478), where a
 # one-pass 724 px job held 0.67x of its own. The tiled loop's host arrays and its second
-# compiled function outgrow the fit; CPU_SPREAD's margin was measured on one-pass and small
-# tiled jobs only. (The 4107-4508 MB peaks first put down to the tiled loop were the style
-# statistics' copies at a tiled level's start, which tiling.tiled_statistics no longer makes.)
+# compiled function outgrow the fit, which is made on one-pass jobs. (The 4107-4508 MB peaks
+# first put down to the tiled loop were the style statistics' copies at a tiled level's start,
+# which tiling.tiled_statistics no longer makes.)
 TILED_SLACK = 1.15
-# Refitted on 2026-12-06 once every convolution repeats its input's edge (edge_padding=replicate:
-# a padded copy of each layer's input, and the network a copy of the engine's weights), on an
-# AVX2 CPU (AMD EPYC; `precision=auto` is float32 there), the CPU class that holds the most
-# (`stylize bench memory --precision float32 --largest 1024`, docs/BENCHMARKS.md#memory): the
-# fit itself, its slack times RUN_SPREAD. float32 needs no CPU_SPREAD now that it is fitted where
-# it is largest (AVX-512 CPUs held 0.64-0.81x of the same jobs before the change). bfloat16, which
-# runs on AVX-512 CPUs, could not be measured with the change (no such CPU that day): its forward
-# pass and fixed part were raised by what the change added to float32's (x1.75, +103 MB), its
-# optimisation pass kept (float32's did not rise).
-RUN_SPREAD = 1.12  # two runs of the same tiled plan on the AVX2 CPU peaked 12 % apart (2026-12-03)
 COEFFICIENTS: dict[tuple[str, str], Coefficients] = {
     ("tensorflow", "float32"): Coefficients(
-        14.73, 4.51, host=225.0, base_mb=380.0, slack=1.18 * RUN_SPREAD
+        14.73, 5.12, host=225.0, base_mb=380.0, slack=1.18 * RUN_SPREAD
     ),
     ("tensorflow", "bfloat16"): Coefficients(
-        6.50, 7.56, host=225.0, base_mb=256.0, slack=1.15 * CPU_SPREAD
+        8.17, 6.46, host=225.0, base_mb=262.0, slack=1.06 * BF16_SPREAD
     ),
     # JAX 0.10 (XLA on the same CPU, 2026-12-04, `stylize bench memory --backend jax`): a pass
     # holds about twice TensorFlow's bytes per unit, and the fixed part grows with the programs a
@@ -95,7 +90,7 @@ COEFFICIENTS: dict[tuple[str, str], Coefficients] = {
     # largest (docs/BENCHMARKS.md#memory). With the Laplacian loss on by default (2026-12-05) the
     # tiled float32 job held 1174-1215 MB where base 800 planned 1280, and once more than 1280:
     # float32's base went to 950. XLA's kernels do not change with the CPU's vector width
-    # (--xla_cpu_max_isa=AVX2: 1648 MB against 1594-1648 for a 512 px pass): no CPU_SPREAD.
+    # (--xla_cpu_max_isa=AVX2: 1648 MB against 1594-1648 for a 512 px pass).
     # With every convolution padded (2026-12-06) the same tiled job held 1468 MB where it had
     # held 1189 the same hour (13 more ops to compile per shape, and their copies): both bases
     # rose by those 280 MB (bfloat16's not measured).

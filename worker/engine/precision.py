@@ -28,6 +28,12 @@ def resolve(requested: str, optimizer: str) -> str:
     return "bfloat16" if optimizer == "adam" and bfloat16_is_fast() else "float32"
 
 
+def memory_figures(arithmetic: str) -> str:
+    """Whose measured memory figures plan a job run in ``arithmetic`` (shared/memory_model.py):
+    bfloat16's were measured where it runs natively; emulated, it is planned as float32."""
+    return arithmetic if arithmetic == "float32" or bfloat16_is_fast() else "float32"
+
+
 @cache
 def bfloat16_is_fast() -> bool:
     """True on GPUs with bfloat16 tensor cores (compute capability 8.0+) and on CPUs with

@@ -109,11 +109,12 @@ class StyleEngine:
         """How the job runs within ``memory_budget_mb`` (tiles where one pass would not fit);
         JobTooLarge, naming what would fit, when it cannot."""
         style_hws = [style.shape[:2] for style in styles]
+        figures = precision.memory_figures(arithmetic)
         plan = memory_plan(
             params,
             content.shape[:2],
             style_hws,
-            arithmetic,
+            figures,
             self.memory_budget_mb,
             self.backend.name,
         )
@@ -125,7 +126,7 @@ class StyleEngine:
             content.shape[:2],
             style_hws,
             self.memory_budget_mb,
-            arithmetic,
+            figures,
             self.backend.name,
         )
         advice = (

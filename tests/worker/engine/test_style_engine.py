@@ -271,6 +271,25 @@ def test_a_job_over_the_budget_is_refused_before_any_model_work(content, style) 
         engine.run(content, [style], quick())
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_bfloat16_is_planned_with_its_own_figures_only_where_it_runs_natively(
+    native: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.memory_model import plan
+    from worker.engine import precision
+
+    monkeypatch.setattr(precision, "bfloat16_is_fast", lambda: native)
+    engine = StyleEngine.load("random")
+    engine.memory_budget_mb = 900.0
+    content, style = np.zeros((512, 512, 3), np.uint8), np.zeros((446, 512, 3), np.uint8)
+    params = JobParams(max_size=320, scales=1, style_scale=1.5, precision="bfloat16")
+    planned = engine.plan(content, [style], params, "bfloat16")
+    figures = "bfloat16" if native else "float32"
+    expected = plan(params, (512, 512), [(446, 512)], figures, 900.0, engine.backend.name)
+    other = plan(params, (512, 512), [(446, 512)], "float32" if native else "bfloat16", 900.0)
+    assert planned == expected and planned.peak_mb != other.peak_mb
+
+
 def test_colours_stay_in_the_inputs_gamut(hed_engine: StyleEngine, content) -> None:
     """Grey content and grey style: limit_chroma keeps the picture grey; without it the
     optimiser may tint it (the rainbow spots of grey pairs)."""
