@@ -127,8 +127,9 @@ class JobParams(BaseModel):
     precision: Literal["auto", "float32", "bfloat16"] = Field(
         "auto",
         description="Arithmetic of the VGG16 passes: bfloat16 is faster where the hardware "
-        "has it (losses and the image stay float32) and works with optimizer=adam only; auto "
-        "picks it for Adam where it is fast, float32 elsewhere.",
+        "has it (GPUs of compute capability 8.0+, CPUs with AVX512-BF16 or AMX; elsewhere it is "
+        "emulated and about 4x slower); losses and the image stay float32, and it works with "
+        "optimizer=adam only. auto picks it for Adam where it is fast, float32 elsewhere.",
     )
     learning_rate: float = Field(
         10.0, gt=0, le=255, description="Adam step size in pixel units (unused by L-BFGS)."

@@ -25,10 +25,11 @@ from worker.engine import precision
 JOB = {"max_size": 320, "iterations": 16, "scales": 1, "style_scale": 1.5}
 # Under the 320 px pass: 2x2 or 3x3 tiles, and the style, 418x480 at style_scale 1.5, measured
 # in tiles too; a budget per backend and arithmetic (`precision` auto on TensorFlow). bfloat16,
-# on an AVX-512 CPU: 2x2 tiles of 225 px under 650 MB (544-581 MB in four runs, 2026-12-06; the
-# fit without bfloat16's wider spread planned 212 px under 550, which held 431-554). float32, on
-# an AVX2 CPU: 3x3 of 151 px under 775 (463 measured; since every convolution pads its input
-# the float32 model's fixed part is 380 MB, and 500 MB no longer tiled it). JAX holds more
+# on an AVX-512 CPU: 2x2 tiles of 221 px under 650 MB (225 px held 544-581 MB in four runs,
+# 2026-12-06; the fit without bfloat16's wider spread planned 212 px under 550, which held
+# 431-554). float32, on an AVX2 CPU: 3x3 of 148 px under 775 (151 px held 463; since every
+# convolution pads its input the float32 model's fixed part is 380 MB, and 500 MB no longer
+# tiled it). The tiles are smaller since host rose to 265 bytes per pixel. JAX holds more
 # (shared/memory_model.py) and runs float32: 1148 MB measured under 1280 before the Laplacian
 # loss was on by default, 1174-1215 with it, 1468 with every convolution padded (2026-12-06), so
 # base_mb rose to 1230 and the budget with it (3x3 tiles of 174 px).
