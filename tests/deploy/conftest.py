@@ -11,7 +11,6 @@ import secrets
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
@@ -19,7 +18,7 @@ import pytest
 from cli.embedded_redis import free_port
 from client import Client
 from tests.deploy.compose_stack import ComposeStack
-from tests.deploy.docker_tools import Build, build, prepare, remove_tags
+from tests.deploy.docker_tools import IMAGES, Build, build_images, prepare, remove_tags
 
 RUN = uuid.uuid4().hex[:8]  # names this run's images and compose project
 FIGURES: list[tuple[str, str]] = []  # what this run measured, for pytest's summary
@@ -77,36 +76,19 @@ def images(
     standins: dict[str, str], figures: Figures, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Images]:
     """Build the images with only the base substituted; untag them afterwards (the layers
-    stay cached under the ``boot-cache`` tags). The API image builds alongside the workers;
-    the CPU worker first, so that the GPU one adds its CUDA layer to the layers they share."""
-    base = {"BASE_IMAGE": standins["STYLIZE_BASE_IMAGE"]}
-    logs = tmp_path_factory.mktemp("builds")
-    wanted = {
-        "api": ("docker/api.Dockerfile", base),
-        "worker-cpu": ("docker/worker.Dockerfile", {**base, "ACCELERATOR": "cpu"}),
-        "worker": ("docker/worker.Dockerfile", base),
-    }
-
-    def one(name: str) -> Build:
-        dockerfile, build_args = wanted[name]
-        return build(
-            dockerfile, f"stylize-{name}:boot-{RUN}", f"stylize-{name}:boot-cache", build_args, logs
-        )
-
+    stay cached under the ``boot-cache`` tags)."""
     started = time.monotonic()
+    logs = tmp_path_factory.mktemp("builds")
     try:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            api = pool.submit(one, "api")
-            workers = pool.submit(lambda: (one("worker-cpu"), one("worker")))
-            worker_cpu, worker = workers.result()
-            images = Images(api.result(), worker, worker_cpu)
+        built = build_images(standins["STYLIZE_BASE_IMAGE"], f"boot-{RUN}", logs)
+        images = Images(built["api"], built["worker"], built["worker-cpu"])
         for done in images.all():
             size = f"{done.size_bytes / 1e9:.2f} GB"
             figures.add(f"image {done.tag.split(':')[0]}", f"built in {done.seconds:.0f} s, {size}")
         figures.add("all three images", f"built in {time.monotonic() - started:.0f} s")
         yield images
     finally:
-        remove_tags(*(f"stylize-{name}:boot-{RUN}" for name in wanted))
+        remove_tags(*(f"stylize-{name}:boot-{RUN}" for name in IMAGES))
 
 
 def loopback_address() -> str:

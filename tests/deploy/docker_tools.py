@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,14 +69,11 @@ class Build:
         return int(docker("image", "inspect", "--format", "{{.Size}}", self.tag).stdout)
 
 
-def build(
-    dockerfile: str, tag: str, cache_tag: str, build_args: dict[str, str], log_dir: Path
-) -> Build:
-    """``docker build`` the repository with ``dockerfile`` as ``tag``; the log is kept in
-    ``log_dir``. ``cache_tag`` names the image too and outlives ``tag``, so that its layers
-    stay cached for the next run."""
+def build(dockerfile: str, tags: list[str], build_args: dict[str, str], log_dir: Path) -> Build:
+    """``docker build`` the repository with ``dockerfile`` as every one of ``tags`` (the first
+    names the ``Build``); the log is kept in ``log_dir``."""
     args = [f"--build-arg={name}={value}" for name, value in build_args.items()]
-    log_path = log_dir / f"{tag.replace(':', '_').replace('/', '_')}.log"
+    log_path = log_dir / f"{tags[0].replace(':', '_').replace('/', '_')}.log"
     started = time.monotonic()
     with log_path.open("w") as log:
         result = subprocess.run(
@@ -86,10 +84,7 @@ def build(
                 f"--label={LABEL}",
                 "-f",
                 dockerfile,
-                "-t",
-                tag,
-                "-t",
-                cache_tag,
+                *(flag for tag in tags for flag in ("-t", tag)),
                 str(ROOT),
             ],
             stdout=log,
@@ -98,7 +93,33 @@ def build(
         )
     text = log_path.read_text()
     assert result.returncode == 0, f"docker build -f {dockerfile} failed:\n{text[-5000:]}"
-    return Build(tag, time.monotonic() - started, text)
+    return Build(tags[0], time.monotonic() - started, text)
+
+
+# The images the boot test builds: name -> (Dockerfile, build arguments besides the base).
+IMAGES = {
+    "api": ("docker/api.Dockerfile", {}),
+    "worker-cpu": ("docker/worker.Dockerfile", {"ACCELERATOR": "cpu"}),
+    "worker": ("docker/worker.Dockerfile", {}),  # as written: ACCELERATOR=cuda
+}
+CACHE_TAG = "boot-cache"  # outlives each run's own tag, so that the layers stay cached
+
+
+def build_images(base: str, tag: str, log_dir: Path) -> dict[str, Build]:
+    """Build every image of ``IMAGES`` on ``base`` as ``stylize-NAME:TAG`` and
+    ``stylize-NAME:boot-cache``. The API builds alongside the workers; the CPU worker first,
+    so that the GPU one adds its CUDA layer to the layers they share."""
+
+    def one(name: str) -> Build:
+        dockerfile, build_args = IMAGES[name]
+        tags = [f"stylize-{name}:{tag}", f"stylize-{name}:{CACHE_TAG}"]
+        return build(dockerfile, tags, {"BASE_IMAGE": base, **build_args}, log_dir)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        api = pool.submit(one, "api")
+        workers = pool.submit(lambda: (one("worker-cpu"), one("worker")))
+        worker_cpu, worker = workers.result()
+        return {"api": api.result(), "worker-cpu": worker_cpu, "worker": worker}
 
 
 def run_in(image: str, *command: str, timeout: float = 180) -> subprocess.CompletedProcess:
