@@ -48,19 +48,19 @@ from worker.engine.style_targets import (
     palette_target,
 )
 from worker.engine.tiling import run_tiled_adam
-from worker.engine.vgg import build_vgg16, feature_model, mirrored, variant
+from worker.engine.vgg import Network, build_vgg16, feature_model, mirrored, variant
 from worker.engine.weights import read_conv_weights, resolve_source
 
 
 class StyleEngine:
     """Holds VGG16 and the compiled steps; ``run`` is safe to call for job after job."""
 
-    def __init__(self, vgg: keras.Model, weights_source: str, weights_path: str = "") -> None:
-        self.vgg = vgg
+    def __init__(self, vgg: Network, weights_source: str, weights_path: str = "") -> None:
+        self.vgg = vgg.model  # zero padding, float32: VGG16 as trained
         self.weights_source = weights_source  # what the weights are, safe to show users
         self.weights_path = weights_path  # where they were read from, for the worker's log
         self.backend = get_backend()
-        self._vggs: dict[tuple[str, str], keras.Model] = {("float32", "zero"): vgg}
+        self._vggs: dict[tuple[str, str], Network] = {("float32", "zero"): vgg}
         self._models: dict[tuple[str, ...], keras.Model] = {}
         self.grams = GramCache()
         self._steps: dict[tuple[Any, ...], CompiledStep] = {}
@@ -414,7 +414,9 @@ class StyleEngine:
         edge = "zero" if params.edge_padding == "mirror" else params.edge_padding
         network = (arithmetic, edge)
         if network not in self._vggs:
-            self._vggs[network] = variant(self.vgg, precision.DTYPE_POLICIES[arithmetic], edge)
+            self._vggs[network] = variant(
+                self._vggs["float32", "zero"], precision.DTYPE_POLICIES[arithmetic], edge
+            )
         key = (arithmetic, params.edge_padding, *outputs)
         if key not in self._models:
             model = feature_model(self._vggs[network], outputs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -63,54 +65,71 @@ def replicates(edge: str, block: int, conv: int) -> bool:
     return edge == "replicate" or (edge == "replicate_first" and block == conv == 1)
 
 
+@dataclass(frozen=True)
+class Network:
+    """VGG16's 13 conv layers on RGB input with one edge padding, and each conv layer's map in
+    this network's own graph: its layers may also run in another network (the same weights
+    under another padding), where ``layer.output`` would name the other graph's map."""
+
+    model: keras.Model
+    maps: dict[str, Any]
+
+
 def build_vgg16(
-    weights: LayerWeights | None, dtype: str = "float32", edge: str = "zero"
-) -> keras.Model:
+    weights: LayerWeights | None,
+    dtype: str = "float32",
+    edge: str = "zero",
+    convs: Mapping[str, layers.Conv2D] | None = None,
+) -> Network:
     """The 13 conv layers of VGG16 (as keras.applications names them) on RGB input.
 
-    ``weights=None`` keeps Keras's random initialisation; only tests ask for that. ``dtype`` is
-    a Keras dtype policy: ``mixed_bfloat16`` computes in bfloat16 with float32 weights. ``edge``:
-    what the convolutions see beyond their maps' edges, zeros (VGG16's own), the edge repeated
-    at every one (``replicate``) or at the first only (``replicate_first``).
+    ``weights=None`` keeps Keras's random initialisation (only tests ask for that) or the
+    weights of ``convs``: conv layers of another network with the same ``dtype``, run here
+    too, so that both networks hold one copy of the weights. ``dtype`` is a Keras dtype policy:
+    ``mixed_bfloat16`` computes in bfloat16 with float32 weights. ``edge``: what the
+    convolutions see beyond their maps' edges, zeros (VGG16's own), the edge repeated at every
+    one (``replicate``) or at the first only (``replicate_first``). Every convolution is
+    ``valid`` on its input padded by one pixel, so that any padding can share its layers.
     """
     rgb = keras.Input(shape=(None, None, 3), name="rgb")
     x = CaffePreprocess(name="caffe_preprocess", dtype=dtype)(rgb)
+    maps: dict[str, Any] = {}
     for block, size in enumerate(BLOCK_SIZES, start=1):
         for conv in range(1, size + 1):
             name = f"block{block}_conv{conv}"
-            padded = replicates(edge, block, conv)
-            if padded:
-                x = ReplicatePad(name=f"{name}_pad", dtype=dtype)(x)
-            x = layers.Conv2D(
-                64 * 2 ** min(block - 1, 3),
-                3,
-                padding="valid" if padded else "same",
-                activation="relu",
-                name=name,
-                dtype=dtype,
-            )(x)
+            pad = ReplicatePad if replicates(edge, block, conv) else layers.ZeroPadding2D
+            x = pad(1, name=f"{name}_pad", dtype=dtype)(x)
+            layer = convs[name] if convs is not None else conv_layer(name, block, dtype)
+            x = maps[name] = layer(x)
         if block < len(BLOCK_SIZES):
             x = layers.MaxPooling2D(2, strides=2, name=f"block{block}_pool", dtype=dtype)(x)
-    model = keras.Model(rgb, x, name=f"vgg16_{edge}")
+    vgg = Network(keras.Model(rgb, x, name=f"vgg16_{edge}"), maps)
     if weights is not None:
         for name in VGG16_LAYERS:
-            model.get_layer(name).set_weights(list(weights[name]))
-    return model
+            vgg.model.get_layer(name).set_weights(list(weights[name]))
+    return vgg
 
 
-def variant(vgg: keras.Model, dtype: str, edge: str) -> keras.Model:
-    """A copy of ``vgg`` (its weights) computing under the dtype policy ``dtype`` with ``edge``
-    padding."""
-    return build_vgg16(
-        {name: tuple(vgg.get_layer(name).get_weights()) for name in VGG16_LAYERS}, dtype, edge
-    )
+def conv_layer(name: str, block: int, dtype: str) -> layers.Conv2D:
+    """VGG16's 3x3 convolution ``name`` of ``block`` (64 to 512 filters), ``valid``."""
+    filters = 64 * 2 ** min(block - 1, 3)
+    return layers.Conv2D(filters, 3, padding="valid", activation="relu", name=name, dtype=dtype)
 
 
-def feature_model(vgg: keras.Model, outputs: tuple[str, ...]) -> keras.Model:
+def variant(vgg: Network, dtype: str, edge: str) -> Network:
+    """``vgg`` computing under the dtype policy ``dtype`` with ``edge`` padding: on the same
+    layers where the dtype is ``vgg``'s, else on a copy of its weights."""
+    convs = {name: vgg.model.get_layer(name) for name in VGG16_LAYERS}
+    if all(layer.dtype_policy.name == dtype for layer in convs.values()):
+        return build_vgg16(None, dtype, edge, convs)
+    return build_vgg16({name: tuple(c.get_weights()) for name, c in convs.items()}, dtype, edge)
+
+
+def feature_model(vgg: Network, outputs: tuple[str, ...]) -> keras.Model:
     """A model sharing ``vgg``'s layers that returns ``outputs`` and stops at the deepest one."""
     return keras.Model(
-        vgg.input,
-        [vgg.get_layer(name).output for name in outputs],
+        vgg.model.input,
+        [vgg.maps[name] for name in outputs],
         name="vgg16_" + max(outputs, key=VGG16_LAYERS.index),
     )
 

@@ -114,6 +114,41 @@ def test_model_is_cut_after_the_deepest_layer_used(random_engine: StyleEngine, e
     assert "block2_conv2" in found and not any(n.startswith("block3") for n in found)
 
 
+def test_the_zero_padded_network_is_vgg16_as_keras_builds_it(random_engine: StyleEngine) -> None:
+    """Every convolution runs ``valid`` on its input padded by one pixel (so that paddings can
+    share layers); with zeros that is keras.applications' VGG16 (``same``) on the same weights."""
+    from keras.applications import VGG16
+
+    from worker.engine.vgg import BGR_MEAN
+
+    reference = VGG16(weights=None, include_top=False, input_shape=(None, None, 3))
+    for layer in reference.layers:
+        if layer.weights:
+            layer.set_weights(random_engine.vgg.get_layer(layer.name).get_weights())
+    names = ("block1_conv2", "block3_conv1", "block5_conv3")
+    probe = keras.Model(reference.input, [reference.get_layer(n).output for n in names])
+    rgb = np.random.default_rng(3).uniform(0, 255, (1, 40, 56, 3)).astype(np.float32)
+    expected = probe(rgb[..., ::-1] - np.asarray(BGR_MEAN, np.float32))
+    params = quick(content_layers=[names[0]], style_layers=list(names[1:]), edge_padding="zero")
+    found = random_engine._feature_model(params, "float32")(rgb)
+    for name, want, got in zip(names, expected, found, strict=True):
+        want, got = np.asarray(want), np.asarray(got)
+        assert want.shape == got.shape, name
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
+def test_every_edge_padding_runs_on_one_copy_of_the_weights(random_engine: StyleEngine) -> None:
+    """The networks of every edge padding share the float32 network's conv layers: a worker
+    holds VGG16's weights once per arithmetic, not once per padding."""
+    for edge in ("replicate", "replicate_first", "mirror"):
+        random_engine._feature_model(quick(edge_padding=edge), "float32")
+    networks = [
+        net for (arithmetic, _), net in random_engine._vggs.items() if arithmetic == "float32"
+    ]
+    assert len(networks) == 3  # zero (mirror's too), replicate, replicate_first
+    assert len({id(w) for net in networks for w in net.model.weights}) == 2 * 13
+
+
 @pytest.mark.parametrize("arithmetic", ["float32", "bfloat16"])
 def test_replicate_and_mirror_padding_show_no_layer_an_edge(
     hed_engine: StyleEngine, arithmetic: str
