@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PREPARE = Path(__file__).with_name("prepare.sh")
 CANNOT_RUN = 3  # prepare.sh's exit code when Docker cannot run on this machine
 LABEL = "stylize.boot-test=1"  # on every image the boot test builds; prepare.sh prunes by it
+WARM_TAG = "boot-warm"  # the warm-up's own tag (tests/deploy/warm_cache.py), removed after it
+WARM_LOGS = Path(tempfile.gettempdir()) / "stylize-boot-warm"  # the warm-up's build logs
 
 
 def docker(*args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
@@ -55,14 +58,26 @@ class Build:
     seconds: float
     log: str
 
-    def reused(self, instruction: str) -> bool:
-        """Whether the step that starts with ``instruction`` came from the cache (the step did
-        not run, so the log has none of its output)."""
-        step = re.search(
-            rf"^Step \d+/\d+ : {re.escape(instruction)}.*\n(.*)\n", self.log, re.MULTILINE
+    def step(self, instruction: str) -> tuple[str | None, str]:
+        """The output of the step that starts with ``instruction`` (None where the step came
+        from the cache and did not run) and the layer it left."""
+        found = re.search(
+            rf"^Step \d+/\d+ : {re.escape(instruction)}.*\n((?:(?!Step \d+/\d+ : ).*\n?)*)",
+            self.log,
+            re.MULTILINE,
         )
-        assert step, f"{self.tag}: no step {instruction!r} in the build log"
-        return step.group(1).strip() == "---> Using cache"
+        assert found, f"{self.tag}: no step {instruction!r} in the build log"
+        body = found.group(1)
+        layers = re.findall(r"^ ---> ([0-9a-f]{12})$", body, re.MULTILINE)
+        assert layers, f"{self.tag}: the step {instruction!r} left no layer:\n{body[-2000:]}"
+        return (None if body.startswith(" ---> Using cache") else body), layers[-1]
+
+    def warmed(self) -> Build | None:
+        """The warm-up's build of the same image (tests/deploy/warm_cache.py), where its log
+        is kept."""
+        name = self.tag.split(":")[0]
+        path = WARM_LOGS / f"{name}_{WARM_TAG}.log"
+        return Build(f"{name}:{WARM_TAG}", 0.0, path.read_text()) if path.exists() else None
 
     @property
     def size_bytes(self) -> int:
@@ -107,19 +122,20 @@ CACHE_TAG = "boot-cache"  # outlives each run's own tag, so that the layers stay
 
 def build_images(base: str, tag: str, log_dir: Path) -> dict[str, Build]:
     """Build every image of ``IMAGES`` on ``base`` as ``stylize-NAME:TAG`` and
-    ``stylize-NAME:boot-cache``. The API builds alongside the workers; the CPU worker first,
-    so that the GPU one adds its CUDA layer to the layers they share."""
+    ``stylize-NAME:boot-cache``. The CPU worker first: its first layers are the API's and the
+    GPU worker's too, and built once they are found again by every later build (two builds
+    at once would each make their own, and a later one finds only one of them); then the API
+    alongside the GPU worker, which adds its CUDA layer to the layers the workers share."""
 
     def one(name: str) -> Build:
         dockerfile, build_args = IMAGES[name]
         tags = [f"stylize-{name}:{tag}", f"stylize-{name}:{CACHE_TAG}"]
         return build(dockerfile, tags, {"BASE_IMAGE": base, **build_args}, log_dir)
 
+    worker_cpu = one("worker-cpu")
     with ThreadPoolExecutor(max_workers=2) as pool:
-        api = pool.submit(one, "api")
-        workers = pool.submit(lambda: (one("worker-cpu"), one("worker")))
-        worker_cpu, worker = workers.result()
-        return {"api": api.result(), "worker-cpu": worker_cpu, "worker": worker}
+        api, worker = pool.submit(one, "api"), pool.submit(one, "worker")
+        return {"api": api.result(), "worker-cpu": worker_cpu, "worker": worker.result()}
 
 
 def run_in(image: str, *command: str, timeout: float = 180) -> subprocess.CompletedProcess:

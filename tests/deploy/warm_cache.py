@@ -2,25 +2,31 @@
 
 ``./dev test`` runs this in the background when it runs the whole suite: prepare.sh (Docker and
 the stand-ins), then the boot test's three images built on that base and tagged
-``boot-cache`` (the warm-up's own tag is removed again). Most of that time is downloads
-(Debian's packages, the wheels), which then overlap the TensorFlow stage. The boot stage still
-runs prepare.sh and every build itself, from the cache where this got that far, and reports
-every failure: this only says what it did, in its log.
+``boot-cache`` (the warm-up's own tag is removed again; the build logs stay in
+``$TMPDIR/stylize-boot-warm``, where the boot test reads the output of the steps it found in
+the cache). Most of that time is downloads (Debian's packages, the wheels), which then overlap
+the TensorFlow stage. The boot stage still runs prepare.sh and every build itself, from the
+cache where this got that far, and reports every failure: this only says what it did, in its
+log.
 
 Usage: ``python -m tests.deploy.warm_cache`` (exit 0: warmed; otherwise prepare.sh's code or 1).
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from tests.deploy.docker_tools import IMAGES, PREPARE, build_images, remove_tags
-
-WARM_TAG = "boot-warm"
+from tests.deploy.docker_tools import (
+    IMAGES,
+    PREPARE,
+    WARM_LOGS,
+    WARM_TAG,
+    build_images,
+    remove_tags,
+)
 
 
 def main() -> int:
@@ -30,9 +36,10 @@ def main() -> int:
         print(f"warm: prepare.sh exited {prepared.returncode}", file=sys.stderr)
         return prepared.returncode
     base = dict(line.split("=", 1) for line in prepared.stdout.split())["STYLIZE_BASE_IMAGE"]
+    shutil.rmtree(WARM_LOGS, ignore_errors=True)
+    WARM_LOGS.mkdir(parents=True)
     try:
-        with tempfile.TemporaryDirectory() as logs:
-            built = build_images(base, WARM_TAG, Path(logs))
+        built = build_images(base, WARM_TAG, WARM_LOGS)
     except AssertionError as failed:
         print(f"warm: {failed}", file=sys.stderr)
         return 1
