@@ -10,21 +10,20 @@ from tests.deploy import warm_cache
 
 
 @pytest.fixture
-def docker_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[Path, str]:
-    """A daemon's autogroup file and a cgroup v1 directory, as the kernel would show them."""
+def docker_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """A daemon's autogroup file and a cgroup v1 ``cpu.shares``, as the kernel shows them."""
     autogroup = tmp_path / "autogroup"
     cgroup = tmp_path / "cpu" / "docker"
     cgroup.mkdir(parents=True)
-    files = {autogroup: "/autogroup-7 nice 0", cgroup / "cpu.shares": "1024"}
-    for path, text in files.items():
-        path.write_text(text)
+    autogroup.write_text("/autogroup-7 nice 0")
+    (cgroup / "cpu.shares").write_text("1024")
     monkeypatch.setattr(warm_cache, "daemon_autogroups", lambda: [autogroup])
     monkeypatch.setattr(warm_cache, "DOCKER_CGROUPS", (cgroup, tmp_path / "absent"))
-    return files
+    return autogroup, cgroup / "cpu.shares"
 
 
 def test_docker_runs_at_the_lowest_priority_inside_and_as_before_after(
-    docker_files: dict[Path, str],
+    docker_files: tuple[Path, Path],
 ) -> None:
     autogroup, shares = docker_files
     with warm_cache.docker_at_lowest_priority():
@@ -33,7 +32,7 @@ def test_docker_runs_at_the_lowest_priority_inside_and_as_before_after(
     assert not (autogroup.parent / "absent").exists(), "a missing cgroup is not created"
 
 
-def test_priorities_are_set_back_when_the_build_fails(docker_files: dict[Path, str]) -> None:
+def test_priorities_are_set_back_when_the_build_fails(docker_files: tuple[Path, Path]) -> None:
     autogroup, shares = docker_files
     with pytest.raises(AssertionError), warm_cache.docker_at_lowest_priority():
         raise AssertionError("docker build failed")

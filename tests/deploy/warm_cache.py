@@ -47,7 +47,10 @@ DAEMONS = ("dockerd", "containerd")
 
 def daemon_autogroups() -> list[Path]:
     """The autogroup files of Docker's daemons (empty where none runs or autogroup is off)."""
-    found = subprocess.run(["pidof", *DAEMONS], capture_output=True, text=True).stdout.split()
+    try:
+        found = subprocess.run(["pidof", *DAEMONS], capture_output=True, text=True).stdout.split()
+    except OSError:  # no pidof: the daemons keep their priority
+        return []
     return [path for pid in found if (path := Path(f"/proc/{pid}/autogroup")).exists()]
 
 
