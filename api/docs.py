@@ -70,8 +70,8 @@ most languages):</p>
 
 
 def default(field: dict[str, Any]) -> str:
-    """A parameter's default as JSON (``null`` when it has none)."""
-    return json.dumps(field.get("default"))
+    """A parameter's default as JSON, or ``by max_size`` for one that depends on the size."""
+    return json.dumps(field["default"]) if "default" in field else "by max_size"
 
 
 def allowed(field: dict[str, Any]) -> str:

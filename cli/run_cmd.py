@@ -35,11 +35,14 @@ def param_options(
 
 def add_param_options(command: Callable[..., Any], skipped: frozenset[str]) -> Callable[..., Any]:
     """Decorate ``command`` with the options of :func:`param_options`."""
+    schema = JobParams.model_json_schema()["properties"]
     for name, field in reversed(JobParams.model_fields.items()):
         if name in skipped:
             continue
         flag = "--" + name.replace("_", "-")
         default = field.default_factory() if field.default_factory else field.default
+        if "default" not in schema[name]:  # it depends on max_size (iterations)
+            default = "by max_size"
         if isinstance(default, list):
             default = ",".join(map(str, default))
         help_text = f"{field.description} [default: {default}]"

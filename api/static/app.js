@@ -87,7 +87,9 @@ async function loadSchema() {
       if (!field) continue;
       input.title = field.description || "";
       if (input.type === "checkbox") { input.checked = Boolean(field.default); continue; }
-      input.value = field.default;
+      // A default that depends on the size (iterations) has none here: left empty, the server's.
+      if ("default" in field) input.value = field.default;
+      else input.placeholder = "auto";
       if ("minimum" in field) input.min = field.minimum;
       if ("maximum" in field) input.max = field.maximum;
     }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared.levels import level_sides, levels, output_size
-from shared.params import JobParams
+from shared.params import JobParams, iterations_allowed
 
 
 def test_auto_levels_grow_by_root_two_from_min_scale_to_the_output() -> None:
@@ -20,3 +20,23 @@ def test_iterations_are_shared_by_the_levels_and_the_output_is_never_enlarged() 
     assert sum(its for _, its in planned) == 200 and len(planned) == 4  # 159, 226, 319, 451
     few = levels((512, 512), JobParams(scales="auto", iterations=2))
     assert few == [((512, 512), 2)], "levels with no iteration are skipped"
+
+
+def test_a_job_naming_no_iterations_gets_40_a_level_above_five_levels() -> None:
+    assert [JobParams(max_size=size).iterations for size in (256, 512, 721, 722, 1024, 2048)] == [
+        200,
+        200,
+        200,
+        240,
+        280,
+        360,
+    ]
+    assert JobParams(max_size=8192).iterations == iterations_allowed(8192), "never above the cap"
+    assert JobParams(max_size=1024, iterations=100).iterations == 100, "a number given is kept"
+    assert JobParams(max_size=1024, scales=3).iterations == 200, "the old pyramid: 200"
+    assert JobParams.model_validate({"max_size": "1024"}).iterations == 280, "form fields too"
+    stored = JobParams(max_size=1024).model_dump(mode="json")
+    assert stored["iterations"] == 280 and JobParams.model_validate(stored).iterations == 280
+    assert all(its == 40 for _, its in levels((1024, 1024), JobParams(max_size=1024))), (
+        "seven levels of 40"
+    )
