@@ -90,9 +90,12 @@ def build_vgg16(
     convolutions see beyond their maps' edges, zeros (VGG16's own), the edge repeated at every
     one (``replicate``) or at the first only (``replicate_first``). Every convolution is
     ``valid`` on its input padded by one pixel, so that any padding can share its layers.
+    With ``replicate`` the pooling keeps an odd map's last row and column (VGG16's own drops
+    them, and with them what the deeper layers see of the picture's last rows).
     """
     rgb = keras.Input(shape=(None, None, 3), name="rgb")
     x = CaffePreprocess(name="caffe_preprocess", dtype=dtype)(rgb)
+    pooling = "same" if edge == "replicate" else "valid"
     maps: dict[str, Any] = {}
     for block, size in enumerate(BLOCK_SIZES, start=1):
         for conv in range(1, size + 1):
@@ -102,7 +105,9 @@ def build_vgg16(
             layer = convs[name] if convs is not None else conv_layer(name, block, dtype)
             x = maps[name] = layer(x)
         if block < len(BLOCK_SIZES):
-            x = layers.MaxPooling2D(2, strides=2, name=f"block{block}_pool", dtype=dtype)(x)
+            x = layers.MaxPooling2D(
+                2, strides=2, padding=pooling, name=f"block{block}_pool", dtype=dtype
+            )(x)
     vgg = Network(keras.Model(rgb, x, name=f"vgg16_{edge}"), maps)
     if weights is not None:
         for name in VGG16_LAYERS:

@@ -176,6 +176,34 @@ def test_replicate_and_mirror_padding_show_no_layer_an_edge(
     assert first_only[0] == 0.0 and min(first_only[1:]) > 1.0, first_only
 
 
+@pytest.mark.parametrize("edge", ["replicate", "zero"])
+def test_with_replicate_the_deepest_layer_covers_an_odd_picture_to_its_last_row(
+    random_engine: StyleEngine, edge: str
+) -> None:
+    """VGG16's pooling drops an odd map's last row and column, so its deep layers saw the
+    picture's last rows only through their neighbours (the optimiser left them lighter: a
+    white line along the 512 px cup's bottom edge); with edge_padding=replicate every pooling
+    keeps them, and the last row moves block5 as much as the first."""
+    params = quick(
+        content_layers=["block1_conv1"], style_layers=["block5_conv1"], edge_padding=edge
+    )
+    model = random_engine._feature_model(params, "float32")
+    picture = np.random.default_rng(5).uniform(0, 255, (1, 49, 67, 3)).astype(np.float32)
+    deepest = np.asarray(model(picture)[1])
+    covered = (4, 5) if edge == "replicate" else (3, 4)  # ceil or floor of 49/16 and 67/16
+    assert deepest.shape[1:3] == covered
+
+    def moved(rows: slice, columns: slice) -> float:
+        changed = picture.copy()
+        changed[:, rows, columns] = 255.0 - changed[:, rows, columns]
+        return float(np.abs(np.asarray(model(changed)[1]) - deepest).sum())
+
+    if edge == "replicate":
+        every = slice(None)
+        assert moved(slice(-1, None), every) > 0.5 * moved(slice(0, 1), every)
+        assert moved(every, slice(-1, None)) > 0.5 * moved(every, slice(0, 1))
+
+
 def test_preserve_color_keeps_the_content_colours(hed_engine: StyleEngine, content) -> None:
     red_style = np.zeros((40, 40, 3), np.uint8)
     red_style[..., 0] = np.random.default_rng(0).integers(100, 255, (40, 40))
