@@ -167,8 +167,10 @@ def tiled_statistics(
             maps = list(features(image[None, top:bottom, left:right]))
             for n, name in enumerate(layers):
                 s = layer_stride(name)
-                rows = slice((y0 - top) // s, (min(height, y0 + core) - top) // s)
-                columns = slice((x0 - left) // s, (min(width, x0 + core) - left) // s)
+                # a core ends on the feature grid, or at the picture's edge, where a pooling
+                # that keeps an odd map's last row has one more, partial, feature (ceil)
+                rows = slice((y0 - top) // s, -(-(min(height, y0 + core) - top) // s))
+                columns = slice((x0 - left) // s, -(-(min(width, x0 + core) - left) // s))
                 cropped = ops.cast(maps[n][:, rows, columns], "float32")
                 maps[n] = None  # measured: freed before the next layer's copy
                 positions = int(cropped.shape[1]) * int(cropped.shape[2])
