@@ -47,7 +47,7 @@ MAX_ITERATIONS = 5000
 # visibility timeout stay as they were. Bands, so that the JSON Schema can state them too.
 ITERATIONS_BY_SIZE = ((2048, 5000), (2896, 2500), (4096, 1250), (5792, 625), (MAX_SIZE, 312))
 # The iterations of a job that names none: DEFAULT_ITERATIONS, or ITERATIONS_PER_LEVEL at each
-# level where scales=auto makes more levels than that covers (above 724 px): the finest levels
+# level where scales=auto makes more levels than that covers (from 722 px): the finest levels
 # draw the style's finest texture, and at 1024 px 200 over seven levels left them 28 each.
 DEFAULT_ITERATIONS = 200
 ITERATIONS_PER_LEVEL = 40
@@ -318,11 +318,9 @@ class JobParams(BaseModel):
         if "iterations" in params.model_fields_set or not isinstance(data, dict):
             return params
         iterations = default_iterations(params)
-        return (
-            handler({**data, "iterations": iterations})
-            if iterations != params.iterations
-            else params
-        )
+        if iterations == params.iterations:
+            return params
+        return handler({**data, "iterations": iterations})
 
     @model_validator(mode="after")
     def _pyramid_fits(self) -> JobParams:
