@@ -44,6 +44,16 @@ def test_step_is_traced_once_per_shape_and_reused_across_jobs(content, style) ->
     assert engine.trace_count == 2
 
 
+def test_after_the_warm_up_a_job_of_any_shape_runs_without_tracing(content, style) -> None:
+    engine = StyleEngine.load("random")
+    engine.warm_up()
+    traced = engine.trace_count
+    for shape in ((44, 36), (36, 44), (64, 52)):
+        job = JobParams(iterations=2, preview_every=0, max_size=64, scales=1)
+        engine.run(sample("content-chelsea", shape), [style], job)
+    assert engine.trace_count == traced == 2
+
+
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
 def test_progress_every_iteration_and_stop_within_one(
     random_engine: StyleEngine, content, style, optimizer: str
