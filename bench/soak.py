@@ -393,7 +393,8 @@ def run_soak(minutes: float, postgres_url: str | None) -> dict[str, object]:
         victim.wait()
         stack.processes.remove(victim)
         time.sleep(3)
-        stack.start_worker("soak-worker-2", STACK_ENV)
+        # the traffic goes on while it loads its model; the jobs wait in the queue meanwhile
+        stack.start_worker("soak-worker-2", STACK_ENV, wait=False)
         processes["worker"] = stack.workers[-1].pid
         time.sleep(minutes * 60 * 2 / 3 - 3)
         stop.set()

@@ -164,13 +164,17 @@ class BenchStack:
             time.sleep(0.2)
         raise StackError(f"the API did not start:\n{log_path.read_text()[-3000:]}")
 
-    def start_worker(self, name: str, extra_env: Mapping[str, str] | None = None) -> None:
-        """One ``stylize worker`` (concurrency 1, warm model), returned once it is ready."""
+    def start_worker(
+        self, name: str, extra_env: Mapping[str, str] | None = None, *, wait: bool = True
+    ) -> None:
+        """One ``stylize worker`` (concurrency 1, warm model), returned once it is ready (at
+        once with ``wait=False``: it takes jobs when it is)."""
         process = start_worker_process(
             child_env(self.settings, extra_env),
             self.workdir / f"{name}.log",
             command=("worker", "--loglevel", "INFO", "--hostname", f"{name}@%h"),
             new_session=True,
+            wait=wait,
         )
         self.processes.append(process)
         self.workers.append(process)

@@ -21,9 +21,10 @@ def start_worker_process(
     *,
     new_session: bool = False,
     ready_line: str = "ready.",
+    wait: bool = True,
 ) -> subprocess.Popen[bytes]:
     """Run ``stylize <command>`` with ``env``, logging to ``log_path``; return once its log
-    shows ``ready_line`` (Celery's "ready." for a worker).
+    shows ``ready_line`` (Celery's "ready." for a worker), or at once with ``wait=False``.
 
     ``new_session`` makes it the leader of its own process group (``os.killpg`` reaches it all).
     """
@@ -36,7 +37,7 @@ def start_worker_process(
             start_new_session=new_session,
         )
     deadline = time.monotonic() + timeout_s
-    while ready_line not in log_path.read_text(errors="replace"):
+    while wait and ready_line not in log_path.read_text(errors="replace"):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             raise WorkerStartError(f"worker did not start:\n{log_path.read_text()[-4000:]}")
