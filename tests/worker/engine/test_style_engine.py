@@ -48,8 +48,8 @@ def test_after_the_warm_up_a_job_of_any_shape_runs_without_tracing(content, styl
     engine = StyleEngine.load("random")
     engine.warm_up()
     traced = engine.trace_count
+    job = JobParams(iterations=2, preview_every=0, max_size=64, scales=1)
     for shape in ((44, 36), (36, 44), (64, 52)):
-        job = JobParams(iterations=2, preview_every=0, max_size=64, scales=1)
         engine.run(sample("content-chelsea", shape), [style], job)
     assert engine.trace_count == traced == 2
 
