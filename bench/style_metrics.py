@@ -24,6 +24,9 @@ whatever layers or loss the job used:
   each outer band, high-passed, its spread ÷ the median of the same over bands further in,
   the picture's over the photo's, averaged over the four edges (1 = edges as textured as
   inside, relative to the photo; the dark ticks a picture's border can carry score 2-3);
+- ``edge_row``: how much lighter the outermost row of pixels is than the four rows inside it
+  (L*), the picture's less the photo's, averaged over the four edges (0 = no line along the
+  edges; a thin light line reads from about +5);
 - ``likeness``: the structural similarity (SSIM, luminance) of the picture and the photo, both
   shrunk to a thumbnail ``LIKENESS_SIDE`` px on the long side: the photo's layout as a glance
   sees it (1 = the same), which the style's texture cannot reach and ``content_ratio``, in
@@ -67,6 +70,7 @@ class StyleMetrics:
     edge_detail: float
     likeness: float
     edge_ticks: float
+    edge_row: float
 
     def as_dict(self) -> dict[str, object]:
         """Rounded for reports and ``--json``."""
@@ -128,6 +132,7 @@ class Yardstick:
         self.style_lab = _lab(self.style)
         self.content_edges = _edge_figures(self.content_lab[..., 0])
         self.content_ticks = _edge_ticks(self.content_lab[..., 0])
+        self.content_rows = _edge_rows(self.content_lab[..., 0])
 
     def _gram_losses(self, features: list[np.ndarray]) -> list[float]:
         return [
@@ -171,6 +176,7 @@ class Yardstick:
             edge_ticks=float(
                 np.mean(_edge_ticks(lab[..., 0]) / np.maximum(self.content_ticks, 1e-12))
             ),
+            edge_row=float(np.mean(_edge_rows(lab[..., 0]) - self.content_rows)),
         )
 
 
@@ -260,6 +266,17 @@ def _edge_ticks(lightness: np.ndarray) -> np.ndarray:
 
     light = lightness.astype(np.float64)
     return np.array([edge(light), edge(light[::-1]), edge(light.T), edge(light.T[::-1])])
+
+
+def _edge_rows(lightness: np.ndarray) -> np.ndarray:
+    """Per edge (top, bottom, left, right): the outermost row's mean lightness less that of
+    the four rows inside it."""
+    light = lightness.astype(np.float64)
+
+    def step(image: np.ndarray) -> float:
+        return float(image[0].mean() - image[1:5].mean())
+
+    return np.array([step(light), step(light[::-1]), step(light.T), step(light.T[::-1])])
 
 
 def _boundaries(

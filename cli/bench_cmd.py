@@ -651,7 +651,7 @@ def quality(
         click.echo(
             f"{'pair':34} {'config':9} {'size':>5} {'s':>6} {'style':>6} {'content':>7} "
             f"{'gram ratios b1..b5':>29} {'geo':>6} {'sw geo':>6} {'chroma':>6} "
-            f"{'foreign':>7} {'edge':>5} {'ticks':>5} {'like':>5} {'to ref':>6}"
+            f"{'foreign':>7} {'edge':>5} {'ticks':>5} {'row':>5} {'like':>5} {'to ref':>6}"
         )
     try:
         for row in run(
@@ -675,7 +675,8 @@ def quality(
                 f"{row.seconds:6.1f} {row.style_ratio:6.3f} {row.content_ratio:7.3f} "
                 f"{' '.join(f'{r:5.3f}' for r in m.gram_ratios):>29} {m.gram_geo:6.3f} "
                 f"{m.sw_geo:6.3f} {m.chroma_drift:6.2f} {m.foreign_chroma:7.4f} "
-                f"{m.edge_dark:5.1f} {m.edge_ticks:5.2f} {m.likeness:5.3f} {to_ref:>6}"
+                f"{m.edge_dark:5.1f} {m.edge_ticks:5.2f} {m.edge_row:5.1f} {m.likeness:5.3f} "
+                f"{to_ref:>6}"
             )
     except (WeightsError, EngineInputError) as exc:
         raise click.ClickException(str(exc)) from None

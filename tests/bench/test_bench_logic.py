@@ -184,7 +184,9 @@ def test_quality_json_keeps_the_jobs_content_ratio_beside_the_yardsticks() -> No
     from bench.quality import PairQuality
     from bench.style_metrics import StyleMetrics
 
-    metrics = StyleMetrics((0.1,) * 5, 0.1, (0.2,) * 5, 0.2, 0.058, 0.9, 0.02, 0.4, 1.6, 0.7, 1.1)
+    metrics = StyleMetrics(
+        (0.1,) * 5, 0.1, (0.2,) * 5, 0.2, 0.058, 0.9, 0.02, 0.4, 1.6, 0.7, 1.1, 0.3
+    )
     row = PairQuality("c.jpg", "s.jpg", 128, "tested", 12.34, 200, 0.013, 0.039, metrics)
     line = json.loads(json.dumps(row.as_dict()))
     assert line["content_ratio"] == 0.039 and line["yardstick_content_ratio"] == 0.058
@@ -206,6 +208,22 @@ def test_edge_ticks_finds_a_row_of_marks_along_one_edge() -> None:
     marked = _edge_ticks(ticked)
     assert marked[0] > 2.5 * plain[0], (marked, plain)
     np.testing.assert_allclose(marked[1:], plain[1:], rtol=0.05)
+
+
+def test_edge_rows_find_a_light_outermost_row_along_one_edge() -> None:
+    """A textured picture's outermost rows are about as light as the rows inside them; one
+    20 L* lighter along the bottom scores +20 there and nowhere else."""
+    from bench.style_metrics import _edge_rows
+
+    rng = np.random.default_rng(0)
+    grain = np.kron(rng.normal(50, 10, (128, 192)), np.ones((2, 2)))
+    plain = _edge_rows(grain)
+    assert np.all(np.abs(plain) < 3), plain
+    lined = grain.copy()
+    lined[-1] += 20
+    found = _edge_rows(lined)
+    assert found[1] - plain[1] == pytest.approx(20)
+    np.testing.assert_allclose(found[[0, 2, 3]], plain[[0, 2, 3]], atol=20 / 192 + 1e-9)
 
 
 def test_likeness_sees_the_layout_not_the_texture() -> None:
