@@ -36,6 +36,7 @@ whatever layers or loss the job used:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import cv2
@@ -264,19 +265,24 @@ def _edge_ticks(lightness: np.ndarray) -> np.ndarray:
         inside = [spread(image[d : d + band]) for d in depths] or [spread(image[band:])]
         return spread(image[:band]) / max(float(np.median(inside)), 1e-12)
 
-    light = lightness.astype(np.float64)
-    return np.array([edge(light), edge(light[::-1]), edge(light.T), edge(light.T[::-1])])
+    return _per_edge(lightness, edge)
 
 
 def _edge_rows(lightness: np.ndarray) -> np.ndarray:
     """Per edge (top, bottom, left, right): the outermost row's mean lightness less that of
     the four rows inside it."""
-    light = lightness.astype(np.float64)
 
     def step(image: np.ndarray) -> float:
         return float(image[0].mean() - image[1:5].mean())
 
-    return np.array([step(light), step(light[::-1]), step(light.T), step(light.T[::-1])])
+    return _per_edge(lightness, step)
+
+
+def _per_edge(lightness: np.ndarray, figure: Callable[[np.ndarray], float]) -> np.ndarray:
+    """``figure`` of the picture seen from each edge (top, bottom, left, right): the
+    picture flipped or transposed so that the edge is its first row."""
+    light = lightness.astype(np.float64)
+    return np.array([figure(light), figure(light[::-1]), figure(light.T), figure(light.T[::-1])])
 
 
 def _boundaries(
