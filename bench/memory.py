@@ -188,7 +188,7 @@ def final_level_mb(level: LevelPlan, params: JobParams, c: Coefficients) -> floa
     pass (one tile's, when tiled) and the tiles' cached content targets."""
     units = activation_units([*params.content_layers, *params.style_layers])
     if level.tile is None:
-        return c.base_mb + c.opt * units * pass_pixels(level.size, params) / MB
+        return c.base_mb + c.opt * units * pass_pixels(level.size, params, shifted=True) / MB
     tile_px = level.tile[0] * level.tile[1]
     kept = content_units(params.content_layers) * 4 * len(tile_grid(level.size, level.tile))
     return c.base_mb + (c.opt * units * pass_pixels(level.tile, params) + kept * tile_px) / MB

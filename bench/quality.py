@@ -55,6 +55,7 @@ LEGACY_DEFAULT: dict[str, Any] = {
     "edge_padding": "zero",
     "limit_chroma": False,
     "iterate_average": 0.0,
+    "grid_jitter": 0,
 }
 ROW_HEIGHT = 192
 CAPTION_HEIGHT = 32

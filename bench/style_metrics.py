@@ -13,6 +13,10 @@ whatever layers or loss the job used:
   noise;
 - ``content_ratio``: the content loss (``block4_conv2``) of the picture ÷ of the style image
   (0 = the photo's content kept, 1 = as far from it as the style image is), as jobs measure it;
+- ``content_off_grid``: the same ratio with the picture and the photo both cut by 2, 4 and 6 px
+  at the top and the left (VGG16's grid moved against the picture; ``block4_conv2``'s is
+  8 px), the mean of the three: a picture fitted to one alignment of the network's grid reads
+  much further from its photo off it, which the eye does not see;
 - ``chroma_drift``: how far (CIELAB a*b* units) the picture's mean chroma lies outside the
   segment between the photo's and the style's mean chroma (0 = the colours come from them);
 - ``foreign_chroma``: the share of the picture's pixels whose chroma neither input has (a
@@ -54,6 +58,7 @@ SW_QUANTILES = 256
 SW_MAX_POSITIONS = 65_536  # feature vectors sampled per layer (fixed seed)
 CHROMA_BIN = 4.0  # a*b* units per histogram bin
 LIKENESS_SIDE = 64  # px, the long side of the thumbnails ``likeness`` compares
+OFF_GRID_SHIFTS = (2, 4, 6)  # px cut off the top and the left for ``content_off_grid``
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class StyleMetrics:
     sw_ratios: tuple[float, ...]
     sw_geo: float
     content_ratio: float
+    content_off_grid: float
     chroma_drift: float
     foreign_chroma: float
     edge_dark: float
@@ -120,6 +126,7 @@ class Yardstick:
         *content_features, self.content_map = engine.features(self.content, MEASURED_LAYERS)
         style_map = engine.features(resize(self.style, self.content.shape[:2]), (CONTENT_LAYER,))
         self.style_content_loss = float(np.mean((style_map[0] - self.content_map) ** 2))
+        self.content_maps_off_grid = [self._content_map(self.content, k) for k in OFF_GRID_SHIFTS]
         rng = np.random.default_rng(0)
         self.directions = []
         for features in style_features:
@@ -134,6 +141,10 @@ class Yardstick:
         self.content_edges = _edge_figures(self.content_lab[..., 0])
         self.content_ticks = _edge_ticks(self.content_lab[..., 0])
         self.content_rows = _edge_rows(self.content_lab[..., 0])
+
+    def _content_map(self, image: np.ndarray, cut: int) -> np.ndarray:
+        """``image``'s content-layer map with ``cut`` px cut off its top and left."""
+        return self.engine.features(image[cut:, cut:], (CONTENT_LAYER,))[0]
 
     def _gram_losses(self, features: list[np.ndarray]) -> list[float]:
         return [
@@ -160,6 +171,12 @@ class Yardstick:
             p / max(c, 1e-12) for p, c in zip(self._sw(features), self.content_sw, strict=True)
         )
         content_loss = float(np.mean((content_map - self.content_map) ** 2))
+        off_grid = np.mean(
+            [
+                np.mean((self._content_map(picture, k) - photo) ** 2)
+                for k, photo in zip(OFF_GRID_SHIFTS, self.content_maps_off_grid, strict=True)
+            ]
+        )
         lab = _lab(picture)
         dark, detail = _edge_figures(lab[..., 0])
         content_dark, content_detail = self.content_edges
@@ -169,6 +186,7 @@ class Yardstick:
             sw_ratios=sw_ratios,
             sw_geo=geometric_mean(sw_ratios),
             content_ratio=content_loss / max(self.style_content_loss, 1e-12),
+            content_off_grid=float(off_grid) / max(self.style_content_loss, 1e-12),
             chroma_drift=chroma_drift(lab, self.content_lab, self.style_lab),
             foreign_chroma=foreign_chroma(lab, self.content_lab, self.style_lab),
             edge_dark=dark - content_dark,

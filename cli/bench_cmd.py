@@ -618,9 +618,10 @@ def quality(
     weights: str | None,
     as_json: bool,
 ) -> None:
-    """Per pair: seconds, the job's style and content ratios, each classic layer's Gram ratio
-    and their geometric mean, the sliced Wasserstein geometric mean, chroma drift and the
-    frame; with a reference, the seconds to reach its quality."""
+    """Per pair: seconds, the job's style and content ratios, the yardstick's content ratio
+    off VGG16's grid, each classic layer's Gram ratio and their geometric mean, the sliced
+    Wasserstein geometric mean, chroma drift and the frame; with a reference, the seconds to
+    reach its quality."""
     from pathlib import Path
 
     from pydantic import ValidationError
@@ -649,7 +650,7 @@ def quality(
         raise click.UsageError("--only needs at least one --pair CONTENT STYLE")
     if not as_json:
         click.echo(
-            f"{'pair':34} {'config':9} {'size':>5} {'s':>6} {'style':>6} {'content':>7} "
+            f"{'pair':34} {'config':9} {'size':>5} {'s':>6} {'style':>6} {'content':>7} {'off':>5} "
             f"{'gram ratios b1..b5':>29} {'geo':>6} {'sw geo':>6} {'chroma':>6} "
             f"{'foreign':>7} {'edge':>5} {'ticks':>5} {'row':>5} {'like':>5} {'to ref':>6}"
         )
@@ -673,6 +674,7 @@ def quality(
             click.echo(
                 f"{row.content + ' + ' + row.style:34} {row.config:9} {row.size:5} "
                 f"{row.seconds:6.1f} {row.style_ratio:6.3f} {row.content_ratio:7.3f} "
+                f"{m.content_off_grid:5.3f} "
                 f"{' '.join(f'{r:5.3f}' for r in m.gram_ratios):>29} {m.gram_geo:6.3f} "
                 f"{m.sw_geo:6.3f} {m.chroma_drift:6.2f} {m.foreign_chroma:7.4f} "
                 f"{m.edge_dark:5.1f} {m.edge_ticks:5.2f} {m.edge_row:5.1f} {m.likeness:5.3f} "

@@ -83,9 +83,12 @@ def edge_margin(params: JobParams) -> int:
     return MIRROR_MARGIN if params.edge_padding == "mirror" else 0
 
 
-def pass_pixels(size: tuple[int, int], params: JobParams) -> int:
-    """The pixels a VGG16 pass over a picture (or tile) of ``size`` runs on, margins included."""
-    margin = 2 * edge_margin(params)
+def pass_pixels(size: tuple[int, int], params: JobParams, shifted: bool = False) -> int:
+    """The pixels a VGG16 pass over a picture (or tile) of ``size`` runs on, margins included;
+    ``shifted``: a step of an untiled Adam level, which sees the picture with ``grid_jitter``
+    px more each way."""
+    jitter = params.grid_jitter if shifted and params.optimizer == "adam" else 0
+    margin = 2 * edge_margin(params) + jitter
     return (size[0] + margin) * (size[1] + margin)
 
 
@@ -94,6 +97,6 @@ def work(params: JobParams, content_hw: tuple[int, int] | None = None) -> float:
     max_size x max_size when ``content_hw`` is not given)."""
     content_hw = content_hw or (params.max_size, params.max_size)
     return sum(
-        iterations * pass_pixels(size, params) / 256**2
+        iterations * pass_pixels(size, params, shifted=True) / 256**2
         for size, iterations in levels(content_hw, params)
     )

@@ -4,7 +4,8 @@ Pure arithmetic (the API refuses a job that fits no worker; the worker and ``sty
 check again and plan their tiles with it). What a job holds, in MB:
 
 - an optimisation pass (forward, backward, Adam) over P pixels: ``opt x units x P`` (P: the
-  picture's or tile's pixels with the margins ``edge_padding=mirror`` adds, ``pass_pixels``);
+  picture's or tile's pixels with the margins ``edge_padding=mirror`` and, untiled,
+  ``grid_jitter`` add, ``pass_pixels``);
 - a forward-only pass (style statistics, content features, the final measure): ``fwd x units x P``
   at the largest layer pair alive at once;
 - host arrays per pixel of the level being refined (image, Adam's moments, the average, the
@@ -196,7 +197,7 @@ def _tile_for(
         if needed <= room_mb:
             return tile, needed
         side = int(side * 0.95)
-    return None, pass_bytes * pass_pixels(size, params) / MB
+    return None, pass_bytes * pass_pixels(size, params, shifted=True) / MB
 
 
 def plan(
@@ -220,7 +221,7 @@ def plan(
     largest_style = 0
     for size, iterations in levels(content_hw, params):
         host = c.host * size[0] * size[1] / MB
-        level_mb = c.opt * units * pass_pixels(size, params) / MB
+        level_mb = c.opt * units * pass_pixels(size, params, shifted=True) / MB
         tile, level_peak = None, c.base_mb + host + level_mb
         if budget_mb is not None and level_peak > budget_mb:
             room = budget_mb / TILED_SLACK - c.base_mb - host

@@ -51,6 +51,11 @@ ITERATIONS_BY_SIZE = ((2048, 5000), (2896, 2500), (4096, 1250), (5792, 625), (MA
 # draw the style's finest texture, and at 1024 px 200 over seven levels left them 28 each.
 DEFAULT_ITERATIONS = 200
 ITERATIONS_PER_LEVEL = 40
+# The grid_jitter of a job that names none: GRID_JITTER px from GRID_JITTER_FROM px (a print's
+# edges carry no light band, at 1.07x the time and the same style at 1024 px), none below it,
+# where a shifted grid costs the deep layers' style a tenth to a third (docs/engine.md).
+GRID_JITTER = 8
+GRID_JITTER_FROM = 722
 MAX_WORK = MAX_ITERATIONS * (2048 / 256) ** 2  # iterations of 256 x 256 pixels
 DEFAULT_STYLE_LAYER_COUNT = len(DEFAULT_STYLE_LAYERS)
 
@@ -73,6 +78,16 @@ def default_iterations(params: JobParams) -> int:
         return DEFAULT_ITERATIONS
     per_level = ITERATIONS_PER_LEVEL * len(level_sides(params.max_size, params))
     return min(max(DEFAULT_ITERATIONS, per_level), iterations_allowed(params.max_size))
+
+
+def default_grid_jitter(params: JobParams) -> int:
+    """The grid_jitter of ``params``' job when it names none: GRID_JITTER px from
+    GRID_JITTER_FROM px, 0 below."""
+    return GRID_JITTER if params.max_size >= GRID_JITTER_FROM else 0
+
+
+# Parameters whose default depends on the job's max_size: what each gets when not given.
+DEFAULTS_BY_SIZE = {"iterations": default_iterations, "grid_jitter": default_grid_jitter}
 
 
 def _cross_field_rules(schema: dict[str, Any]) -> None:
@@ -250,6 +265,17 @@ class JobParams(BaseModel):
         "before 2026-12-06), mirror (the picture reflected 16 px outwards, zeros beyond it, at "
         "a quarter more time at 512 px) or zero (the network's own).",
     )
+    grid_jitter: int = Field(
+        0,
+        ge=0,
+        le=16,
+        description="Adam, untiled levels: VGG16 sees the picture shifted by a random 0 to "
+        "grid_jitter px against its grid (the picture reflected beyond its edges), a new shift "
+        "every 5 steps, so that the picture is fitted to every alignment of the network's "
+        "strides and not to one (no light band along the edges); 0 = off. Not given: 8 from "
+        "722 px, 0 below.",
+        json_schema_extra=_by_size,
+    )
     limit_chroma: bool = Field(
         True,
         description="Keep every pixel's chroma inside the region the content's and the styles' "
@@ -310,17 +336,20 @@ class JobParams(BaseModel):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _iterations_by_size(
+    def _defaults_by_size(
         cls, data: Any, handler: ModelWrapValidatorHandler[JobParams]
     ) -> JobParams:
-        """Without iterations, a job gets default_iterations at its max_size."""
+        """A parameter of DEFAULTS_BY_SIZE that is not given gets its default at the job's
+        max_size."""
         params = handler(data)
-        if "iterations" in params.model_fields_set or not isinstance(data, dict):
+        if not isinstance(data, dict):
             return params
-        iterations = default_iterations(params)
-        if iterations == params.iterations:
-            return params
-        return handler({**data, "iterations": iterations})
+        by_size = {
+            name: default(params)
+            for name, default in DEFAULTS_BY_SIZE.items()
+            if name not in params.model_fields_set and default(params) != getattr(params, name)
+        }
+        return handler({**data, **by_size}) if by_size else params
 
     @model_validator(mode="after")
     def _pyramid_fits(self) -> JobParams:

@@ -76,6 +76,8 @@ PARAM_CASES = [
     ("wrong type", {"params": json.dumps({"seed": "abc"})}, "seed"),
     ("bad enum", {"optimizer": "sgd"}, "optimizer"),
     ("bad edge padding", {"edge_padding": "reflect"}, "edge_padding"),
+    ("grid jitter too wide", {"grid_jitter": "17"}, "grid_jitter"),
+    ("grid jitter not whole px", {"params": json.dumps({"grid_jitter": 2.5})}, "grid_jitter"),
     ("negative weight", {"laplacian_weight": "-0.1"}, "laplacian_weight"),
     ("negative palette weight", {"palette_weight": "-1"}, "palette_weight"),
     ("gram weight not a number", {"gram_weight": "lots"}, "gram_weight"),

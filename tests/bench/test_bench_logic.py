@@ -185,11 +185,12 @@ def test_quality_json_keeps_the_jobs_content_ratio_beside_the_yardsticks() -> No
     from bench.style_metrics import StyleMetrics
 
     metrics = StyleMetrics(
-        (0.1,) * 5, 0.1, (0.2,) * 5, 0.2, 0.058, 0.9, 0.02, 0.4, 1.6, 0.7, 1.1, 0.3
+        (0.1,) * 5, 0.1, (0.2,) * 5, 0.2, 0.058, 0.07, 0.9, 0.02, 0.4, 1.6, 0.7, 1.1, 0.3
     )
     row = PairQuality("c.jpg", "s.jpg", 128, "tested", 12.34, 200, 0.013, 0.039, metrics)
     line = json.loads(json.dumps(row.as_dict()))
     assert line["content_ratio"] == 0.039 and line["yardstick_content_ratio"] == 0.058
+    assert line["content_off_grid"] == 0.07
     assert line["style_ratio"] == 0.013 and line["gram_geo"] == 0.1 and line["seconds"] == 12.3
 
 

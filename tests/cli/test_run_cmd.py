@@ -167,6 +167,7 @@ def test_bench_quality_measures_every_layer_against_a_reference(tmp_path: Path, 
         assert len(row["gram_ratios"]) == len(row["sw_ratios"]) == 5
         assert 0 < row["gram_geo"] < 1 and 0 < row["sw_geo"] < 2
         assert row["content_ratio"] > 0 and row["yardstick_content_ratio"] > 0
+        assert row["content_off_grid"] > 0
         colour_and_edges = {"chroma_drift", "foreign_chroma", "edge_dark", "edge_detail"}
         assert colour_and_edges | {"edge_ticks", "edge_row"} <= set(row)
         assert -1 <= row["likeness"] <= 1

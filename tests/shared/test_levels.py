@@ -40,3 +40,15 @@ def test_a_job_naming_no_iterations_gets_40_a_level_above_five_levels() -> None:
     assert all(its == 40 for _, its in levels((1024, 1024), JobParams(max_size=1024))), (
         "seven levels of 40"
     )
+
+
+def test_a_job_naming_no_grid_jitter_gets_8_px_from_722_px() -> None:
+    sizes = (256, 512, 721, 722, 1024, 4096)
+    assert [JobParams(max_size=size).grid_jitter for size in sizes] == [0, 0, 0, 8, 8, 8]
+    assert JobParams(max_size=1024, grid_jitter=0).grid_jitter == 0, "a number given is kept"
+    assert JobParams(max_size=256, grid_jitter=4).grid_jitter == 4
+    both = JobParams(max_size=1024)
+    assert (both.grid_jitter, both.iterations) == (8, 280), "both defaults by size at once"
+    stored = both.model_dump(mode="json")
+    assert JobParams.model_validate(stored) == both
+    assert JobParams.model_validate({"max_size": "2048"}).grid_jitter == 8, "form fields too"

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from shared.levels import pass_pixels
+from shared.levels import pass_pixels, work
 from shared.memory_model import (
     MIN_TILE,
     activation_units,
@@ -102,3 +102,18 @@ def test_mirror_margins_are_counted_in_every_pass() -> None:
     assert tiled.fits and tiled.peak_mb <= budget and tiled.levels[-1].tile is not None
     forward = int(tiled.forward_pixels**0.5) + 2 * 16
     assert forward**2 <= plan(replicate, content, styles, budget_mb=budget).forward_pixels + 1
+
+
+def test_grid_jitter_is_counted_in_untiled_adam_steps_only() -> None:
+    """grid_jitter shows VGG16 the picture with that many px more each way, in the steps of an
+    untiled Adam level: those cost their widened pixels; forward passes, tiles and L-BFGS do
+    not."""
+    content, styles = (512, 384), [(512, 512)]
+    jittered = JobParams(max_size=512, grid_jitter=8)
+    plain = JobParams(max_size=512)
+    assert pass_pixels((384, 512), jittered, shifted=True) == 392 * 520
+    assert pass_pixels((384, 512), jittered) == pass_pixels((384, 512), plain) == 384 * 512
+    lbfgs = JobParams(max_size=512, grid_jitter=8, optimizer="lbfgs")
+    assert pass_pixels((384, 512), lbfgs, shifted=True) == 384 * 512
+    assert plan(jittered, content, styles).peak_mb > plan(plain, content, styles).peak_mb
+    assert work(jittered) > work(plain)

@@ -10,8 +10,9 @@ from typing import Any, Protocol
 
 import keras
 
-# (features, image, targets, loss_weights) -> (total loss, auxiliary outputs such as its parts)
-LossFn = Callable[[Any, Any, Any, Any], tuple[Any, Any]]
+# (forward, image, targets, loss_weights) -> (total loss, auxiliary outputs such as its parts);
+# ``forward(x)`` runs the model on x, so that the loss decides what the network sees
+LossFn = Callable[[Callable[[Any], Any], Any, Any, Any], tuple[Any, Any]]
 # (model_state, image, targets, loss_weights) -> (total, auxiliary, d total / d image)
 ValueAndGrad = Callable[[Any, Any, Any, Any], tuple[Any, Any, Any]]
 
@@ -25,7 +26,8 @@ class Backend(Protocol):
         """What ``value_and_grad``'s first argument must be for ``model``."""
 
     def value_and_grad(self, model: keras.Model, loss_fn: LossFn) -> ValueAndGrad:
-        """``loss_fn(model(image), image, targets, loss_weights)`` and d total / d image."""
+        """``loss_fn(model, image, targets, loss_weights)`` (the model as a function of its
+        input) and d total / d image."""
 
     def compile(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """``fn`` compiled; traced again only for new input shapes."""

@@ -24,8 +24,10 @@ class JaxBackend:
 
     def value_and_grad(self, model: keras.Model, loss_fn: LossFn) -> ValueAndGrad:
         def loss(image: Any, state: Any, targets: Any, loss_weights: Any) -> Any:
-            features, _ = model.stateless_call(*state, image)
-            return loss_fn(features, image, targets, loss_weights)
+            def forward(x: Any) -> Any:
+                return model.stateless_call(*state, x)[0]
+
+            return loss_fn(forward, image, targets, loss_weights)
 
         grad_fn = jax.value_and_grad(loss, has_aux=True)
 

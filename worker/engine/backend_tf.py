@@ -26,7 +26,7 @@ class TensorFlowBackend:
         def value_and_grad(state: Any, image: Any, targets: Any, loss_weights: Any) -> Any:
             with tf.GradientTape() as tape:
                 tape.watch(image)
-                total, aux = loss_fn(model(image), image, targets, loss_weights)
+                total, aux = loss_fn(model, image, targets, loss_weights)
             return total, aux, tape.gradient(total, image)
 
         return value_and_grad

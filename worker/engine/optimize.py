@@ -244,7 +244,7 @@ def run_adam(
     step: CompiledStep,
     state: Any,
     image: np.ndarray,
-    targets: Any,
+    targets: Callable[[int], Any],
     loss_weights: Any,
     iterations: int,
     learning_rate: float,
@@ -254,9 +254,10 @@ def run_adam(
     limits: tuple[np.ndarray, ...] | None = None,
 ) -> tuple[LevelResult, AdamState]:
     """``iterations`` Adam steps from ``image`` (and ``adam``'s moments, when carried over),
-    each pixel's chroma kept in the gamut ``limits`` (None: any); losses reported are those
-    before each step. The level's picture (result and previews) is the bias-corrected moving
-    average of the iterates with ``average_decay`` (0: the last iterate)."""
+    each pixel's chroma kept in the gamut ``limits`` (None: any), step k against
+    ``targets(k)``; losses reported are those before each step. The level's picture (result
+    and previews) is the bias-corrected moving average of the iterates with ``average_decay``
+    (0: the last iterate)."""
     adam = adam or AdamState.fresh(image.shape)
     x = ops.convert_to_tensor(image)
     m, v = ops.convert_to_tensor(adam.m), ops.convert_to_tensor(adam.v)
@@ -274,7 +275,7 @@ def run_adam(
 
     while done < iterations and stopped is None:
         total, parts, x, m, v, t, average = step(
-            state, x, m, v, t, average, targets, loss_weights, hyper, limits
+            state, x, m, v, t, average, targets(done), loss_weights, hyper, limits
         )
         done += 1
         losses = (total, parts)

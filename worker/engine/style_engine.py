@@ -14,7 +14,7 @@ from keras import ops
 from shared.levels import edge_margin, style_size
 from shared.memory_model import LevelPlan, Plan, largest_fit
 from shared.memory_model import plan as memory_plan
-from shared.params import JobParams
+from shared.params import GRID_JITTER, JobParams
 from worker.engine import imaging, precision
 from worker.engine.backend_choice import get_backend
 from worker.engine.errors import JobTooLarge
@@ -23,6 +23,7 @@ from worker.engine.gram_cache import GramCache
 from worker.engine.hooks import EngineResult, PreviewHook, ProgressHook, Quality
 from worker.engine.inputs import check_job
 from worker.engine.iteration_hook import IterationHook, loss_dict
+from worker.engine.jitter import per_step, shifted_region, shifted_view
 from worker.engine.losses import objective
 from worker.engine.memory_release import release_memory
 from worker.engine.optimize import (
@@ -87,18 +88,27 @@ class StyleEngine:
         return cls(build_vgg16(read_conv_weights(source)), source.label, str(source.path))
 
     def warm_up(self, params: JobParams | None = None) -> None:
-        """Trace the step of ``params``' layers, loss and arithmetic (the default job's) on two
-        small shapes, so that it becomes shape-generic: a later job, whatever its size, starts
-        without tracing (on a GPU, XLA still compiles each new shape once). The two differ in
-        height and width at every layer's stride, the deepest map's included: a dimension
-        the two traces share stays fixed in the generic graph, and another size retraces."""
-        params = (params or JobParams()).model_copy(
-            update={"iterations": 1, "preview_every": 0, "max_size": 48, "scales": 1}
-        )
+        """Trace the step of ``params``' layers, loss and arithmetic (the default job's, with
+        and without the grid jitter large ones get) on two small shapes, so that it becomes
+        shape-generic: a later job, whatever its size, starts without tracing (on a GPU, XLA
+        still compiles each new shape once). The two differ in height and width at every
+        layer's stride, the deepest map's included: a dimension the two traces share stays
+        fixed in the generic graph, and another size retraces."""
+        params = params or JobParams()
         rng = np.random.default_rng(0)
         style = rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)
-        for shape in ((40, 48, 3), (48, 32, 3)):
-            self.run(rng.integers(0, 256, shape, dtype=np.uint8), [style], params)
+        for jitter in sorted({params.grid_jitter, GRID_JITTER}):
+            small = params.model_copy(
+                update={
+                    "iterations": 1,
+                    "preview_every": 0,
+                    "max_size": 48,
+                    "scales": 1,
+                    "grid_jitter": jitter,
+                }
+            )
+            for shape in ((40, 48, 3), (48, 32, 3)):
+                self.run(rng.integers(0, 256, shape, dtype=np.uint8), [style], small)
 
     @property
     def trace_count(self) -> int:
@@ -252,14 +262,17 @@ class StyleEngine:
         n_content = len(params.content_layers)
         state = self.backend.model_state(job.model)
 
-        def targets(region: np.ndarray) -> Any:
-            """The loss's targets for a region of the content (all of it in one pass)."""
+        def targets(region: np.ndarray, shift: np.ndarray | None = None) -> Any:
+            """The loss's targets for a region of the content (all of it in one pass), the
+            network seeing it at ``shift`` (``jitter.shifted_view``; None: as it is)."""
+            seen = region if shift is None else shifted_region(region, shift, params.grid_jitter)
             return (
-                content_features(job.model, region, n_content),
+                content_features(job.model, seen, n_content),
                 style_targets,
                 layer_weights,
                 laplacian_target(region, params),
                 palette_target(palette, region.shape[:2], params),
+                None if shift is None else ops.convert_to_tensor(shift),
             )
 
         if params.optimizer == "lbfgs":
@@ -276,10 +289,10 @@ class StyleEngine:
         adam = resized_adam(adam, size) if adam is not None and params.scales == "auto" else None
         if planned.tile is None:
             return run_adam(
-                self._step(params, job.model, job.arithmetic),
+                self._step(params, job.model, job.arithmetic, jitter=params.grid_jitter),
                 state,
                 image[None],
-                targets(content_o),
+                per_step(targets, content_o, params.grid_jitter, params.seed, size),
                 job.loss_weights,
                 planned.iterations,
                 params.learning_rate,
@@ -427,13 +440,20 @@ class StyleEngine:
         return self._models[key]
 
     def _step(
-        self, params: JobParams, model: keras.Model, arithmetic: str, kind_of: str | None = None
+        self,
+        params: JobParams,
+        model: keras.Model,
+        arithmetic: str,
+        kind_of: str | None = None,
+        jitter: int = 0,
     ) -> CompiledStep:
         """The compiled step of ``kind_of`` (the job's optimiser by default) for this layer set,
-        arithmetic and style loss."""
+        arithmetic and style loss; with ``jitter`` px the network sees the picture at the
+        targets' shift (``jitter.shifted_view``)."""
         kind_of = kind_of or params.optimizer
         key = (
             kind_of,
+            jitter,
             arithmetic,
             params.style_loss,
             params.gram_weight > 0,
@@ -445,8 +465,12 @@ class StyleEngine:
             n_content, kind = len(params.content_layers), params.style_loss
             gram_term = params.gram_weight > 0
 
-            def loss(features: Any, image: Any, targets: Any, loss_weights: Any) -> Any:
-                return objective(features, image, targets, loss_weights, n_content, kind, gram_term)
+            def loss(forward: Any, image: Any, targets: Any, loss_weights: Any) -> Any:
+                seen = shifted_view(image, targets[5], jitter) if jitter else image
+                features = forward(seen)
+                return objective(
+                    features, image, targets[:5], loss_weights, n_content, kind, gram_term
+                )
 
             value_and_grad = self.backend.value_and_grad(model, loss)
             make = {"adam": adam_step, "lbfgs": lbfgs_step, "gradient": gradient_step}[kind_of]
