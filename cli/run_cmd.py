@@ -41,7 +41,7 @@ def add_param_options(command: Callable[..., Any], skipped: frozenset[str]) -> C
             continue
         flag = "--" + name.replace("_", "-")
         default = field.default_factory() if field.default_factory else field.default
-        if "default" not in schema[name]:  # it depends on max_size (iterations)
+        if "default" not in schema[name]:  # it depends on max_size (DEFAULTS_BY_SIZE)
             default = "by max_size"
         if isinstance(default, list):
             default = ",".join(map(str, default))

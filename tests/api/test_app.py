@@ -20,7 +20,7 @@ from api import create_app
 from api.task_queue import celery_sender
 from shared.db.job import FailureCode
 from shared.job_limits import hard_time_limit_s
-from shared.params import JobParams
+from shared.params import DEFAULTS_BY_SIZE, JobParams
 from shared.settings import Settings
 from shared.task_names import RUN_JOB_TASK
 from shared.webhooks.signing import VERIFY_SNIPPET
@@ -46,7 +46,8 @@ def test_health_readiness_and_docs(
     assert spec["openapi"].startswith("3.1")
     params = spec["components"]["schemas"]["JobParams"]["properties"]
     assert params["max_size"]["default"] == JobParams().max_size
-    assert "default" not in params["iterations"], "it depends on max_size: the description says"
+    for name in DEFAULTS_BY_SIZE:
+        assert "default" not in params[name], f"{name} depends on max_size: the description says"
     assert set(params) == set(JobParams.model_fields)
     page = client.get("/docs").get_data(as_text=True)
     assert "style_weight" in page and "/v1/jobs/{job_id}/events" in page
@@ -65,7 +66,7 @@ def test_docs_tell_the_truth(client: FlaskClient) -> None:
     assert all(f"<code>{code.value}</code>" in page for code in FailureCode)
     for name, value in JobParams().model_dump(mode="json").items():
         row = page[page.index(f"<td><code>{name}</code></td>") :][:400]
-        shown = "by max_size" if name == "iterations" else json.dumps(value)
+        shown = "by max_size" if name in DEFAULTS_BY_SIZE else json.dumps(value)
         assert f"<td><code>{shown}</code></td>" in html.unescape(row), name
     assert "None" not in page
     text = html.unescape(page)
