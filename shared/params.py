@@ -344,11 +344,12 @@ class JobParams(BaseModel):
         params = handler(data)
         if not isinstance(data, dict):
             return params
-        by_size = {
+        defaults = {
             name: default(params)
             for name, default in DEFAULTS_BY_SIZE.items()
-            if name not in params.model_fields_set and default(params) != getattr(params, name)
+            if name not in params.model_fields_set
         }
+        by_size = {name: v for name, v in defaults.items() if v != getattr(params, name)}
         return handler({**data, **by_size}) if by_size else params
 
     @model_validator(mode="after")
